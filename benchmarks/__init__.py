@@ -1,0 +1,1 @@
+"""Reproducible benchmark runs that write tables (CSV + Markdown) and plots to benchmarks/results/."""

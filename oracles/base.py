@@ -1,0 +1,272 @@
+"""The Oracle protocol: a batched, possibly non-differentiable scoring function.
+
+An oracle maps a batch of designs (strings over an :class:`~seqguide.alphabet.Alphabet`, or tensors for
+images) to an :class:`OracleResult`. Bad input never raises out of a batch: an item that cannot be
+scored (illegal character, unparsable molecule, a crash in an external tool) gets NaN and a reason,
+and the rest of the batch is scored.
+
+Subclasses of :class:`Oracle` follow botorch's test-function pattern: they implement only
+:meth:`Oracle._score` on inputs that already passed validation; the base ``__call__`` does the
+validation, the NaN-with-reason bookkeeping and the isolation of items that make a batch crash.
+
+Example:
+    >>> from oracles import from_function
+    >>> gc = from_function(lambda xs: [s.count("G") / len(s) for s in xs], name="g_frac")
+    >>> gc(["GGAA", "AXA"]).values   # doctest: +SKIP
+    array([0.5, nan])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+from seqguide.alphabet import Alphabet
+
+__all__ = [
+    "BudgetExhausted",
+    "FunctionOracle",
+    "Oracle",
+    "OracleLike",
+    "OracleResult",
+    "from_function",
+]
+
+
+class BudgetExhausted(RuntimeError):
+    """Raised *before* spending when an oracle call would exceed its evaluation budget."""
+
+
+@dataclass
+class OracleResult:
+    """Scores of one batch.
+
+    Attributes:
+        values: float array, shape ``(N,)`` or ``(N, K)`` for K objectives; NaN where invalid.
+        valid: bool array ``(N,)``.
+        errors: per item, None if valid else the reason it was not scored.
+    """
+
+    values: np.ndarray
+    valid: np.ndarray
+    errors: list[str | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.values = np.asarray(self.values, dtype=np.float64)
+        self.valid = np.asarray(self.valid, dtype=bool)
+        n = self.values.shape[0] if self.values.ndim else 0
+        if self.values.ndim not in (1, 2):
+            raise ValueError(f"OracleResult.values must be (N,) or (N, K), got shape {self.values.shape}")
+        if self.valid.shape != (n,):
+            raise ValueError(f"OracleResult.valid must have shape ({n},), got {self.valid.shape}")
+        if not self.errors:
+            self.errors = [None] * n
+        if len(self.errors) != n:
+            raise ValueError(f"OracleResult.errors must have {n} entries, got {len(self.errors)}")
+        # Invariants: invalid rows are NaN and carry a reason; valid rows carry none.
+        if (~self.valid).any():
+            self.values[~self.valid] = np.nan
+        self.errors = [
+            (e or "invalid (no reason given)") if not v else None for v, e in zip(self.valid, self.errors)
+        ]
+
+    def __len__(self) -> int:
+        return int(self.valid.shape[0])
+
+    @property
+    def n_objectives(self) -> int:
+        return 1 if self.values.ndim == 1 else int(self.values.shape[1])
+
+    @classmethod
+    def empty(cls, n_objectives: int = 1) -> OracleResult:
+        shape = (0,) if n_objectives == 1 else (0, n_objectives)
+        return cls(np.zeros(shape), np.zeros(0, dtype=bool), [])
+
+    @classmethod
+    def invalid(cls, n: int, reason: str | Sequence[str], n_objectives: int = 1) -> OracleResult:
+        """A result in which all ``n`` items are invalid with ``reason``."""
+        shape = (n,) if n_objectives == 1 else (n, n_objectives)
+        reasons = [reason] * n if isinstance(reason, str) else list(reason)
+        return cls(np.full(shape, np.nan), np.zeros(n, dtype=bool), reasons)
+
+    def take(self, index: Sequence[int] | np.ndarray) -> OracleResult:
+        """Rows ``index`` as a new result."""
+        idx = np.asarray(index, dtype=np.int64)
+        return OracleResult(self.values[idx].copy(), self.valid[idx].copy(), [self.errors[i] for i in idx])
+
+    @staticmethod
+    def concat(results: Sequence[OracleResult]) -> OracleResult:
+        """Stack results row-wise (all with the same number of objectives)."""
+        results = [r for r in results if len(r)]
+        if not results:
+            return OracleResult.empty()
+        return OracleResult(
+            np.concatenate([r.values for r in results]),
+            np.concatenate([r.valid for r in results]),
+            [e for r in results for e in r.errors],
+        )
+
+    def scalar(self, weights: Sequence[float] | None = None) -> np.ndarray:
+        """One value per item: the values themselves, or a weighted sum over objectives (NaN if invalid)."""
+        if self.values.ndim == 1:
+            return self.values.copy()
+        w = np.ones(self.values.shape[1]) if weights is None else np.asarray(weights, dtype=np.float64)
+        return self.values @ w
+
+
+@runtime_checkable
+class OracleLike(Protocol):
+    """Anything the guidance code can call: the structural form of :class:`Oracle` (DESIGN.md)."""
+
+    name: str
+    alphabet: Alphabet | None
+    maximize: bool
+
+    def __call__(self, xs: Sequence[str] | torch.Tensor) -> OracleResult: ...
+
+
+class Oracle:
+    """Base class of all oracles.
+
+    Subclasses set the class attributes and implement :meth:`_score`. ``__call__``:
+
+    1. decodes a token-id tensor to strings when the oracle has an alphabet;
+    2. marks items that fail :meth:`validate` (by default: the alphabet's tokenisation and non-empty)
+       invalid with the reason;
+    3. calls :meth:`_score` once on all valid items;
+    4. if that call raises, scores the items one by one so only the culprit is lost.
+
+    Attributes:
+        name: Registry / display name.
+        alphabet: The alphabet inputs must be written in, or None for free-form strings and images.
+        maximize: True if larger is better.
+        optimal_value: The known optimum, if any.
+        n_objectives: K, the number of columns of ``values`` (1 means shape ``(N,)``).
+    """
+
+    name: str = "oracle"
+    alphabet: Alphabet | None = None
+    maximize: bool = True
+    optimal_value: float | None = None
+    n_objectives: int = 1
+
+    def __call__(self, xs: Sequence[str] | torch.Tensor) -> OracleResult:
+        items = self._as_items(xs)
+        n = len(items)
+        if n == 0:
+            return OracleResult.empty(self.n_objectives)
+        errors: list[str | None] = [self._validate_item(x) for x in items]
+        ok = [i for i, e in enumerate(errors) if e is None]
+        shape = (n,) if self.n_objectives == 1 else (n, self.n_objectives)
+        values = np.full(shape, np.nan)
+        valid = np.zeros(n, dtype=bool)
+        if ok:
+            sub = self._score_isolated([items[i] for i in ok])
+            for j, i in enumerate(ok):
+                valid[i] = sub.valid[j]
+                errors[i] = sub.errors[j]
+                if sub.valid[j]:
+                    values[i] = sub.values[j]
+        return OracleResult(values, valid, errors)
+
+    # -- to override -----------------------------------------------------------------
+    def _score(self, xs: list[Any]) -> np.ndarray | Sequence[float] | OracleResult:
+        """Score a batch of validated items.
+
+        Return an array of shape ``(N,)``/``(N, K)`` (non-finite entries become invalid with a reason),
+        or an :class:`OracleResult` to mark some items invalid with a reason of your own.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement _score(xs)")
+
+    def validate(self, x: Any) -> str | None:
+        """Return None if ``x`` can be scored, else why not. Default: alphabet check and non-empty."""
+        if isinstance(x, str):
+            if not x:
+                return "empty sequence"
+            if self.alphabet is not None:
+                return self.alphabet.validate(x)
+        return None
+
+    # -- machinery -------------------------------------------------------------------
+    def _as_items(self, xs: Sequence[str] | torch.Tensor) -> list[Any]:
+        if isinstance(xs, torch.Tensor):
+            if self.alphabet is not None and not torch.is_floating_point(xs):
+                return self.alphabet.decode(xs)
+            return list(xs)
+        if isinstance(xs, str):
+            raise TypeError(f"{self.name}: pass a list of sequences, not a single string")
+        return list(xs)
+
+    def _validate_item(self, x: Any) -> str | None:
+        if x is None:
+            return "missing input (None)"
+        try:
+            return self.validate(x)
+        except Exception as err:  # a validator bug must not sink the batch either
+            return f"validation failed: {type(err).__name__}: {err}"
+
+    def _score_isolated(self, xs: list[Any]) -> OracleResult:
+        try:
+            return self._coerce(self._score(xs), len(xs))
+        except BudgetExhausted:
+            raise
+        except Exception as err:
+            if len(xs) == 1:
+                return OracleResult.invalid(1, f"{self.name} failed: {type(err).__name__}: {err}",
+                                            self.n_objectives)
+        # The batch crashed: score item by item so only the culprits are lost.
+        return OracleResult.concat([self._score_isolated([x]) for x in xs])
+
+    def _coerce(self, out: Any, n: int) -> OracleResult:
+        if isinstance(out, OracleResult):
+            if len(out) != n:
+                raise ValueError(f"{self.name}._score returned {len(out)} results for {n} inputs")
+            return out
+        values = np.asarray(out, dtype=np.float64)
+        if values.ndim == 0 or values.shape[0] != n:
+            raise ValueError(f"{self.name}._score returned shape {values.shape} for {n} inputs")
+        if self.n_objectives == 1 and values.ndim == 2 and values.shape[1] == 1:
+            values = values[:, 0]
+        finite = np.isfinite(values) if values.ndim == 1 else np.isfinite(values).all(axis=1)
+        errors = [None if f else f"{self.name} returned a non-finite value" for f in finite]
+        return OracleResult(values, finite, errors)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, maximize={self.maximize})"
+
+
+class FunctionOracle(Oracle):
+    """An oracle around a plain function ``fn(list[str]) -> sequence of floats``."""
+
+    def __init__(
+        self,
+        fn: Callable[[list[Any]], Any],
+        *,
+        name: str,
+        alphabet: Alphabet | None = None,
+        maximize: bool = True,
+        n_objectives: int = 1,
+    ) -> None:
+        self.fn = fn
+        self.name = name
+        self.alphabet = alphabet
+        self.maximize = maximize
+        self.n_objectives = n_objectives
+
+    def _score(self, xs: list[Any]) -> Any:
+        return self.fn(xs)
+
+
+def from_function(
+    fn: Callable[[list[Any]], Any],
+    *,
+    name: str,
+    alphabet: Alphabet | None = None,
+    maximize: bool = True,
+) -> Oracle:
+    """Wrap ``fn: list[str] -> sequence of floats`` as an :class:`Oracle` (DESIGN.md signature)."""
+    return FunctionOracle(fn, name=name, alphabet=alphabet, maximize=maximize)
