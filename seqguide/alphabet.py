@@ -227,7 +227,9 @@ class Alphabet:
         bad = [(i, j, v) for i, r in enumerate(rows) for j, v in enumerate(r) if not 0 <= v < len(table)]
         if bad:
             i, j, v = bad[0]
-            raise ValueError(f"sequence {i}, position {j}: id {v} is outside this alphabet (0..{len(table) - 1})")
+            raise ValueError(
+                f"sequence {i}, position {j}: id {v} is outside this alphabet (0..{len(table) - 1})"
+            )
         return ["".join(table[v] for v in r) for r in rows]
 
     # ------------------------------------------------------- serialisation
