@@ -1,0 +1,284 @@
+"""MaskedDiffusion: absorbing-state discrete diffusion (MDLM; Sahoo et al. 2024, arXiv 2406.07524).
+
+Forward process: each token is independently replaced by ``<mask>`` with probability ``1 - alpha(t)``.
+The network predicts the clean token at every position (the x0-parameterisation) with the SUBS
+constraints of MDLM §3.2: the mask token gets zero probability and unmasked tokens are carried over.
+
+Training minimises the continuous-time negative ELBO (MDLM eq. 10):
+
+    L = E_{t ~ U(0,1)} E_{x_t ~ q(.|x_0)} [ -alpha'(t) / (1 - alpha(t)) * sum_{l: x_t^l = mask} -log p(x_0^l | x_t) ]
+
+reported per token (nats; ``val/bpt`` in bits), with antithetic sampling of t.
+
+The reverse step from t to s < t (MDLM eq. 7): at a masked position, stay masked with probability
+``(1 - alpha_s) / (1 - alpha_t)``, else draw the token from ``p(x_0 | x_t)``.
+
+Example:
+    >>> from seqguide.models import MaskedDiffusion, TransformerDenoiser
+    >>> model = MaskedDiffusion("dna", length=26, backbone=TransformerDenoiser(dim=64, depth=2))
+    >>> x = model.prior(4)                      # (4, 26) all mask ids
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+from seqguide.alphabet import Alphabet, get_alphabet
+from seqguide.models.backbones import Backbone, TransformerDenoiser, build_backbone
+from seqguide.models.protocol import Cond, predict_branches
+from seqguide.models.schedules import get_schedule
+
+__all__ = ["MaskedDiffusion"]
+
+NEG_INF = float("-inf")
+
+
+class MaskedDiffusion(L.LightningModule):
+    """Masked (absorbing-state) discrete diffusion as a LightningModule and a sampling process.
+
+    Args:
+        alphabet: The token alphabet (preset name, token list, ``Alphabet.to_dict()`` dict or Alphabet).
+        length: Sequence length L the model generates (and the backbone's positional size).
+        backbone: An unbuilt :class:`~seqguide.models.backbones.Backbone` (built here for this alphabet),
+            or its ``spec()`` dict. Default: ``TransformerDenoiser()``.
+        schedule: ``"loglinear"`` (MDLM) or ``"cosine"``.
+        num_classes: Number of class labels for a conditional model (0: unconditional).
+        cond_dropout: Probability of replacing a label by the null class during training (CFG training).
+        time_conditioning: Feed t to the network. MDLM does not (the mask count reveals t), which lets
+            the sampler reuse predictions across steps that change nothing.
+        lr: AdamW learning rate.
+        weight_decay: AdamW weight decay.
+        warmup_steps: Linear learning-rate warm-up.
+        t_eps: Smallest training time (keeps the 1/t ELBO weight finite).
+    """
+
+    def __init__(
+        self,
+        alphabet: str | list[str] | dict[str, Any] | Alphabet = "dna",
+        length: int = 32,
+        backbone: Backbone | dict[str, Any] | None = None,
+        schedule: str = "loglinear",
+        num_classes: int = 0,
+        cond_dropout: float = 0.1,
+        time_conditioning: bool = False,
+        lr: float = 3e-4,
+        weight_decay: float = 0.0,
+        warmup_steps: int = 100,
+        t_eps: float = 1e-3,
+    ) -> None:
+        super().__init__()
+        if length < 1:
+            raise ValueError(f"length must be >= 1, got {length}")
+        if num_classes < 0:
+            raise ValueError(f"num_classes must be >= 0, got {num_classes}")
+        if not 0.0 <= cond_dropout <= 1.0:
+            raise ValueError(f"cond_dropout must be in [0, 1], got {cond_dropout}")
+        if not 0.0 < t_eps < 1.0:
+            raise ValueError(f"t_eps must be in (0, 1), got {t_eps}")
+        self.alphabet = get_alphabet(alphabet)
+        if backbone is None:
+            backbone = TransformerDenoiser()
+        elif isinstance(backbone, dict):
+            backbone = build_backbone(backbone)
+        if not isinstance(backbone, Backbone):
+            raise TypeError(f"backbone must be a seqguide Backbone or its spec dict, got {type(backbone).__name__}")
+        backbone.build(vocab_size=self.alphabet.vocab_size, length=length, num_classes=num_classes,
+                       time_conditioning=time_conditioning)
+        self.backbone = backbone
+        self.schedule = get_schedule(schedule)
+        self.length = length
+        self.num_classes = num_classes
+        self.time_conditioned = time_conditioning
+        self.mask_id = self.alphabet.mask_id
+        self.save_hyperparameters(ignore=["backbone", "alphabet"])
+        # Plain data only, so checkpoints load with torch.load(weights_only=True).
+        self.hparams["alphabet"] = self.alphabet.to_dict()
+        self.hparams["backbone"] = backbone.spec()
+
+    # ------------------------------------------------------------------ process protocol
+    def prior(
+        self, n: int, length: int | None = None, *, generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> torch.Tensor:
+        """All-mask state ``(n, length)`` int64 (t = 1)."""
+        length = self.length if length is None else length
+        if length > self.length:
+            raise ValueError(f"length {length} exceeds the model's length {self.length}")
+        return torch.full((n, length), self.mask_id, dtype=torch.long, device=device or self.device)
+
+    def _logits(self, x: torch.Tensor, t: torch.Tensor | float, labels: torch.Tensor | None) -> torch.Tensor:
+        """Network call + SUBS parameterisation: log p(x0 | x_t) ``(B, L, V)`` float32."""
+        t_in = None
+        if self.time_conditioned:
+            t_in = torch.as_tensor(t, dtype=torch.float32, device=x.device).expand(x.shape[0])
+        logits = self.backbone(x, t_in, labels).float()
+        logits[..., self.mask_id] = NEG_INF  # zero masking probability
+        logp = logits.log_softmax(dim=-1)
+        # Carry-over: an unmasked token is its own clean value with certainty.
+        unmasked = x != self.mask_id
+        carried = torch.full_like(logp, NEG_INF).scatter_(-1, x.unsqueeze(-1), 0.0)
+        return torch.where(unmasked.unsqueeze(-1), carried, logp)
+
+    def predict(self, state: torch.Tensor, t: float | torch.Tensor, cond: Cond = None):
+        """One network call: clean-token log-probabilities ``(B, L, V)``.
+
+        Args:
+            state: ``(B, L)`` int64 noisy tokens.
+            t: Time (float or ``(B,)``); ignored unless the model is time-conditioned.
+            cond: None (unconditional), labels ``(B,)``, or ``{branch: labels or None}``; the dict form
+                runs all branches as one batched forward and returns ``{branch: (B, L, V)}``.
+        """
+        if isinstance(cond, dict):
+            return predict_branches(lambda x, y: self._logits(x, self._expand_t(t, x), y), state, cond,
+                                    self.num_classes)
+        labels = None
+        if cond is not None:
+            labels = torch.as_tensor(cond, dtype=torch.long, device=state.device).expand(state.shape[0])
+        return self._logits(state, t, labels)
+
+    @staticmethod
+    def _expand_t(t: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor | float:
+        if isinstance(t, torch.Tensor) and t.dim() == 1 and t.shape[0] != x.shape[0]:
+            return t.repeat(x.shape[0] // t.shape[0])
+        return t
+
+    def step(
+        self, state: torch.Tensor, pred: torch.Tensor, t: float, s: float,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Reverse step t -> s: reveal each masked token with probability
+        ``(alpha_s - alpha_t) / (1 - alpha_t)``, drawing it from ``softmax(pred)``.
+
+        Args:
+            state: ``(B, L)`` int64.
+            pred: ``(B, L, V)`` log-probabilities of the clean tokens.
+        """
+        p_reveal = float(self.schedule.unmask_probability(t, s))
+        masked = state == self.mask_id
+        u = torch.rand(state.shape, generator=generator, device=state.device)
+        reveal = masked & (u < p_reveal)
+        if not reveal.any():
+            return state
+        draw = _categorical(pred, generator)
+        return torch.where(reveal, draw, state)
+
+    def x0_estimate(
+        self, state: torch.Tensor, pred: torch.Tensor, *, generator: torch.Generator | None = None,
+        sample: bool = False,
+    ) -> torch.Tensor:
+        """Fill masked positions with the argmax (or a draw, ``sample=True``) of ``pred``; keep the rest."""
+        fill = _categorical(pred, generator) if sample else pred.argmax(dim=-1)
+        return torch.where(state == self.mask_id, fill, state)
+
+    def is_clean(self, state: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` bool: rows with no masked position (their x0 estimate is the state itself)."""
+        return (state != self.mask_id).all(dim=-1)
+
+    def decode(self, clean: torch.Tensor) -> list[str]:
+        """Token ids ``(B, L)`` to strings (pad dropped, masks shown as '?')."""
+        return self.alphabet.decode(clean)
+
+    def encode(self, sequences: Sequence[str]) -> torch.Tensor:
+        """Strings to ``(B, length)`` ids on the model's device."""
+        return self.alphabet.encode(sequences, length=self.length, device=self.device)
+
+    # ------------------------------------------------------------------ training
+    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self._logits(x, t, labels)
+
+    def q_xt(self, x0: torch.Tensor, t: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Forward process: mask each token of ``x0 (B, L)`` with probability ``1 - alpha(t)``."""
+        move = 1.0 - self.schedule.alpha(t)[:, None]
+        u = torch.rand(x0.shape, device=x0.device, generator=generator)
+        return torch.where(u < move, torch.full_like(x0, self.mask_id), x0)
+
+    def _sample_t(self, n: int, device: torch.device, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Antithetic times in [t_eps, 1] (MDLM ``_sample_t``): lower-variance ELBO estimates."""
+        u = torch.rand(1, device=device, generator=generator)
+        t = (u + torch.arange(n, device=device) / n) % 1.0
+        return self.hparams.t_eps + (1.0 - self.hparams.t_eps) * t
+
+    def nll(
+        self, x0: torch.Tensor, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Per-sequence ELBO estimate of the NLL, in nats per token: ``(B,)``."""
+        t = self._sample_t(x0.shape[0], x0.device, generator)
+        xt = self.q_xt(x0, t, generator)
+        logp = self._logits(xt, t, labels)
+        token_nll = -logp.gather(-1, x0.unsqueeze(-1)).squeeze(-1)
+        masked = xt == self.mask_id
+        token_nll = torch.where(masked, token_nll, torch.zeros_like(token_nll))
+        return self.schedule.loss_weight(t) * token_nll.sum(dim=-1) / x0.shape[1]
+
+    def _labels(self, batch: dict[str, torch.Tensor], train: bool) -> torch.Tensor | None:
+        if self.num_classes == 0:
+            return None
+        y = batch.get("labels")
+        if y is None:
+            raise ValueError("this model is class-conditional (num_classes > 0) but the batch has no 'labels'")
+        if train and self.hparams.cond_dropout > 0:
+            drop = torch.rand(y.shape, device=y.device) < self.hparams.cond_dropout
+            y = torch.where(drop, torch.full_like(y, self.num_classes), y)
+        return y
+
+    def _common_step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
+        x0 = batch["tokens"]
+        if x0.shape[1] != self.length:
+            raise ValueError(f"batch length {x0.shape[1]} != model length {self.length}")
+        gen = None
+        if stage != "train":  # the same masks every validation pass: comparable curves
+            gen = torch.Generator(device=x0.device).manual_seed(1234 + int(x0[:, 0].sum()))
+        nll = self.nll(x0, self._labels(batch, stage == "train"), gen).mean()
+        self.log(f"{stage}/nll", nll, prog_bar=True, batch_size=x0.shape[0])
+        self.log(f"{stage}/bpt", nll / torch.log(torch.tensor(2.0)), batch_size=x0.shape[0])
+        return nll
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._common_step(batch, "train")
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._common_step(batch, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._common_step(batch, "test")
+
+    def configure_optimizers(self):
+        opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        warm = max(1, self.hparams.warmup_steps)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warm))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    # ------------------------------------------------------------------ checkpoints
+    @classmethod
+    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> MaskedDiffusion:
+        """Load a Lightning checkpoint with ``torch.load(weights_only=True)`` (no pickled objects).
+
+        Raises:
+            FileNotFoundError: if ``path`` does not exist.
+            ValueError: if the file is not a MaskedDiffusion checkpoint.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint not found: {path}")
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        if "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
+            raise ValueError(f"{path}: not a Lightning checkpoint (missing state_dict/hyper_parameters)")
+        hp = dict(ckpt["hyper_parameters"])
+        if "backbone" not in hp or "alphabet" not in hp:
+            raise ValueError(f"{path}: not a seqguide MaskedDiffusion checkpoint")
+        hp.pop("_instantiator", None)
+        model = cls(**hp)
+        model.load_state_dict(ckpt["state_dict"])
+        return model.eval()
+
+
+def _categorical(logp: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """One draw per position from ``softmax(logp)`` ``(..., V)`` by the Gumbel-max trick."""
+    u = torch.rand(logp.shape, generator=generator, device=logp.device, dtype=torch.float32)
+    gumbel = -torch.log((-torch.log(u.clamp_min(1e-20))).clamp_min(1e-20))
+    return (logp + gumbel).argmax(dim=-1)
