@@ -190,8 +190,12 @@ class SequenceDataModule(L.LightningDataModule):
         records, alphabet = self._read()
         dtype = torch.int16 if alphabet.vocab_size <= torch.iinfo(torch.int16).max else torch.int32
         encoded = encode_records(records, alphabet, length=self._length_arg, too_long=self.too_long, dtype=dtype)
-        if len(encoded.keep) < 2 and self.val_fraction > 0:
-            raise ValueError(f"{records.source}: {len(encoded.keep)} sequence(s) left, too few to split")
+        needed = 2 if self.val_fraction > 0 else 1
+        if len(encoded.keep) < needed:
+            raise ValueError(
+                f"{records.source}: {len(encoded.keep)} of {len(records)} sequences left after dropping those "
+                f"longer than length={encoded.length}; need at least {needed} (val_fraction={self.val_fraction})"
+            )
         kept = records.subset(encoded.keep)
         labels = torch.tensor(kept.labels, dtype=torch.long) if kept.labels is not None else None
         scores = torch.from_numpy(kept.scores.astype(np.float32)) if kept.scores is not None else None

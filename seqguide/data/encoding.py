@@ -158,11 +158,12 @@ def _apply_policy(
         )
     if over.size and too_long == "drop":
         keep = np.flatnonzero(lengths <= L)
-        log.warning("%s: dropped %d of %d sequences longer than length=%d", records.source, over.size,
-                    len(lengths), L)
+        log.warning("%s: dropped %d of %d sequences longer than length=%d", records.source or "sequences",
+                    over.size, len(lengths), L)
         return L, keep, int(over.size), 0
     if over.size:
-        log.warning("%s: truncated %d of %d sequences to length=%d", records.source, over.size, len(lengths), L)
+        log.warning("%s: truncated %d of %d sequences to length=%d", records.source or "sequences", over.size,
+                    len(lengths), L)
     return L, keep, 0, int(over.size)
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "SMILES_EXTENSIONS",
     "TABLE_EXTENSIONS",
     "check_file",
+    "data_extension",
     "detect_format",
     "is_parquet",
     "leading_comment_lines",
@@ -34,8 +35,8 @@ SMILES_EXTENSIONS = (".smi", ".smiles")
 COMMENT_PREFIXES = ("#",)
 
 
-def _extension(path: str | Path) -> tuple[str, bool]:
-    """Return the lower-case data extension of ``path`` and whether it is gzipped."""
+def data_extension(path: str | Path) -> tuple[str, bool]:
+    """Return the lower-case data extension of ``path`` (``".csv"`` for ``x.csv.gz``) and whether it is gzipped."""
     suffixes = [s.lower() for s in Path(path).suffixes]
     gz = bool(suffixes) and suffixes[-1] == ".gz"
     if gz:
@@ -55,7 +56,7 @@ def detect_format(path: str | Path) -> str:
     Raises:
         ValueError: for an unknown extension (the message lists the known ones).
     """
-    ext, gz = _extension(path)
+    ext, gz = data_extension(path)
     if ext in FASTA_EXTENSIONS:
         return "fasta"
     if ext in SMILES_EXTENSIONS:
@@ -71,7 +72,7 @@ def detect_format(path: str | Path) -> str:
 
 def is_parquet(path: str | Path) -> bool:
     """True if ``path`` ends in ``.parquet``."""
-    return _extension(path)[0] == ".parquet"
+    return data_extension(path)[0] == ".parquet"
 
 
 def check_file(path: str | Path) -> Path:
@@ -86,7 +87,7 @@ def check_file(path: str | Path) -> Path:
 
 def open_text(path: str | Path) -> TextIO:
     """Open a (possibly gzipped) UTF-8 text file for reading."""
-    if _extension(path)[1]:
+    if data_extension(path)[1]:
         return gzip.open(path, "rt", encoding="utf-8")
     return open(path, encoding="utf-8")
 

@@ -1,19 +1,20 @@
 """Named data sets that ship inside installed Python packages (no download at run time).
 
-===========  ==============================================================  =========  ===================
-name         data                                                            alphabet   size / length
-===========  ==============================================================  =========  ===================
-``amp``      antimicrobial peptides vs UniProt background (modlamp)          protein    5200 (2600 AMP), 7-174
-``moses``    MOSES drug-like molecules, training split (molsets)             SELFIES    1.58M rows (first 20k
-                                                                                        by default)
-``moses_test``  MOSES test split (molsets)                                   SELFIES    176k rows (first 20k)
-``nci``      first 5000 NCI compounds (RDKit's ``Data/NCI/first_5K.smi``)    SELFIES    4999 lines, 4981 valid
-``crp``      E. coli CRP binding sites, RegulonDB (logomaker)                DNA        358 x 26 nt
-``ars``      yeast ARS1 mutational library, log enrichment score (logomaker) DNA        ~600k x 150 nt (first
-                                                                                        100k by default)
-``splice5``  human 5' splice sites with genomic counts (logomaker)           RNA        10228 x 9 nt
-``ww``       WW-domain alignment, gaps removed (Pfam via logomaker)          protein    4024, 18-34 aa
-===========  ==============================================================  =========  ===================
+* ``amp``: antimicrobial peptides (label 1, ``"AMP"``) vs UniProt background (label 0, ``"non-AMP"``),
+  modlamp ``data/AMPvsUniProt.csv``; protein, 5200 peptides (2600 per class), 7-174 aa.
+* ``moses``: MOSES drug-like molecules, training split (molsets ``dataset/data/train.csv.gz``, 1,584,663
+  SMILES) as SELFIES; the first 20,000 rows unless ``limit`` says otherwise.
+* ``moses_test``: MOSES test split (``test.csv.gz``, 176,074 SMILES) as SELFIES; first 20,000 rows by default.
+* ``nci``: the first 5000 NCI compounds shipped with RDKit (``Data/NCI/first_5K.smi``, 4999 lines) as
+  SELFIES; 4981 convert, 18 are skipped as invalid.
+* ``crp``: E. coli CRP binding sites from RegulonDB (logomaker ``crp_sites.fa``); DNA, 358 x 26 nt.
+* ``ars``: yeast ARS1 mutational library (logomaker ``ars_sequences.txt.gz``, 603,569 rows); DNA, 150 nt;
+  score = ``log((selected_ct + 1) / (library_ct + 1))``; the first 100,000 rows by default.
+* ``splice5``: human 5' splice sites from hg38/GENCODE (logomaker ``ss_sequences.txt``); RNA, 10,227 x
+  9 nt; score = ``log(count)``, the number of occurrences in the genome.
+* ``ww``: WW-domain alignment from Pfam PF00397 (logomaker ``ww_sequences.fa``, 4025 records); gap
+  characters removed, upper-cased, the one record with a non-standard residue (``X``) dropped:
+  protein, 4024 sequences of 18-34 aa.
 
 ``limit`` semantics: for the small sets it draws a seeded random subset (so that, e.g., a slice of
 ``amp`` holds both classes); for the large files (``moses``, ``moses_test``, ``ars``) it reads only the

@@ -12,7 +12,7 @@ line (a ``#`` inside a data row is data: SELFIES tokens such as ``[#C]`` contain
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,14 @@ from Bio import SeqIO
 
 from seqguide.alphabet import Alphabet, get_alphabet
 from seqguide.data.encoding import validate_records
-from seqguide.data.formats import COMMENT_PREFIXES, check_file, is_parquet, leading_comment_lines, open_text
+from seqguide.data.formats import (
+    COMMENT_PREFIXES,
+    check_file,
+    data_extension,
+    is_parquet,
+    leading_comment_lines,
+    open_text,
+)
 from seqguide.data.records import SequenceRecords, describe_record
 
 __all__ = ["labels_from_values", "read_fasta", "read_table", "table_columns"]
@@ -122,7 +129,9 @@ def read_fasta(
 
 
 # -------------------------------------------------------------------------------------------- tables
-def labels_from_values(values: Sequence[Any], where: Any = None) -> tuple[list[int], list[str]]:
+def labels_from_values(
+    values: Sequence[Any], where: Callable[[int], str] | None = None
+) -> tuple[list[int], list[str]]:
     """Map raw label values to class ids ``0..C-1``.
 
     Integer labels that already are ``0..C-1`` (e.g. ``0``/``1``) keep their values, with class names
@@ -175,10 +184,10 @@ def _text_layout(path: Path, sep: str | None) -> tuple[int, str]:
     if first is None:
         raise ValueError(f"{path}: empty file (no header line)")
     if sep is None:
-        name = path.name.lower()
-        if ".tsv" in name:
+        ext = data_extension(path)[0]
+        if ext == ".tsv":
             sep = "\t"
-        elif ".csv" in name:
+        elif ext == ".csv":
             sep = ","
         else:
             sep = "\t" if "\t" in first else "," if "," in first else r"\s+"
@@ -219,7 +228,7 @@ def _read_frame(
     return frame[~blank].reset_index(drop=True), [int(n) for n in lines[~blank]]
 
 
-def _scores(frame: pd.DataFrame, columns: list[str], where: Any) -> np.ndarray:
+def _scores(frame: pd.DataFrame, columns: list[str], where: Callable[[int], str]) -> np.ndarray:
     """Float ``(N,)`` for one column, ``(N, K)`` for several; missing cells become NaN."""
     out = np.empty((len(frame), len(columns)), dtype=np.float64)
     for k, col in enumerate(columns):

@@ -93,7 +93,7 @@ def to_selfies(records: SequenceRecords) -> tuple[SequenceRecords, int]:
         )
     if bad:
         log.warning(
-            "%s: skipped %d of %d invalid SMILES (RDKit parse failure or SELFIES encoder error); first %d: %s",
+            "%s: skipped %d of %d SMILES as invalid (RDKit parse failure or SELFIES encoder error); first %d: %s",
             records.source or "SMILES", len(bad), len(records), min(len(bad), _EXAMPLES), examples,
         )
     return records.subset(keep).with_sequences(converted), len(bad)

@@ -163,3 +163,9 @@ def test_trainer_runs_on_the_datamodule():
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
     trainer.fit(_TinyModel(dm.alphabet.vocab_size), datamodule=dm)
     assert trainer.global_step == 3 and "val_loss" in trainer.callback_metrics
+
+
+def test_dropping_everything_is_a_clear_error(write):
+    path = str(write("x.fa", ">a\nACGTA\n>b\nACGTACGT\n"))
+    with pytest.raises(ValueError, match=r"x\.fa: 0 of 2 sequences left after dropping those longer than length=4"):
+        SequenceDataModule(path=path, alphabet="dna", length=4, too_long="drop").setup("fit")
