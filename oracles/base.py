@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -49,11 +50,15 @@ class OracleResult:
         values: float array, shape ``(N,)`` or ``(N, K)`` for K objectives; NaN where invalid.
         valid: bool array ``(N,)``.
         errors: per item, None if valid else the reason it was not scored.
+        transient: bool array ``(N,)``, True where an item is invalid for a reason that may not repeat
+            (a timeout, a crashed external tool, an exhausted budget). Caches never store those rows.
+            Defaults to all False; always False on valid rows.
     """
 
     values: np.ndarray
     valid: np.ndarray
     errors: list[str | None] = field(default_factory=list)
+    transient: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.values = np.asarray(self.values, dtype=np.float64)
@@ -73,6 +78,10 @@ class OracleResult:
         self.errors = [
             (e or "invalid (no reason given)") if not v else None for v, e in zip(self.valid, self.errors)
         ]
+        transient = np.zeros(n, dtype=bool) if self.transient is None else np.asarray(self.transient, bool)
+        if transient.shape != (n,):
+            raise ValueError(f"OracleResult.transient must have shape ({n},), got {transient.shape}")
+        self.transient = transient & ~self.valid
 
     def __len__(self) -> int:
         return int(self.valid.shape[0])
@@ -87,27 +96,43 @@ class OracleResult:
         return cls(np.zeros(shape), np.zeros(0, dtype=bool), [])
 
     @classmethod
-    def invalid(cls, n: int, reason: str | Sequence[str], n_objectives: int = 1) -> OracleResult:
-        """A result in which all ``n`` items are invalid with ``reason``."""
+    def invalid(
+        cls,
+        n: int,
+        reason: str | Sequence[str],
+        n_objectives: int = 1,
+        *,
+        transient: bool = False,
+    ) -> OracleResult:
+        """A result in which all ``n`` items are invalid with ``reason``.
+
+        Args:
+            n: Number of items.
+            reason: One reason for all items, or one per item.
+            n_objectives: K; the values get shape ``(n,)`` for 1, else ``(n, K)``.
+            transient: Mark the failure as one that may not repeat (caches will not store it).
+        """
         shape = (n,) if n_objectives == 1 else (n, n_objectives)
         reasons = [reason] * n if isinstance(reason, str) else list(reason)
-        return cls(np.full(shape, np.nan), np.zeros(n, dtype=bool), reasons)
+        return cls(np.full(shape, np.nan), np.zeros(n, dtype=bool), reasons, np.full(n, bool(transient)))
 
     def take(self, index: Sequence[int] | np.ndarray) -> OracleResult:
         """Rows ``index`` as a new result."""
         idx = np.asarray(index, dtype=np.int64)
-        return OracleResult(self.values[idx].copy(), self.valid[idx].copy(), [self.errors[i] for i in idx])
+        return OracleResult(self.values[idx].copy(), self.valid[idx].copy(), [self.errors[i] for i in idx],
+                            self.transient[idx].copy())
 
     @staticmethod
     def concat(results: Sequence[OracleResult]) -> OracleResult:
         """Stack results row-wise (all with the same number of objectives)."""
-        results = [r for r in results if len(r)]
-        if not results:
-            return OracleResult.empty()
+        nonempty = [r for r in results if len(r)]
+        if not nonempty:
+            return OracleResult.empty(results[0].n_objectives if results else 1)
         return OracleResult(
-            np.concatenate([r.values for r in results]),
-            np.concatenate([r.valid for r in results]),
-            [e for r in results for e in r.errors],
+            np.concatenate([r.values for r in nonempty]),
+            np.concatenate([r.valid for r in nonempty]),
+            [e for r in nonempty for e in r.errors],
+            np.concatenate([r.transient for r in nonempty]),
         )
 
     def scalar(self, weights: Sequence[float] | None = None) -> np.ndarray:
@@ -164,14 +189,16 @@ class Oracle:
         shape = (n,) if self.n_objectives == 1 else (n, self.n_objectives)
         values = np.full(shape, np.nan)
         valid = np.zeros(n, dtype=bool)
+        transient = np.zeros(n, dtype=bool)
         if ok:
             sub = self._score_isolated([items[i] for i in ok])
             for j, i in enumerate(ok):
                 valid[i] = sub.valid[j]
                 errors[i] = sub.errors[j]
+                transient[i] = sub.transient[j]
                 if sub.valid[j]:
                     values[i] = sub.values[j]
-        return OracleResult(values, valid, errors)
+        return OracleResult(values, valid, errors, transient)
 
     # -- to override -----------------------------------------------------------------
     def _score(self, xs: list[Any]) -> np.ndarray | Sequence[float] | OracleResult:
@@ -190,6 +217,39 @@ class Oracle:
             if self.alphabet is not None:
                 return self.alphabet.validate(x)
         return None
+
+    # -- caching support -------------------------------------------------------------
+    def key(self, x: Any) -> str:
+        """The identity of an input for caches and budgets: equal keys are scored once.
+
+        Strings are their own key (upper-cased for a case-insensitive alphabet, so ``"acgt"`` and
+        ``"ACGT"`` are one design); tensors and arrays are keyed by a SHA-256 of dtype, shape and bytes.
+
+        Raises:
+            TypeError: for an input that is neither a string nor an array.
+        """
+        if isinstance(x, str):
+            if self.alphabet is not None and not self.alphabet.case_sensitive:
+                return x.upper()
+            return x
+        if isinstance(x, torch.Tensor):
+            x = x.detach().cpu().numpy()
+        if isinstance(x, np.ndarray):
+            digest = hashlib.sha256(f"{x.dtype}|{x.shape}|".encode() + np.ascontiguousarray(x).tobytes())
+            return "array:" + digest.hexdigest()
+        raise TypeError(f"{self.name}: cannot build a cache key for a {type(x).__name__}")
+
+    def is_cached(self, key: str) -> bool:
+        """True if scoring the input with this ``key`` would cost nothing (a cache hit). Default: False.
+
+        Wrappers forward this to the oracle they wrap, so a budget can skip cache hits wherever the
+        cache sits in the stack.
+        """
+        return False
+
+    def _repr_params(self) -> dict[str, Any]:
+        """The configuration shown by ``repr`` (and used as a persistent cache namespace)."""
+        return {"name": self.name, "maximize": self.maximize}
 
     # -- machinery -------------------------------------------------------------------
     def _as_items(self, xs: Sequence[str] | torch.Tensor) -> list[Any]:
@@ -236,7 +296,8 @@ class Oracle:
         return OracleResult(values, finite, errors)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, maximize={self.maximize})"
+        params = ", ".join(f"{k}={v!r}" for k, v in self._repr_params().items())
+        return f"{type(self).__name__}({params})"
 
 
 class FunctionOracle(Oracle):
@@ -260,6 +321,10 @@ class FunctionOracle(Oracle):
     def _score(self, xs: list[Any]) -> Any:
         return self.fn(xs)
 
+    def _repr_params(self) -> dict[str, Any]:
+        fn = f"{getattr(self.fn, '__module__', '?')}.{getattr(self.fn, '__qualname__', type(self.fn).__name__)}"
+        return {"name": self.name, "fn": fn, "maximize": self.maximize, "n_objectives": self.n_objectives}
+
 
 def from_function(
     fn: Callable[[list[Any]], Any],
@@ -267,6 +332,10 @@ def from_function(
     name: str,
     alphabet: Alphabet | None = None,
     maximize: bool = True,
+    n_objectives: int = 1,
 ) -> Oracle:
-    """Wrap ``fn: list[str] -> sequence of floats`` as an :class:`Oracle` (DESIGN.md signature)."""
-    return FunctionOracle(fn, name=name, alphabet=alphabet, maximize=maximize)
+    """Wrap ``fn: list[str] -> sequence of floats`` as an :class:`Oracle` (DESIGN.md signature).
+
+    ``n_objectives=K > 1`` declares that ``fn`` returns K values per item (shape ``(N, K)``).
+    """
+    return FunctionOracle(fn, name=name, alphabet=alphabet, maximize=maximize, n_objectives=n_objectives)

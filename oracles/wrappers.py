@@ -1,0 +1,876 @@
+"""Composable oracle wrappers: cache, budget, process pool, timeout, transforms and composites.
+
+Every wrapper is itself an :class:`~oracles.base.Oracle` and forwards ``name``, ``alphabet``,
+``maximize``, ``n_objectives`` and ``optimal_value`` of the oracle it wraps, so stacks such as
+``Cached(Budgeted(Parallel(oracle), budget=1000), path="scores.sqlite")`` behave like the bare oracle
+except for what each layer adds.
+
+Order matters in one way only: the stateful layers (:class:`Cached`, :class:`Budgeted`) must sit
+*outside* the layers that run work in other processes (:class:`Parallel`, :class:`Timeout`), because
+state changed in a child process never reaches the parent; constructing it the other way round raises.
+A budget counts cache hits as free wherever the cache sits (``Oracle.is_cached`` is forwarded), but
+placing :class:`Cached` outermost is the natural order.
+
+The multiplicative / geometric-mean composites follow the GuacaMol multi-property objectives
+(Brown et al. 2019, J. Chem. Inf. Model. 59:1096).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing as mp
+import os
+import sqlite3
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from oracles.base import BudgetExhausted, Oracle, OracleResult
+from seqguide.alphabet import Alphabet
+
+__all__ = [
+    "Budgeted",
+    "Cached",
+    "Composite",
+    "Constraint",
+    "Negate",
+    "Parallel",
+    "Timeout",
+    "Transform",
+    "Wrapper",
+]
+
+BUDGET_EXHAUSTED_REASON = "budget exhausted"
+
+
+def _default_mp_context() -> str:
+    """``fork`` where it is safe and cheap (Linux), ``spawn`` elsewhere."""
+    return "fork" if sys.platform.startswith("linux") else "spawn"
+
+
+def _stateful_layers(oracle: Oracle) -> list[str]:
+    """Names of the Cached/Budgeted layers anywhere inside ``oracle`` (they must not run in a child)."""
+    found: list[str] = []
+    stack: list[Any] = [oracle]
+    while stack:
+        o = stack.pop()
+        if isinstance(o, Cached | Budgeted):
+            found.append(type(o).__name__)
+        if isinstance(o, Wrapper):
+            stack.append(o.inner)
+        if isinstance(o, Composite):
+            stack.extend(o.oracles)
+            stack.extend(c.oracle for c in o.constraints)
+    return found
+
+
+def _check_no_state(oracle: Oracle, where: str) -> None:
+    layers = _stateful_layers(oracle)
+    if layers:
+        raise ValueError(
+            f"{where} runs its oracle in other processes, so it cannot wrap {', '.join(layers)}: state "
+            f"changed in a child never reaches this process. Put {'/'.join(layers)} outside {where}, "
+            f"e.g. Cached(Budgeted({where}(oracle), budget=...))"
+        )
+
+
+class Wrapper(Oracle):
+    """Base class of the wrappers: forwards the oracle's metadata, validation and cache keys.
+
+    Subclasses override :meth:`_score` (called on validated items). The default passes the batch through.
+
+    Args:
+        oracle: The oracle to wrap.
+        name: Display name; defaults to the inner oracle's.
+    """
+
+    def __init__(self, oracle: Oracle, *, name: str | None = None) -> None:
+        if not isinstance(oracle, Oracle):
+            raise TypeError(f"{type(self).__name__} wraps an Oracle, got {type(oracle).__name__}")
+        self.inner = oracle
+        self._name = name
+
+    # forwarded metadata (properties, so a wrapper always reflects the oracle it wraps)
+    @property  # type: ignore[override]
+    def name(self) -> str:
+        return self._name or self.inner.name
+
+    @property  # type: ignore[override]
+    def alphabet(self) -> Alphabet | None:
+        return self.inner.alphabet
+
+    @property  # type: ignore[override]
+    def maximize(self) -> bool:
+        return self.inner.maximize
+
+    @property  # type: ignore[override]
+    def n_objectives(self) -> int:
+        return self.inner.n_objectives
+
+    @property  # type: ignore[override]
+    def optimal_value(self) -> float | None:
+        return self.inner.optimal_value
+
+    def __getattr__(self, attr: str) -> Any:
+        # Oracle-specific extras (Ehrlich.initial_solution, Surrogate.predict, ...) stay reachable
+        # through the stack. Private names are not forwarded (keeps pickling and copy sane).
+        if attr.startswith("_") or attr == "inner":
+            raise AttributeError(attr)
+        return getattr(self.inner, attr)
+
+    def validate(self, x: Any) -> str | None:
+        return self.inner._validate_item(x)
+
+    def key(self, x: Any) -> str:
+        return self.inner.key(x)
+
+    def is_cached(self, key: str) -> bool:
+        return self.inner.is_cached(key)
+
+    def _score(self, xs: list[Any]) -> OracleResult:
+        return self.inner(xs)
+
+    def _repr_params(self) -> dict[str, Any]:
+        return {"oracle": self.inner}
+
+
+# ------------------------------------------------------------------------------------ Cached
+class Cached(Wrapper):
+    """Memoise scores by input key, in memory or in a SQLite file, so no design is paid for twice.
+
+    Valid results and deterministic failures (e.g. an unparsable molecule) are stored; transient
+    failures (timeouts, crashed tools, an exhausted budget; ``OracleResult.transient``) are not, so they
+    are retried on the next call. Items that fail validation never reach the cache. Within one batch a
+    repeated input is scored once.
+
+    Args:
+        oracle: The oracle to memoise.
+        path: SQLite file for a persistent cache (WAL mode, safe to share between processes); None
+            keeps the cache in memory.
+        namespace: Key prefix inside the file, so several oracles can share one database. Defaults to
+            ``repr(oracle)``, which names the oracle and its configuration.
+
+    Attributes:
+        hits: Items answered from the cache so far.
+        misses: Unique items sent to the inner oracle so far.
+    """
+
+    def __init__(self, oracle: Oracle, *, path: str | os.PathLike[str] | None = None,
+                 namespace: str | None = None) -> None:
+        super().__init__(oracle)
+        self.path = Path(path) if path is not None else None
+        self.namespace = namespace if namespace is not None else repr(oracle)
+        self.hits = 0
+        self.misses = 0
+        self._memory: dict[str, tuple[Any, bool, str | None]] = {}
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        if self.path is not None:
+            self._connect()
+
+    # -- storage -------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            assert self.path is not None
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS oracle_cache (namespace TEXT NOT NULL, key TEXT NOT NULL, "
+                "value TEXT, valid INTEGER NOT NULL, error TEXT, PRIMARY KEY (namespace, key))"
+            )
+            conn.commit()
+            self._conn = conn
+        return self._conn
+
+    def _lookup(self, keys: Sequence[str]) -> dict[str, tuple[Any, bool, str | None]]:
+        found = {k: self._memory[k] for k in keys if k in self._memory}
+        missing = [k for k in keys if k not in found]
+        if self.path is None or not missing:
+            return found
+        conn = self._connect()
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(
+                f"SELECT key, value, valid, error FROM oracle_cache WHERE namespace = ? AND key IN ({marks})",
+                [self.namespace, *chunk],
+            ).fetchall()
+            for key, value, valid, error in rows:
+                entry = (_from_json(value), bool(valid), error)
+                self._memory[key] = entry
+                found[key] = entry
+        return found
+
+    def _store(self, entries: dict[str, tuple[Any, bool, str | None]]) -> None:
+        self._memory.update(entries)
+        if self.path is None or not entries:
+            return
+        conn = self._connect()
+        conn.executemany(
+            "INSERT OR REPLACE INTO oracle_cache (namespace, key, value, valid, error) VALUES (?, ?, ?, ?, ?)",
+            [(self.namespace, k, _to_json(v), int(ok), err) for k, (v, ok, err) in entries.items()],
+        )
+        conn.commit()
+
+    def __len__(self) -> int:
+        """Number of stored entries (in this namespace)."""
+        if self.path is None:
+            return len(self._memory)
+        row = self._connect().execute(
+            "SELECT COUNT(*) FROM oracle_cache WHERE namespace = ?", [self.namespace]
+        ).fetchone()
+        return int(row[0])
+
+    def clear(self) -> None:
+        """Forget every stored result of this namespace."""
+        with self._lock:
+            self._memory.clear()
+            if self.path is not None:
+                self._connect().execute("DELETE FROM oracle_cache WHERE namespace = ?", [self.namespace])
+                self._connect().commit()
+
+    def close(self) -> None:
+        """Close the SQLite connection (reopened on demand)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def is_cached(self, key: str) -> bool:
+        return bool(self._lookup([key])) or self.inner.is_cached(key)
+
+    # -- scoring ---------------------------------------------------------------------------
+    def _score(self, xs: list[Any]) -> OracleResult:
+        with self._lock:
+            keys = [self.key(x) for x in xs]
+            first: dict[str, int] = {}
+            for i, k in enumerate(keys):
+                first.setdefault(k, i)
+            known = self._lookup(list(first))
+            todo = [k for k in first if k not in known]
+            self.hits += len(xs) - len(todo)
+            computed: dict[str, tuple[Any, bool, str | None]] = {}
+            transient: set[str] = set()
+            if todo:
+                res = self.inner([xs[first[k]] for k in todo])  # BudgetExhausted propagates, nothing stored
+                self.misses += len(todo)
+                to_store = {}
+                for j, k in enumerate(todo):
+                    entry = (_row(res.values[j]), bool(res.valid[j]), res.errors[j])
+                    computed[k] = entry
+                    if res.transient[j]:
+                        transient.add(k)
+                    else:
+                        to_store[k] = entry
+                self._store(to_store)
+            table = {**known, **computed}
+            k_obj = self.n_objectives
+            shape = (len(xs),) if k_obj == 1 else (len(xs), k_obj)
+            values = np.full(shape, np.nan)
+            valid = np.zeros(len(xs), dtype=bool)
+            errors: list[str | None] = []
+            flags = np.zeros(len(xs), dtype=bool)
+            for i, k in enumerate(keys):
+                v, ok, err = table[k]
+                valid[i] = ok
+                if ok:
+                    values[i] = v
+                errors.append(err)
+                flags[i] = k in transient
+            return OracleResult(values, valid, errors, flags)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_conn"] = None
+        state["_lock"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def _repr_params(self) -> dict[str, Any]:
+        return {"oracle": self.inner, "path": None if self.path is None else str(self.path)}
+
+
+def _row(v: Any) -> Any:
+    arr = np.asarray(v, dtype=np.float64)
+    return float(arr) if arr.ndim == 0 else arr.tolist()
+
+
+def _to_json(v: Any) -> str:
+    def clean(x: Any) -> Any:
+        if isinstance(x, list):
+            return [clean(y) for y in x]
+        return None if x is None or not math.isfinite(x) else x
+
+    return json.dumps(clean(v))
+
+
+def _from_json(text: str | None) -> Any:
+    if text is None:
+        return float("nan")
+
+    def restore(x: Any) -> Any:
+        if isinstance(x, list):
+            return [restore(y) for y in x]
+        return float("nan") if x is None else float(x)
+
+    return restore(json.loads(text))
+
+
+# ---------------------------------------------------------------------------------- Budgeted
+class Budgeted(Wrapper):
+    """Count unique paid evaluations and stop at a budget.
+
+    A *paid* evaluation is one unique input (by :meth:`Oracle.key`) that reaches the inner oracle and
+    is not a cache hit of an inner :class:`Cached`. Items that fail validation are free; duplicates
+    within a batch are paid once. Without a cache, an input scored again in a later call is paid again:
+    wrap as ``Cached(Budgeted(...))`` to avoid that.
+
+    When a batch needs more new evaluations than remain:
+
+    * by default (``partial=False``) the call raises :class:`~oracles.base.BudgetExhausted` before
+      anything is spent;
+    * with ``partial=True``, or for one call through :meth:`call_partial`, the first ``remaining``
+      new unique inputs (in batch order) are scored and the rest come back invalid with the reason
+      ``"budget exhausted"`` (marked transient, so caches do not keep them).
+
+    Args:
+        oracle: The oracle whose evaluations cost budget.
+        budget: The number of unique paid evaluations allowed (a non-negative integer).
+        partial: Fill the remaining budget instead of raising.
+
+    Attributes:
+        used: Paid evaluations so far.
+        remaining: ``budget - used``.
+    """
+
+    def __init__(self, oracle: Oracle, *, budget: int, partial: bool = False) -> None:
+        super().__init__(oracle)
+        if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 0:
+            raise ValueError(f"Budgeted: budget must be a non-negative integer, got {budget!r}")
+        self.budget = int(budget)
+        self.partial = bool(partial)
+        self.used = 0
+        self._partial_once = False
+
+    @property
+    def remaining(self) -> int:
+        return self.budget - self.used
+
+    def call_partial(self, xs: Sequence[Any]) -> OracleResult:
+        """Score ``xs``, filling what is left of the budget exactly; the rest is invalid, never raises."""
+        self._partial_once = True
+        try:
+            return self(xs)
+        finally:
+            self._partial_once = False
+
+    def _score(self, xs: list[Any]) -> OracleResult:
+        keys = [self.key(x) for x in xs]
+        first: dict[str, int] = {}
+        for i, k in enumerate(keys):
+            first.setdefault(k, i)
+        new = [k for k in first if not self.inner.is_cached(k)]
+        new_set = set(new)
+        allowed = new_set
+        if len(new) > self.remaining:
+            if not (self.partial or self._partial_once):
+                raise BudgetExhausted(
+                    f"{self.name}: this batch needs {len(new)} new evaluations but only {self.remaining} "
+                    f"of the budget of {self.budget} remain ({self.used} used); nothing was spent. "
+                    "Score a smaller batch, or use Budgeted(..., partial=True) / call_partial() to fill "
+                    "the remaining budget"
+                )
+            allowed = set(new[: self.remaining])
+        send = [k for k in first if k in allowed or k not in new_set]
+        res = self.inner([xs[first[k]] for k in send]) if send else OracleResult.empty(self.n_objectives)
+        self.used += sum(1 for k in send if k in allowed)
+        where = {k: j for j, k in enumerate(send)}
+        out = OracleResult.invalid(len(xs), BUDGET_EXHAUSTED_REASON, self.n_objectives, transient=True)
+        for i, k in enumerate(keys):
+            j = where.get(k)
+            if j is not None:
+                out.values[i] = res.values[j]
+                out.valid[i] = res.valid[j]
+                out.errors[i] = res.errors[j]
+                out.transient[i] = res.transient[j]
+        return OracleResult(out.values, out.valid, out.errors, out.transient)
+
+    def _repr_params(self) -> dict[str, Any]:
+        return {"oracle": self.inner, "budget": self.budget}
+
+
+# ---------------------------------------------------------------------------------- Parallel
+_WORKER_ORACLE: Oracle | None = None
+
+
+def _pool_init(oracle: Oracle) -> None:
+    global _WORKER_ORACLE
+    _WORKER_ORACLE = oracle
+    try:  # one thread per worker: the pool already uses the cores
+        import torch
+
+        torch.set_num_threads(1)
+    except Exception:  # pragma: no cover - torch is a dependency, but a worker must not die for this
+        pass
+
+
+def _pool_score(chunk: list[Any]) -> OracleResult:
+    assert _WORKER_ORACLE is not None, "worker not initialised"
+    return _WORKER_ORACLE(chunk)
+
+
+class Parallel(Wrapper):
+    """Score a batch in chunks on a process pool; results come back in input order.
+
+    The pool starts on the first call and is reused (``close()`` or ``with`` shuts it down). Each
+    worker receives the oracle once, when it starts: with the ``spawn``/``forkserver`` contexts the
+    oracle must be picklable; with ``fork`` (the default on Linux) it is inherited. A worker that dies
+    (e.g. a segfault in a native library) costs only its chunk: those items come back invalid and
+    transient, and the pool is rebuilt.
+
+    Args:
+        oracle: A stateless oracle (no Cached/Budgeted inside: put those outside).
+        workers: Number of processes; default ``os.cpu_count()``.
+        chunk_size: Items per task; default splits each batch evenly over the workers.
+        mp_context: ``"fork"``, ``"spawn"`` or ``"forkserver"``; default ``fork`` on Linux else ``spawn``.
+    """
+
+    def __init__(self, oracle: Oracle, *, workers: int | None = None, chunk_size: int | None = None,
+                 mp_context: str | None = None) -> None:
+        super().__init__(oracle)
+        _check_no_state(oracle, "Parallel")
+        self.workers = int(workers or os.cpu_count() or 1)
+        if self.workers < 1:
+            raise ValueError(f"Parallel: workers must be >= 1, got {workers!r}")
+        if chunk_size is not None and chunk_size < 1:
+            raise ValueError(f"Parallel: chunk_size must be >= 1, got {chunk_size!r}")
+        self.chunk_size = chunk_size
+        self.mp_context = mp_context or _default_mp_context()
+        if self.mp_context not in mp.get_all_start_methods():
+            raise ValueError(f"Parallel: mp_context {self.mp_context!r} is not available here; "
+                             f"use one of {mp.get_all_start_methods()}")
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=mp.get_context(self.mp_context),
+                initializer=_pool_init,
+                initargs=(self.inner,),
+            )
+        return self._pool
+
+    def _score(self, xs: list[Any]) -> OracleResult:
+        n = len(xs)
+        size = self.chunk_size or max(1, math.ceil(n / self.workers))
+        chunks = [xs[i : i + size] for i in range(0, n, size)]
+        pool = self._get_pool()
+        futures: list[Future[OracleResult]] = [pool.submit(_pool_score, c) for c in chunks]
+        results: list[OracleResult] = []
+        broken = False
+        for chunk, fut in zip(chunks, futures):
+            try:
+                results.append(fut.result())
+            except BudgetExhausted:
+                raise
+            except BrokenProcessPool as err:
+                broken = True
+                results.append(OracleResult.invalid(
+                    len(chunk), f"{self.name}: worker process died ({err})", self.n_objectives, transient=True))
+            except Exception as err:  # the inner oracle never raises; this is pickling or the pool
+                results.append(OracleResult.invalid(
+                    len(chunk), f"{self.name}: parallel evaluation failed: {type(err).__name__}: {err}",
+                    self.n_objectives, transient=True))
+        if broken:
+            self.close()
+        return OracleResult.concat(results)
+
+    def close(self) -> None:
+        """Shut the worker pool down (a later call starts a new one)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> Parallel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        pool = self.__dict__.get("_pool")
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_pool"] = None
+        return state
+
+    def _repr_params(self) -> dict[str, Any]:
+        return {"oracle": self.inner, "workers": self.workers}
+
+
+# ----------------------------------------------------------------------------------- Timeout
+def _timeout_worker(oracle: Oracle, conn: Any) -> None:
+    """Child process loop: receive a chunk, send back ("ok", OracleResult) or ("raise", exception)."""
+    while True:
+        try:
+            chunk = conn.recv()
+        except EOFError:
+            return
+        if chunk is None:
+            return
+        try:
+            conn.send(("ok", oracle(chunk)))
+        except BaseException as err:
+            conn.send(("raise", f"{type(err).__name__}: {err}"))
+
+
+class Timeout(Wrapper):
+    """Give up on a batch (or on each item) that takes longer than ``seconds``.
+
+    The inner oracle runs in a child process that is killed on timeout, so a hung scorer cannot block
+    the caller. Items that time out come back invalid with the reason ``"timed out after S s"``,
+    marked transient (caches do not keep them, a later call may retry them).
+
+    Args:
+        oracle: A stateless oracle (no Cached/Budgeted inside).
+        seconds: The time limit, > 0.
+        per_item: If False (default) the limit applies to the whole batch and a timeout loses the
+            batch; if True each item gets ``seconds`` and only the slow items are lost (one child
+            process serves the whole batch and is replaced only after a timeout).
+        mp_context: multiprocessing start method; default ``fork`` on Linux, else ``spawn``.
+    """
+
+    def __init__(self, oracle: Oracle, *, seconds: float, per_item: bool = False,
+                 mp_context: str | None = None) -> None:
+        super().__init__(oracle)
+        _check_no_state(oracle, "Timeout")
+        if not seconds > 0:
+            raise ValueError(f"Timeout: seconds must be > 0, got {seconds!r}")
+        self.seconds = float(seconds)
+        self.per_item = bool(per_item)
+        self.mp_context = mp_context or _default_mp_context()
+
+    def _start(self) -> tuple[Any, Any]:
+        ctx = mp.get_context(self.mp_context)
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_timeout_worker, args=(self.inner, child), daemon=True)
+        proc.start()
+        child.close()
+        return proc, parent
+
+    @staticmethod
+    def _stop(proc: Any, conn: Any, *, kill: bool) -> None:
+        if not kill:
+            try:
+                conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+            proc.join(timeout=1.0)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        conn.close()
+
+    def _score(self, xs: list[Any]) -> OracleResult:
+        chunks = [[x] for x in xs] if self.per_item else [xs]
+        results: list[OracleResult] = []
+        proc, conn = self._start()
+        try:
+            for chunk in chunks:
+                if proc is None:
+                    proc, conn = self._start()
+                try:
+                    conn.send(chunk)
+                    done = conn.poll(self.seconds)
+                    reply = conn.recv() if done else None
+                except (EOFError, BrokenPipeError, OSError):
+                    proc.join(timeout=1.0)
+                    results.append(OracleResult.invalid(
+                        len(chunk), f"{self.name}: worker process died (exit code {proc.exitcode})",
+                        self.n_objectives, transient=True))
+                    self._stop(proc, conn, kill=True)
+                    proc = None
+                    continue
+                if reply is None:
+                    what = "item" if self.per_item else f"batch of {len(chunk)}"
+                    results.append(OracleResult.invalid(
+                        len(chunk), f"{self.name}: timed out after {self.seconds:g} s ({what})",
+                        self.n_objectives, transient=True))
+                    self._stop(proc, conn, kill=True)
+                    proc = None
+                    continue
+                status, payload = reply
+                if status == "raise":
+                    if payload.startswith("BudgetExhausted"):
+                        raise BudgetExhausted(payload)
+                    results.append(OracleResult.invalid(len(chunk), f"{self.name} failed: {payload}",
+                                                        self.n_objectives))
+                else:
+                    results.append(payload)
+        finally:
+            if proc is not None:
+                self._stop(proc, conn, kill=False)
+        return OracleResult.concat(results)
+
+    def _repr_params(self) -> dict[str, Any]:
+        return {"oracle": self.inner, "seconds": self.seconds, "per_item": self.per_item}
+
+
+# ------------------------------------------------------------------------- Transform / Negate
+class Transform(Wrapper):
+    """Apply ``fn`` to the values of valid items (e.g. a log, a desirability curve, a scale).
+
+    Args:
+        oracle: The oracle to transform.
+        fn: Vectorised map from a float array of shape ``(M,)``/``(M, K)`` to one of the same shape
+            (must be picklable to run under :class:`Parallel`). Non-finite outputs make the item invalid.
+        name: Display name (default: the inner oracle's).
+        maximize: Direction after the transform (default: unchanged).
+        optimal_value: Optimum after the transform (default: ``fn`` of the inner optimum, if known).
+    """
+
+    def __init__(self, oracle: Oracle, fn: Callable[[np.ndarray], np.ndarray], *, name: str | None = None,
+                 maximize: bool | None = None, optimal_value: float | None = None) -> None:
+        super().__init__(oracle, name=name)
+        if not callable(fn):
+            raise TypeError(f"Transform: fn must be callable, got {type(fn).__name__}")
+        self.fn = fn
+        self._maximize = maximize
+        self._optimal = optimal_value
+
+    @property  # type: ignore[override]
+    def maximize(self) -> bool:
+        return self.inner.maximize if self._maximize is None else self._maximize
+
+    @property  # type: ignore[override]
+    def optimal_value(self) -> float | None:
+        if self._optimal is not None:
+            return self._optimal
+        inner = self.inner.optimal_value
+        if inner is None:
+            return None
+        return float(np.asarray(self.fn(np.array([inner], dtype=np.float64)))[0])
+
+    def _score(self, xs: list[Any]) -> OracleResult:
+        res = self.inner(xs)
+        values = res.values.copy()
+        ok = res.valid.copy()
+        errors = list(res.errors)
+        if ok.any():
+            with np.errstate(all="ignore"):  # non-finite results are reported per item below
+                out = np.asarray(self.fn(values[ok]), dtype=np.float64)
+            if out.shape != values[ok].shape:
+                raise ValueError(f"Transform {self.name}: fn changed the shape {values[ok].shape} -> {out.shape}")
+            values[ok] = out
+            finite = np.isfinite(values) if values.ndim == 1 else np.isfinite(values).all(axis=1)
+            for i in np.flatnonzero(ok & ~finite):
+                ok[i] = False
+                errors[i] = f"{self.name}: transform gave a non-finite value"
+        return OracleResult(values, ok, errors, res.transient)
+
+    def _repr_params(self) -> dict[str, Any]:
+        return {"oracle": self.inner, "fn": getattr(self.fn, "__name__", repr(self.fn))}
+
+
+class Negate(Transform):
+    """Flip the sign of the scores and the direction (``maximize``) of an oracle."""
+
+    def __init__(self, oracle: Oracle, *, name: str | None = None) -> None:
+        super().__init__(oracle, np.negative, name=name, maximize=not oracle.maximize)
+
+    def _repr_params(self) -> dict[str, Any]:
+        return {"oracle": self.inner}
+
+
+# --------------------------------------------------------------------------------- Composite
+class Constraint:
+    """A hard constraint for :class:`Composite`: ``lower <= oracle(x) <= upper`` or the item is invalid.
+
+    An item the constraint oracle cannot score violates the constraint too (with that oracle's reason).
+    When neither bound is given, the oracle's ``default_bounds`` attribute is used (the constraint
+    oracles in :mod:`oracles.dna` and :mod:`oracles.molecule` declare e.g. ``(None, 0)``: no forbidden
+    site, no structural alert). If the oracle has a ``describe(x)`` method, its text is added to the
+    reason (which site, which alert).
+
+    Args:
+        oracle: A single-objective oracle.
+        lower: Smallest allowed value (inclusive), or None.
+        upper: Largest allowed value (inclusive), or None.
+        name: Shown in reasons; defaults to the oracle's name.
+    """
+
+    def __init__(self, oracle: Oracle, *, lower: float | None = None, upper: float | None = None,
+                 name: str | None = None) -> None:
+        if not isinstance(oracle, Oracle):
+            raise TypeError(f"Constraint needs an Oracle, got {type(oracle).__name__}")
+        if oracle.n_objectives != 1:
+            raise ValueError(f"Constraint {oracle.name!r}: needs a single-objective oracle")
+        if lower is None and upper is None:
+            lower, upper = getattr(oracle, "default_bounds", (None, None))
+        if lower is None and upper is None:
+            raise ValueError(f"Constraint {oracle.name!r}: give lower and/or upper (the oracle has no "
+                             "default_bounds)")
+        if lower is not None and upper is not None and lower > upper:
+            raise ValueError(f"Constraint {oracle.name!r}: lower={lower} > upper={upper}")
+        self.oracle = oracle
+        self.lower = lower
+        self.upper = upper
+        self.name = name or oracle.name
+
+    def check(self, xs: list[Any]) -> list[str | None]:
+        """Per item, None if the constraint holds, else the reason it does not."""
+        res = self.oracle(xs)
+        out: list[str | None] = []
+        for x, v, ok, err in zip(xs, res.values, res.valid, res.errors):
+            if not ok:
+                out.append(f"constraint {self.name}: could not be evaluated ({err})")
+                continue
+            bad = None
+            if self.lower is not None and v < self.lower:
+                bad = f"value {v:g} < lower bound {self.lower:g}"
+            elif self.upper is not None and v > self.upper:
+                bad = f"value {v:g} > upper bound {self.upper:g}"
+            if bad is not None:
+                detail = ""
+                describe = getattr(self.oracle, "describe", None)
+                if callable(describe):
+                    try:
+                        detail = f" ({describe(x)})"
+                    except Exception:  # a description must never sink the check
+                        detail = ""
+                bad = f"constraint {self.name} violated: {bad}{detail}"
+            out.append(bad)
+        return out
+
+    def __repr__(self) -> str:
+        return f"Constraint({self.oracle!r}, lower={self.lower!r}, upper={self.upper!r})"
+
+
+_MODES = ("sum", "product", "geometric", "stack")
+
+
+class Composite(Oracle):
+    """Combine several oracles into one, with hard constraints.
+
+    Constraints are checked first; only items that satisfy all of them are scored by the objectives
+    (so expensive objectives are not spent on designs that are rejected anyway). An item that any
+    component cannot score is invalid with ``"<component>: <reason>"``.
+
+    Modes, for objective values ``v_i`` and weights ``w_i`` (default all 1):
+
+    * ``"sum"``: ``sum_i w_i v_i``;
+    * ``"product"``: ``prod_i v_i ** w_i``;
+    * ``"geometric"``: ``prod_i v_i ** (w_i / sum_j w_j)``, the weighted geometric mean used by GuacaMol
+      MPO scores (values are expected in [0, 1], e.g. desirabilities);
+    * ``"stack"``: no combination; values ``(N, K)`` with one column per objective column.
+
+    Values are combined as they come: wrap an objective in :class:`Negate` (or use a negative weight
+    in ``"sum"``) to mix minimised and maximised objectives.
+
+    Args:
+        oracles: The objectives (one or more). For sum/product/geometric each must be single-objective.
+        weights: One weight per objective.
+        mode: One of ``"sum"``, ``"product"``, ``"geometric"``, ``"stack"``.
+        constraints: :class:`Constraint` objects, or bare oracles with ``default_bounds``.
+        name: Display name.
+        maximize: Direction of the combined value.
+    """
+
+    def __init__(self, oracles: Sequence[Oracle], *, weights: Sequence[float] | None = None, mode: str = "sum",
+                 constraints: Sequence[Constraint | Oracle] = (), name: str = "composite",
+                 maximize: bool = True) -> None:
+        self.oracles = list(oracles)
+        if not self.oracles:
+            raise ValueError("Composite needs at least one objective oracle")
+        for o in self.oracles:
+            if not isinstance(o, Oracle):
+                raise TypeError(f"Composite: objectives must be Oracles, got {type(o).__name__}")
+        if mode not in _MODES:
+            raise ValueError(f"Composite: mode must be one of {_MODES}, got {mode!r}")
+        if mode != "stack":
+            multi = [o.name for o in self.oracles if o.n_objectives != 1]
+            if multi:
+                raise ValueError(f"Composite mode {mode!r} needs single-objective oracles; {multi} return "
+                                 "several columns (use mode='stack' or pick one column with Transform)")
+        if weights is None:
+            weights = [1.0] * len(self.oracles)
+        self.weights = [float(w) for w in weights]
+        if len(self.weights) != len(self.oracles):
+            raise ValueError(f"Composite: {len(self.weights)} weights for {len(self.oracles)} oracles")
+        if mode == "geometric" and (min(self.weights) < 0 or sum(self.weights) <= 0):
+            raise ValueError(f"Composite geometric mean needs non-negative weights with a positive sum, "
+                             f"got {self.weights}")
+        self.constraints = [c if isinstance(c, Constraint) else Constraint(c) for c in constraints]
+        self.mode = mode
+        self.name = name
+        self.maximize = maximize
+        self.n_objectives = sum(o.n_objectives for o in self.oracles) if mode == "stack" else 1
+        alphabets = {o.alphabet for o in self.oracles}
+        self.alphabet = alphabets.pop() if len(alphabets) == 1 else None
+
+    def validate(self, x: Any) -> str | None:
+        for o in [*self.oracles, *(c.oracle for c in self.constraints)]:
+            err = o._validate_item(x)
+            if err is not None:
+                return f"{o.name}: {err}"
+        return None
+
+    def _score(self, xs: list[Any]) -> OracleResult:
+        n = len(xs)
+        errors: list[str | None] = [None] * n
+        transient = np.zeros(n, dtype=bool)
+        for c in self.constraints:
+            alive = [i for i in range(n) if errors[i] is None]
+            if not alive:
+                break
+            for i, reason in zip(alive, c.check([xs[i] for i in alive])):
+                errors[i] = reason
+        alive = [i for i in range(n) if errors[i] is None]
+        columns: list[np.ndarray] = []
+        for o in self.oracles:
+            col = np.full((n, o.n_objectives), np.nan)
+            if alive:
+                res = o([xs[i] for i in alive])
+                col[alive] = res.values.reshape(len(alive), -1)
+                for j, i in enumerate(alive):
+                    if not res.valid[j] and errors[i] is None:
+                        errors[i] = f"{o.name}: {res.errors[j]}"
+                        transient[i] = res.transient[j]
+            columns.append(col)
+        stacked = np.concatenate(columns, axis=1)  # (N, total columns)
+        w = np.asarray(self.weights)
+        with np.errstate(all="ignore"):
+            if self.mode == "stack":
+                values = stacked if stacked.shape[1] > 1 else stacked[:, 0]
+            elif self.mode == "sum":
+                values = stacked @ w
+            elif self.mode == "product":
+                values = np.prod(np.power(stacked, w), axis=1)
+            else:  # geometric
+                wn = w / w.sum()
+                values = np.prod(np.power(np.clip(stacked, 0.0, None), wn), axis=1)
+        valid = np.array([e is None for e in errors], dtype=bool)
+        finite = np.isfinite(values) if values.ndim == 1 else np.isfinite(values).all(axis=1)
+        for i in np.flatnonzero(valid & ~finite):
+            valid[i] = False
+            errors[i] = f"{self.name}: combined value is not finite ({self.mode} of {stacked[i].tolist()})"
+        return OracleResult(values, valid, errors, transient)
+
+    def _repr_params(self) -> dict[str, Any]:
+        return {"name": self.name, "oracles": self.oracles, "weights": self.weights, "mode": self.mode,
+                "constraints": self.constraints}
