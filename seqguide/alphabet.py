@@ -247,11 +247,16 @@ class Alphabet:
     def selfies_from_data(cls, selfies_strings: Iterable[str], *, name: str = "selfies") -> Alphabet:
         """Build a SELFIES alphabet from the tokens used in ``selfies_strings`` (sorted, stable).
 
-        Uses ``selfies.get_alphabet_from_selfies``; ``[nop]`` is left out (pad plays its role).
+        Uses ``selfies.get_alphabet_from_selfies``; ``[nop]`` is left out (pad plays its role) and the
+        fragment separator ``.`` is added when the data use it (salts, mixtures).
         """
         import selfies as sf
 
-        toks = sorted(sf.get_alphabet_from_selfies(list(selfies_strings)) - {"[nop]"})
+        strings = list(selfies_strings)
+        toks = set(sf.get_alphabet_from_selfies(strings)) - {"[nop]"}
+        if any("." in s for s in strings):
+            toks.add(".")
+        toks = sorted(toks)
         if not toks:
             raise ValueError("no SELFIES tokens found: the input was empty")
         return cls(toks, name=name, kind="selfies")

@@ -228,6 +228,13 @@ class SequenceDataModule(L.LightningDataModule):
         return self._length
 
     @property
+    def fixed_length(self) -> bool:
+        """True if every sequence fills all ``length`` positions (no padding): a model can then forbid pad."""
+        self._load()
+        pad = self._alphabet.pad_id
+        return not any(bool((part.tokens == pad).any()) for part in (self._train, self._val))
+
+    @property
     def num_classes(self) -> int:
         """Number of label classes C; 0 for unlabeled data."""
         self._load()

@@ -104,10 +104,8 @@ def _locate(records: SequenceRecords, i: int) -> str:
 
 
 def selfies_alphabet(selfies_strings: Sequence[str]) -> Alphabet:
-    """Build a SELFIES alphabet from data, including the fragment separator ``.`` when it occurs.
-
-    :meth:`Alphabet.selfies_from_data` lists the bracketed tokens only; molecules with several
-    fragments (salts, e.g. ``[Na+].[Cl-]``) also need ``.``, which is added here when the data use it.
+    """Build a SELFIES alphabet from data, including the fragment separator ``.`` when it occurs
+    (salts, e.g. ``[Na+].[Cl-]``); see :meth:`Alphabet.selfies_from_data`.
 
     Args:
         selfies_strings: SELFIES strings.
@@ -115,10 +113,7 @@ def selfies_alphabet(selfies_strings: Sequence[str]) -> Alphabet:
     Returns:
         An alphabet of kind ``"selfies"`` with the tokens sorted.
     """
-    base = Alphabet.selfies_from_data(selfies_strings)
-    if "." in base.tokens or not any("." in s for s in selfies_strings):
-        return base
-    return Alphabet(sorted([*base.tokens, "."]), name=base.name, kind="selfies")
+    return Alphabet.selfies_from_data(selfies_strings)
 
 
 def read_smiles_file(path: str | Path, *, limit: int | None = None) -> SequenceRecords:

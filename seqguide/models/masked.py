@@ -51,6 +51,8 @@ class MaskedDiffusion(L.LightningModule):
         cond_dropout: Probability of replacing a label by the null class during training (CFG training).
         time_conditioning: Feed t to the network. MDLM does not (the mask count reveals t), which lets
             the sampler reuse predictions across steps that change nothing.
+        fixed_length: Forbid the pad token (data whose sequences all have ``length`` tokens), as SUBS
+            forbids the mask token; variable-length models generate pad to end a sequence.
         lr: AdamW learning rate.
         weight_decay: AdamW weight decay.
         warmup_steps: Linear learning-rate warm-up.
@@ -66,6 +68,7 @@ class MaskedDiffusion(L.LightningModule):
         num_classes: int = 0,
         cond_dropout: float = 0.1,
         time_conditioning: bool = False,
+        fixed_length: bool = False,
         lr: float = 3e-4,
         weight_decay: float = 0.0,
         warmup_steps: int = 100,
@@ -95,6 +98,7 @@ class MaskedDiffusion(L.LightningModule):
         self.num_classes = num_classes
         self.time_conditioned = time_conditioning
         self.mask_id = self.alphabet.mask_id
+        self.fixed_length = fixed_length
         self.save_hyperparameters(ignore=["backbone", "alphabet"])
         # Plain data only, so checkpoints load with torch.load(weights_only=True).
         self.hparams["alphabet"] = self.alphabet.to_dict()
@@ -118,6 +122,8 @@ class MaskedDiffusion(L.LightningModule):
             t_in = torch.as_tensor(t, dtype=torch.float32, device=x.device).expand(x.shape[0])
         logits = self.backbone(x, t_in, labels).float()
         logits[..., self.mask_id] = NEG_INF  # zero masking probability
+        if self.fixed_length:
+            logits[..., self.alphabet.pad_id] = NEG_INF
         logp = logits.log_softmax(dim=-1)
         # Carry-over: an unmasked token is its own clean value with certainty.
         unmasked = x != self.mask_id

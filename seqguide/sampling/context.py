@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from seqguide.sampling.rows import unique_rows
+
 if TYPE_CHECKING:
     from seqguide.guidance.base import Guider
 
@@ -139,7 +141,7 @@ class SamplingContext:
         query = _keys(state, labels)
         if known.shape[1] != query.shape[1]:
             return None, need
-        _, inv = torch.unique(torch.cat([known, query]), dim=0, return_inverse=True)
+        inv, _ = unique_rows(torch.cat([known, query]))
         k_inv, q_inv = inv[: known.shape[0]], inv[known.shape[0] :]
         src = torch.full((int(inv.max()) + 1,), -1, dtype=torch.long, device=state.device)
         src[k_inv] = torch.arange(known.shape[0], device=state.device)
@@ -164,11 +166,9 @@ class SamplingContext:
         inv = None
         if self.use_cache and self._matchable and todo.numel() > 1:
             labels = None if self.cond is None else self.cond[rows[todo]]
-            uniq, inv = torch.unique(_keys(state[todo], labels), dim=0, return_inverse=True)
-            if uniq.shape[0] < todo.numel():
-                rep = torch.empty(uniq.shape[0], dtype=torch.long, device=state.device)
-                rep.scatter_(0, inv, torch.arange(todo.numel(), device=state.device))
-                self.counters.cached_rows += (todo.numel() - uniq.shape[0]) * len(self.branches)
+            inv, rep = unique_rows(_keys(state[todo], labels))
+            if rep.numel() < todo.numel():
+                self.counters.cached_rows += (todo.numel() - rep.numel()) * len(self.branches)
                 todo_eval = todo[rep]
             else:
                 inv, todo_eval = None, todo
