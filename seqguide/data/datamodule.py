@@ -128,7 +128,9 @@ class SequenceDataModule(L.LightningDataModule):
             raise ValueError(f"limit must be positive or None, got limit={limit}")
         if length is not None and length < 1:
             raise ValueError(f"length must be positive or None, got length={length}")
-        self.save_hyperparameters()
+        # alphabet and length are resolved from the data and live in the model's hparams; saving the raw
+        # arguments here too would make Lightning's hparam merge fail (e.g. length=None vs 26).
+        self.save_hyperparameters(ignore=["alphabet", "length"])
         self._path, self._preset, self._alphabet_spec = path, preset, alphabet
         self._length_arg, self._column, self._label_column = length, column, label_column
         self._score_columns = score_columns

@@ -78,7 +78,10 @@ class Backbone(nn.Module):
         """Plain-data description (class name + constructor arguments) for checkpoints."""
         return {"name": type(self).__name__, "config": dict(self._config)}
 
-    def build(self, *, vocab_size: int, length: int, num_classes: int = 0, time_conditioning: bool = False) -> None:
+    def build(
+        self, *, vocab_size: int, length: int, num_classes: int = 0, time_conditioning: bool = False,
+        out_dim: int | None = None,
+    ) -> None:
         """Create the layers for a vocabulary of ``vocab_size`` ids and sequences up to ``length``.
 
         Args:
@@ -87,6 +90,8 @@ class Backbone(nn.Module):
             num_classes: Number of class labels; 0 for an unconditional network. Label ``num_classes``
                 is the null class.
             time_conditioning: Whether the network sees t.
+            out_dim: Width of the per-position output (default ``vocab_size``: logits); e.g. 1 for a
+                value network that pools per-position outputs into a scalar.
         """
         if self.built:
             raise RuntimeError(f"{type(self).__name__} is already built")
@@ -99,7 +104,8 @@ class Backbone(nn.Module):
         self.conditioned = time_conditioning or num_classes > 0
         self._build()
         self.norm_out = nn.LayerNorm(self.dim)
-        self.head = nn.Linear(self.dim, vocab_size)
+        self.out_dim = vocab_size if out_dim is None else out_dim
+        self.head = nn.Linear(self.dim, self.out_dim)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
         self.built = True
@@ -121,7 +127,7 @@ class Backbone(nn.Module):
             labels: ``(B,)`` int64 class ids in ``[0, num_classes]`` (``num_classes`` = null); None means null.
 
         Returns:
-            ``(B, L, vocab_size)`` float logits.
+            ``(B, L, out_dim)`` float outputs (logits over the vocabulary by default).
         """
         if not self.built:
             raise RuntimeError(f"{type(self).__name__} must be built (the model owning it calls build())")
