@@ -1,6 +1,17 @@
-"""Black-box oracles: the Oracle protocol, composable wrappers and built-in scorers."""
+"""Black-box oracles: the Oracle protocol, composable wrappers, a registry and built-in scorers.
+
+    >>> from oracles import get_oracle, Cached, Budgeted
+    >>> gc = Cached(Budgeted(get_oracle("gc"), budget=100))
+    >>> gc(["GGCA", "ACXT"]).valid          # doctest: +SKIP
+    array([ True, False])
+
+Built-ins (``list_oracles()``): gc, window_gc, tm, restriction_sites, homopolymer, jaspar, protparam,
+hydrophobic_moment, amp, qed, logp, sa, similarity, pains, brenk, mpo, ehrlich, external, surrogate;
+third-party oracles join through the ``seqguide.oracles`` entry-point group.
+"""
 
 from oracles.base import BudgetExhausted, FunctionOracle, Oracle, OracleLike, OracleResult, from_function
+from oracles.registry import describe_oracles, get_oracle, list_oracles, register_oracle
 from oracles.wrappers import Budgeted, Cached, Composite, Constraint, Negate, Parallel, Timeout, Transform, Wrapper
 
 __all__ = [
@@ -18,5 +29,9 @@ __all__ = [
     "Timeout",
     "Transform",
     "Wrapper",
+    "describe_oracles",
     "from_function",
+    "get_oracle",
+    "list_oracles",
+    "register_oracle",
 ]
