@@ -151,7 +151,10 @@ class SMC(Guider):
             return state
         w = normalize_log_weights(self._logw.view(n, k))
         group_ess = ess(w)
-        redo = group_ess < self.ess_threshold * k
+        if self.ess_threshold >= 1.0:
+            redo = torch.ones_like(group_ess, dtype=torch.bool)
+        else:
+            redo = group_ess < self.ess_threshold * k
         if not redo.any():
             return state
         idx = torch.arange(n * k, device=state.device).view(n, k)
