@@ -155,7 +155,7 @@ def _resolve(name: str) -> tuple[Callable[..., Any], str]:
     return target, entry.source
 
 
-def get_oracle(name: str, **kwargs: Any) -> Oracle:
+def get_oracle(name: str, /, **kwargs: Any) -> Oracle:
     """Build the oracle registered as ``name`` with keyword arguments ``kwargs``.
 
     Example:
