@@ -1,0 +1,50 @@
+"""Design loops and YAML campaigns: schema, runner, SQLite store, reports.
+
+* :mod:`~seqguide.design.schema`: the typed, strict campaign configuration (what the budget counts).
+* :mod:`~seqguide.design.config_io`: YAML, ``quick:``, ``key=value`` overrides, interpolation, error messages.
+* :mod:`~seqguide.design.objective`: weighted oracle components with hard constraints.
+* :mod:`~seqguide.design.store`: the SQLite (WAL) store of runs, rounds and designs.
+* :mod:`~seqguide.design.loop`: :class:`DesignLoop` (propose, evaluate, step, best, history).
+* :mod:`~seqguide.design.campaign`: :class:`Campaign` (a YAML campaign end to end, with resume).
+* :mod:`~seqguide.design.report`: tables and figures of a run.
+* :mod:`~seqguide.design.cli`: ``seqguide design run|validate`` and ``seqguide report``.
+
+Example:
+    >>> from seqguide.design import Campaign, write_report
+    >>> result = Campaign.from_yaml("configs/campaigns/dna_motif.yaml", quick=True).run()   # doctest: +SKIP
+    >>> write_report(result.run_dir).files                                                  # doctest: +SKIP
+"""
+
+from seqguide.design.campaign import Campaign, CampaignError, CampaignResult
+from seqguide.design.config_io import ConfigError, LoadedCampaign, load_campaign
+from seqguide.design.loop import DesignLoop, GuidancePlan, LoopObserver, LoopState, Proposal, derive_seed
+from seqguide.design.objective import Component, Evaluation, Objective, build_objective
+from seqguide.design.report import Report, load_run, write_report
+from seqguide.design.schema import CampaignConfig
+from seqguide.design.store import DesignRecord, DesignStore, RoundRecord
+
+__all__ = [
+    "Campaign",
+    "CampaignConfig",
+    "CampaignError",
+    "CampaignResult",
+    "Component",
+    "ConfigError",
+    "DesignLoop",
+    "DesignRecord",
+    "DesignStore",
+    "Evaluation",
+    "GuidancePlan",
+    "LoadedCampaign",
+    "LoopObserver",
+    "LoopState",
+    "Objective",
+    "Proposal",
+    "Report",
+    "RoundRecord",
+    "build_objective",
+    "derive_seed",
+    "load_campaign",
+    "load_run",
+    "write_report",
+]

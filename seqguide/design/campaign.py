@@ -1,0 +1,246 @@
+"""Campaign: run a YAML design campaign end to end, and resume it after any crash.
+
+    from seqguide.design import Campaign
+    result = Campaign.from_yaml("configs/campaigns/dna_motif.yaml", quick=True).run()
+    result.best[:5], result.store          # ranked designs, the SQLite store
+
+A run lives in ``run_dir`` (default ``runs/campaigns/<name>/``)::
+
+    campaign.sqlite          the store: run, sessions, rounds, designs (+ the guidance look-ahead cache)
+    model/model.ckpt         the trained model (training spec only; reused by --resume)
+    data/ehrlich_dmp.fasta   training data drawn from an Ehrlich function (ehrlich_samples only)
+    surrogates/round_NNN/    each round's surrogate (value: surrogate only)
+    report/                  written by ``seqguide report``
+
+``run(resume=True)`` continues the run recorded in the store: finished rounds are kept, the open round's
+candidate list is rebuilt (it is deterministic) and only its unscored designs are scored. The resolved
+configuration must match the stored one, except ``loop.rounds``, ``loop.budget``, ``description`` and
+``report`` (so a finished campaign can be extended); a resume with a store but no run in it starts afresh,
+and so does ``--resume`` with no store at all.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from seqguide.design.config_io import ConfigError, LoadedCampaign, load_campaign
+from seqguide.design.console import ConsoleObserver, make_console, print_top
+from seqguide.design.guidance_stack import CampaignGuidance
+from seqguide.design.loop import DesignLoop
+from seqguide.design.model_source import prepare_model
+from seqguide.design.objective import Objective, build_objective
+from seqguide.design.schema import CampaignConfig
+from seqguide.design.store import DesignRecord, DesignStore, RoundRecord, utc_now
+
+__all__ = ["Campaign", "CampaignError", "CampaignResult", "code_version"]
+
+#: Keys whose value may differ between the stored run and a --resume.
+_MAY_CHANGE = ("loop.rounds", "loop.budget", "description", "report")
+
+
+class CampaignError(RuntimeError):
+    """A campaign cannot start or continue (existing store without --resume, changed config, ...)."""
+
+
+@dataclass
+class CampaignResult:
+    """What :meth:`Campaign.run` returns.
+
+    Attributes:
+        name: The campaign name.
+        run_dir: The run directory.
+        store: The SQLite store.
+        run_id: The run in the store.
+        status: ``completed`` or ``budget exhausted``.
+        budget: The oracle budget.
+        budget_used: Designs charged.
+        rounds: Every round's record.
+        best: The best designs (``report.top_k`` of them), best first.
+    """
+
+    name: str
+    run_dir: Path
+    store: Path
+    run_id: int
+    status: str
+    budget: int
+    budget_used: int
+    rounds: list[RoundRecord]
+    best: list[DesignRecord]
+
+    @property
+    def report_dir(self) -> Path:
+        """Where ``seqguide report`` writes for this run."""
+        return self.run_dir / "report"
+
+
+def code_version() -> tuple[str, str | None]:
+    """``(seqguide.__version__, git commit)``; the commit gets ``-dirty`` for a modified tree, None without git."""
+    from seqguide import __version__
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        if head.returncode != 0:
+            return __version__, None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5)
+        commit = head.stdout.strip()
+        return __version__, commit + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return __version__, None
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: data}
+
+
+def _config_changes(stored: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    a, b = _flatten(stored), _flatten(now)
+    changed = []
+    for key in sorted(set(a) | set(b)):
+        if a.get(key) != b.get(key) and not any(key == m or key.startswith(m + ".") for m in _MAY_CHANGE):
+            changed.append(f"{key}: {a.get(key)!r} -> {b.get(key)!r}")
+    return changed
+
+
+class Campaign:
+    """A validated campaign, ready to run.
+
+    Args:
+        loaded: The validated campaign (see :func:`seqguide.design.config_io.load_campaign`).
+        console: A rich Console for the live summary (default: stdout).
+    """
+
+    def __init__(self, loaded: LoadedCampaign, *, console: Any = None) -> None:
+        self.loaded = loaded
+        self.config: CampaignConfig = loaded.config
+        self.console = console or make_console()
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, overrides: Sequence[str] = (), quick: bool = False, *,
+                  console: Any = None) -> Campaign:
+        """Read and validate a campaign file (raises :class:`~seqguide.design.config_io.ConfigError`)."""
+        return cls(load_campaign(path, overrides, quick=quick), console=console)
+
+    # ------------------------------------------------------------------------------ paths
+    @property
+    def run_dir(self) -> Path:
+        """``run_dir`` or ``runs/campaigns/<name>``."""
+        return Path(self.config.run_dir or Path("runs") / "campaigns" / self.config.name)
+
+    @property
+    def store_path(self) -> Path:
+        """``store`` or ``<run_dir>/campaign.sqlite``."""
+        return Path(self.config.store) if self.config.store else self.run_dir / "campaign.sqlite"
+
+    def resolved(self) -> dict[str, Any]:
+        """The resolved configuration as plain data (what the store keeps)."""
+        return self.config.model_dump(mode="json")
+
+    def build_objective(self) -> Objective:
+        """The objective (raises ConfigError naming the key of a bad oracle argument)."""
+        return build_objective(self.config.objective, file=str(self.loaded.source))
+
+    # -------------------------------------------------------------------------------- run
+    def _existing_run(self, store: DesignStore, resume: bool) -> dict[str, Any] | None:
+        run = store.latest_run()
+        if run is None:
+            return None
+        if not resume:
+            raise CampaignError(f"{self.store_path} already holds run {run['name']!r} (status {run['status']}): "
+                                "pass --resume to continue it, or set run_dir=... / delete the directory to start over")
+        changes = _config_changes(run["config"], self.resolved())
+        if changes:
+            raise CampaignError(
+                f"cannot resume {self.store_path}: the configuration differs from the stored run (use the same file, "
+                "--quick and overrides; only loop.rounds, loop.budget, description and report may change):\n  "
+                + "\n  ".join(changes))
+        return run
+
+    def run(self, resume: bool = False, *, progress: bool | None = None, argv: Sequence[str] = ()) -> CampaignResult:
+        """Run the campaign (or continue it with ``resume=True``).
+
+        Args:
+            resume: Continue the run stored in the run directory (start afresh if there is none).
+            progress: Animated progress bars (default: when stdout is a terminal).
+            argv: The command line, recorded with the session.
+
+        Returns:
+            The :class:`CampaignResult`.
+
+        Raises:
+            CampaignError: existing store without ``resume``, or a changed configuration.
+            ConfigError: an oracle argument the oracle rejects.
+        """
+        cfg = self.config
+        console = self.console
+        animate = console.is_terminal if progress is None else progress
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        store = DesignStore(self.store_path)
+        try:
+            run = self._existing_run(store, resume)
+            console.print(f"campaign {cfg.name!r}: {'resuming' if run else 'starting'} in {self.run_dir} "
+                          f"(store {self.store_path})")
+            objective = self.build_objective()
+            if cfg.model.train is not None and not (self.run_dir / "model" / "model.ckpt").is_file():
+                console.print(f"training the model ({cfg.model.train.steps} steps) -> {self.run_dir / 'model'}")
+            try:
+                model, model_info = prepare_model(cfg, self.run_dir, objective, progress=animate)
+            except ValueError as err:
+                key, _, msg = str(err).partition(": ")
+                if key.startswith("model"):
+                    raise ConfigError(str(self.loaded.source), [(key, msg)]) from None
+                raise
+            console.print(f"model: {model_info['id']} ({model_info['kind']}, length {model_info['length']})")
+            guidance = CampaignGuidance(cfg.guidance, objective, model, run_dir=self.run_dir,
+                                        store_path=self.store_path, surrogate=cfg.surrogate,
+                                        value_model=cfg.value_model, progress=animate)
+            observer = ConsoleObserver(cfg.loop.rounds, console, progress=animate)
+            loop = DesignLoop(
+                model, objective, guidance, store, budget=cfg.budget, candidates=cfg.loop.candidates,
+                steps=cfg.sampling.steps, seed=cfg.seed, score_batch=cfg.loop.score_batch,
+                max_draws=cfg.loop.max_draws, sample_batch_size=cfg.sampling.batch_size, cond=cfg.sampling.cond,
+                run_id=None if run is None else run["id"], name=cfg.name, config=self.resolved(),
+                model_info=model_info, observer=observer, code_version=code_version())
+            if run is not None:
+                store.update_run(loop.run_id, config=self.resolved(), budget=cfg.budget, status="running",
+                                 ended_at=None)
+            session = store.start_session(loop.run_id, argv=argv or sys.argv, resumed=run is not None)
+            try:
+                loop.run(cfg.loop.rounds)
+            except KeyboardInterrupt:
+                observer.close()
+                store.end_session(session, "interrupted")
+                store.update_run(loop.run_id, status="interrupted")
+                raise
+            except BaseException as err:
+                observer.close()
+                store.end_session(session, f"failed: {type(err).__name__}: {err}")
+                store.update_run(loop.run_id, status="failed")
+                raise
+            status = "budget exhausted" if loop.budget_remaining == 0 else "completed"
+            store.end_session(session, status)
+            store.update_run(loop.run_id, status=status, ended_at=utc_now())
+            best = loop.best(cfg.report.top_k)
+            result = CampaignResult(cfg.name, self.run_dir, self.store_path, loop.run_id, status, loop.budget,
+                                    loop.budget_used, loop.history, best)
+            if best:
+                print_top(console, best, objective.labels)
+            console.print(f"{status}: {result.budget_used}/{result.budget} designs scored over "
+                          f"{len(result.rounds)} rounds")
+            console.print(f"store:  {self.store_path}")
+            console.print(f"report: seqguide report {self.run_dir}   (writes {result.report_dir})")
+            return result
+        finally:
+            store.close()

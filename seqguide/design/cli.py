@@ -1,0 +1,132 @@
+"""``seqguide design`` and ``seqguide report``.
+
+    seqguide design run CAMPAIGN.yaml [--quick] [--resume] [--no-progress] [key=value ...]
+    seqguide design validate CAMPAIGN.yaml [--quick] [--print-config] [key=value ...]
+    seqguide report RUN_DIR_OR_STORE [--top-k K] [--out DIR]
+
+Exit codes: 0 success, 1 the run failed, 2 a configuration problem (the message names file, key and
+expectation), 130 interrupted (resume with ``--resume``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+
+__all__ = ["design_main", "report_main"]
+
+_EXIT_FAILED, _EXIT_CONFIG, _EXIT_INTERRUPTED = 1, 2, 130
+
+
+def _design_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seqguide design", description="Run or validate a YAML design campaign.")
+    sub = parser.add_subparsers(dest="action", metavar="{run,validate}")
+    run = sub.add_parser("run", help="run a campaign (or continue it with --resume)")
+    validate = sub.add_parser("validate", help="check a campaign file and print what it resolves to")
+    for p in (run, validate):
+        p.add_argument("file", help="campaign YAML file")
+        p.add_argument("overrides", nargs="*", metavar="key=value",
+                       help="override a key, e.g. loop.rounds=2 guidance.0.particles=4 (applied after quick:)")
+        p.add_argument("--quick", action="store_true", help="apply the file's quick: section (a fast CPU run)")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the run in the run directory (no scored design is lost or scored twice)")
+    run.add_argument("--no-progress", action="store_true", help="no animated progress bars")
+    validate.add_argument("--print-config", action="store_true", help="print the resolved configuration as JSON")
+    return parser
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from seqguide.design.campaign import Campaign
+
+    campaign = Campaign.from_yaml(args.file, args.overrides, quick=args.quick)
+    objective = campaign.build_objective()
+    if "value_model" in campaign.config.value_sources():
+        from seqguide.design.guidance_stack import value_model_available
+
+        if not value_model_available():
+            from seqguide.design.config_io import ConfigError
+
+            raise ConfigError(args.file, [("guidance", "value: value_model needs seqguide.guidance.value_model "
+                                           "(fit_value_model), which this installation does not have")])
+    cfg = campaign.config
+    if args.print_config:
+        print(json.dumps(campaign.resolved(), indent=2))
+    model = cfg.model.checkpoint or f"trained: {cfg.model.train.steps} steps on " + (  # type: ignore[union-attr]
+        cfg.model.train.data.preset or cfg.model.train.data.path  # type: ignore[union-attr]
+        or f"{cfg.model.train.data.ehrlich_samples} Ehrlich DMP draws")  # type: ignore[union-attr]
+    guidance = ", ".join(f"{g.method}(value={g.value})" for g in cfg.guidance) or "unguided"
+    print(f"{args.file}: OK{' (quick)' if args.quick else ''}")
+    print(f"  name {cfg.name!r}, seed {cfg.seed}, run dir {campaign.run_dir}, store {campaign.store_path}")
+    print(f"  model: {model}")
+    print(f"  objective: {cfg.objective.combine} of " + ", ".join(
+        f"{c.label} (w={c.weight:g})" for c in objective.components)
+        + (f"; {len(objective.constraints)} constraint(s)" if objective.constraints else ""))
+    print(f"  guidance: {guidance}")
+    print(f"  loop: {cfg.loop.rounds} rounds x {cfg.loop.candidates} candidates, budget {cfg.budget} designs")
+    return 0
+
+
+def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from seqguide.design.campaign import Campaign
+
+    campaign = Campaign.from_yaml(args.file, args.overrides, quick=args.quick)
+    campaign.run(resume=args.resume, progress=False if args.no_progress else None,
+                 argv=["seqguide", "design", *argv])
+    return 0
+
+
+def design_main(argv: Sequence[str]) -> int:
+    """Entry point of ``seqguide design`` (``argv`` without the word ``design``)."""
+    parser = _design_parser()
+    args = parser.parse_args(list(argv))
+    if args.action is None:
+        parser.print_help()
+        return _EXIT_CONFIG
+    from seqguide.design.campaign import CampaignError
+    from seqguide.design.config_io import ConfigError
+
+    try:
+        return _validate(args) if args.action == "validate" else _run(args, argv)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return _EXIT_CONFIG
+    except CampaignError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return _EXIT_CONFIG
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; continue with: seqguide design run {args.file} --resume", file=sys.stderr)
+        return _EXIT_INTERRUPTED
+    except Exception:
+        traceback.print_exc()
+        if args.action == "run":
+            print(f"error: the run failed; every design scored so far is in the store. After fixing the cause, "
+                  f"continue with: seqguide design run {args.file} --resume", file=sys.stderr)
+        return _EXIT_FAILED
+
+
+def report_main(argv: Sequence[str]) -> int:
+    """Entry point of ``seqguide report`` (``argv`` without the word ``report``)."""
+    parser = argparse.ArgumentParser(prog="seqguide report", description="Write tables and plots for a campaign run.")
+    parser.add_argument("run", help="a run directory (runs/campaigns/<name>) or its campaign.sqlite")
+    parser.add_argument("--top-k", type=int, default=None, help="designs in the top table and logo (default: "
+                        "the campaign's report.top_k)")
+    parser.add_argument("--out", default=None, help="output directory (default: <run dir>/report)")
+    args = parser.parse_args(list(argv))
+    if args.top_k is not None and args.top_k < 1:
+        parser.error(f"--top-k must be positive, got {args.top_k}")
+    from seqguide.design.report import write_report
+
+    try:
+        rep = write_report(args.run, args.out, top_k=args.top_k)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return _EXIT_FAILED
+    for path in rep.files.values():
+        print(path)
+    for key, why in rep.skipped.items():
+        print(f"(no {key}: {why})")
+    print(f"report: {rep.files['summary']}")
+    return 0

@@ -1,0 +1,439 @@
+"""DesignLoop: propose with guided sampling, drop what was already scored, score under a budget, store.
+
+The loop a campaign runs, usable on its own from Python::
+
+    from seqguide.design import DesignLoop, DesignStore
+    from seqguide.guidance import SVDD
+
+    loop = DesignLoop(model, oracle, lambda state: [SVDD(oracle, particles=8)],
+                      DesignStore("runs/my_loop.sqlite"), budget=256, candidates=64, seed=0)
+    loop.run(rounds=4)                  # or: loop.propose(); loop.evaluate(...); or loop.step() per round
+    loop.best(10), loop.history
+
+Determinism (what makes resume exact): round ``r`` draws with seeds derived from ``(seed, r, draw)``, its
+guidance comes from ``guidance_factory`` given the labels of rounds ``< r`` (and a seed derived from
+``(seed, r)``), and duplicates are dropped against rounds ``< r`` only, so the candidate list of a round is a
+function of the seed and the store's earlier rounds. Candidates are scored in list order, a batch at a time,
+each batch committed with its round counters; a resumed loop rebuilds the list and skips what is stored.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from oracles import Oracle
+from seqguide.design.objective import Evaluation, Objective
+from seqguide.design.store import DesignRecord, DesignStore, RoundRecord, utc_now
+from seqguide.guidance.base import Guider
+from seqguide.sampling import sample
+
+__all__ = [
+    "DesignLoop",
+    "GuidancePlan",
+    "LoopObserver",
+    "LoopState",
+    "Proposal",
+    "Purpose",
+    "derive_seed",
+]
+
+
+class Purpose:
+    """Stream ids mixed into :func:`derive_seed` so that no two uses of the campaign seed collide."""
+
+    SAMPLE = 0
+    SURROGATE = 1
+    VALUE_MODEL = 2
+    DATA = 3
+    TRAIN = 4
+
+
+def derive_seed(*parts: int) -> int:
+    """A non-negative 62-bit seed from integers (NumPy ``SeedSequence`` hashing; stable across runs).
+
+    Example:
+        >>> derive_seed(0, 3, Purpose.SAMPLE, 1) == derive_seed(0, 3, Purpose.SAMPLE, 1)
+        True
+    """
+    state = np.random.SeedSequence([int(p) % 2**63 for p in parts]).generate_state(1, dtype=np.uint64)[0]
+    return int(state >> np.uint64(2))
+
+
+@dataclass
+class LoopState:
+    """What a guidance factory sees at the start of a round.
+
+    Attributes:
+        round: The round about to be proposed.
+        seed: A seed derived from ``(loop seed, round)`` for fitting value models.
+        labels: Valid designs of earlier rounds (the training labels so far), in scoring order.
+        maximize: Direction of the objective.
+        store: The store (read it, do not write designs).
+        run_id: The run in the store.
+    """
+
+    round: int
+    seed: int
+    labels: list[DesignRecord]
+    maximize: bool
+    store: DesignStore
+    run_id: int
+
+
+@dataclass
+class GuidancePlan:
+    """A guidance factory's answer: the guiders and what value source/state they use (for provenance).
+
+    Attributes:
+        guiders: The guidance stack (empty: unguided).
+        value_source: ``oracle``, ``surrogate``, ``value_model``, ``none`` (free text for custom loops).
+        value_state: A description of the value model's state (e.g. the surrogate file), or a fallback note.
+        fit_seconds: Time spent fitting a value model for this round.
+    """
+
+    guiders: list[Guider] = field(default_factory=list)
+    value_source: str = "none"
+    value_state: str | None = None
+    fit_seconds: float = 0.0
+
+
+GuidanceFactory = Callable[[LoopState], "Sequence[Guider] | GuidancePlan"]
+
+
+@dataclass
+class Proposal:
+    """A round's candidate list: new designs (never scored before this round), in sampling order.
+
+    Attributes:
+        round: The round.
+        sequences: The candidates.
+        seeds: The sampler seed of the draw each candidate came from.
+        draws: The draw index of each candidate.
+        n_sampled: Samples drawn in all.
+        n_duplicates: Samples dropped as duplicates (of earlier rounds or within the round).
+        draw_count: Sampler draws made.
+        guidance: Provenance of the guidance stack.
+        plan: The guidance plan used.
+        nfe: Network evaluations (rows through the network) in all.
+        guidance_oracle_calls: Items guidance sent to its value oracle (not charged to the budget).
+        seconds: Sampling time.
+        proposed_at: When the list was made.
+    """
+
+    round: int
+    sequences: list[str]
+    seeds: list[int]
+    draws: list[int]
+    n_sampled: int
+    n_duplicates: int
+    draw_count: int
+    guidance: str
+    plan: GuidancePlan
+    nfe: float
+    guidance_oracle_calls: int
+    seconds: float
+    proposed_at: str
+
+
+class LoopObserver:
+    """Hooks a user interface can implement (every method is a no-op by default)."""
+
+    def round_started(self, loop: DesignLoop, round: int) -> None:
+        """A round begins (before its value model is fitted)."""
+
+    def proposed(self, loop: DesignLoop, proposal: Proposal, to_score: int) -> None:
+        """The candidate list is ready; ``to_score`` of them still need scoring."""
+
+    def batch_scored(self, loop: DesignLoop, records: list[DesignRecord]) -> None:
+        """A batch was scored and committed."""
+
+    def round_finished(self, loop: DesignLoop, record: RoundRecord) -> None:
+        """A round is complete."""
+
+
+class DesignLoop:
+    """A multi-round design loop over one store.
+
+    Args:
+        model: A generative model for :func:`seqguide.sample` (e.g. a ``MaskedDiffusion``).
+        oracle: The objective: an :class:`~seqguide.design.objective.Objective`, or any single-objective
+            :class:`oracles.Oracle` (then a one-component objective).
+        guidance_factory: ``f(LoopState) -> list[Guider] | GuidancePlan`` called once per round (fit a
+            surrogate on ``state.labels`` here). None samples unguided.
+        store: Where designs go (default: an in-memory store).
+        budget: Unique designs the objective may score in this run (charged designs; see
+            :mod:`seqguide.design.schema`).
+        candidates: New designs proposed (and scored, budget permitting) per round.
+        steps: Reverse steps per sample (default: ``model.length``).
+        seed: The loop seed; every draw's seed is derived from it.
+        score_batch: Designs per objective call and store transaction.
+        max_draws: Sampler draws per round to find ``candidates`` new designs.
+        sample_batch_size: ``batch_size`` of :func:`seqguide.sample`.
+        cond: Class label for a class-conditional model.
+        run_id: Continue this run of ``store`` (resume); None creates a new run.
+        name: Run name (new runs).
+        config: Plain-data configuration stored with a new run.
+        model_info: Model provenance: a dict stored with the run; its ``"id"`` entry goes on every design.
+        alphabet: Alphabet description stored with a new run (default: ``model.alphabet.to_dict()``).
+        observer: A :class:`LoopObserver` (progress display).
+        code_version: ``(version, git commit)`` stored with a new run.
+
+    Raises:
+        ValueError: for a non-positive budget, candidates, score_batch or max_draws.
+    """
+
+    def __init__(self, model: Any, oracle: Oracle | Objective, guidance_factory: GuidanceFactory | None = None,
+                 store: DesignStore | None = None, budget: int = 100, *, candidates: int = 32,
+                 steps: int | None = None, seed: int = 0, score_batch: int = 16, max_draws: int = 4,
+                 sample_batch_size: int | None = None, cond: int | None = None, run_id: int | None = None,
+                 name: str = "design-loop", config: dict[str, Any] | None = None,
+                 model_info: dict[str, Any] | None = None, alphabet: dict[str, Any] | None = None,
+                 observer: LoopObserver | None = None,
+                 code_version: tuple[str | None, str | None] = (None, None)) -> None:
+        for arg, value in (("budget", budget), ("candidates", candidates), ("score_batch", score_batch),
+                           ("max_draws", max_draws)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"DesignLoop: {arg} must be a positive integer, got {value!r}")
+        self.model = model
+        self.objective = Objective.of(oracle)
+        self.guidance_factory = guidance_factory
+        self.store = store if store is not None else DesignStore(None)
+        self.budget = budget
+        self.candidates = candidates
+        self.steps = steps if steps is not None else getattr(model, "length", None)
+        if self.steps is None:
+            raise ValueError("DesignLoop: give steps= (the model has no .length)")
+        self.seed = int(seed)
+        self.score_batch = score_batch
+        self.max_draws = max_draws
+        self.sample_batch_size = sample_batch_size
+        self.cond = cond
+        self.model_info = dict(model_info or {})
+        self.observer = observer or LoopObserver()
+        if run_id is None:
+            if alphabet is None and hasattr(model, "alphabet"):
+                alphabet = model.alphabet.to_dict()
+            run_id = self.store.create_run(
+                name=name, config=config or {}, seed=self.seed, budget=budget, alphabet=alphabet,
+                objective=self.objective.describe(), model=self.model_info, code_version=code_version[0],
+                git_commit=code_version[1])
+        else:
+            self.store.get_run(run_id)  # raises for an unknown id
+        self.run_id = run_id
+        self.round = self._next_round()
+
+    # ------------------------------------------------------------------------------- state
+    def _next_round(self) -> int:
+        rounds = self.store.rounds(self.run_id)
+        open_rounds = [r.round for r in rounds if r.status != "done"]
+        if open_rounds:
+            return min(open_rounds)
+        return max((r.round for r in rounds), default=-1) + 1
+
+    @property
+    def budget_used(self) -> int:
+        """Designs charged so far (read from the store)."""
+        return self.store.budget_used(self.run_id)
+
+    @property
+    def budget_remaining(self) -> int:
+        """``budget - budget_used`` (never negative)."""
+        return max(0, self.budget - self.budget_used)
+
+    @property
+    def history(self) -> list[RoundRecord]:
+        """Every round so far (seeds, counts, guidance calls, NFE, timings, best)."""
+        return self.store.rounds(self.run_id)
+
+    def designs(self) -> list[DesignRecord]:
+        """Every stored design of this run, in scoring order."""
+        return self.store.designs(self.run_id)
+
+    def best(self, k: int = 10) -> list[DesignRecord]:
+        """The ``k`` best valid designs so far (by the combined objective and its direction)."""
+        valid = self.store.designs(self.run_id, valid_only=True)
+        sign = -1.0 if self.objective.maximize else 1.0
+        return sorted(valid, key=lambda d: (sign * float(d.objective), d.round, d.idx))[:k]
+
+    def _best_value(self) -> float | None:
+        top = self.best(1)
+        return None if not top else top[0].objective
+
+    # ------------------------------------------------------------------------------ propose
+    def plan(self, round: int | None = None) -> GuidancePlan:
+        """The guidance plan for a round (calls the factory with the labels of earlier rounds)."""
+        r = self.round if round is None else round
+        if self.guidance_factory is None:
+            return GuidancePlan()
+        state = LoopState(r, derive_seed(self.seed, r, Purpose.SURROGATE), self.store.designs(
+            self.run_id, before_round=r, valid_only=True), self.objective.maximize, self.store, self.run_id)
+        start = time.perf_counter()
+        out = self.guidance_factory(state)
+        if isinstance(out, GuidancePlan):
+            if not out.fit_seconds:
+                out.fit_seconds = time.perf_counter() - start
+            return out
+        guiders = [out] if isinstance(out, Guider) else list(out)
+        return GuidancePlan(guiders, "custom" if guiders else "none", None, time.perf_counter() - start)
+
+    def propose(self, round: int | None = None, plan: GuidancePlan | None = None) -> Proposal:
+        """Sample a round's candidates: up to ``candidates`` designs not scored in earlier rounds.
+
+        Deterministic in (seed, round, the store's earlier rounds). Draws repeat (with new derived seeds) up
+        to ``max_draws`` times while duplicates leave the list short.
+
+        Args:
+            round: The round (default: the current one).
+            plan: The guidance plan (default: :meth:`plan` for the round).
+        """
+        r = self.round if round is None else round
+        plan = self.plan(r) if plan is None else plan
+        seen = self.store.sequences(self.run_id, before_round=r)
+        out: list[str] = []
+        seeds: list[int] = []
+        draws: list[int] = []
+        taken: set[str] = set()
+        sampled = duplicates = calls = 0
+        nfe = seconds = 0.0
+        guidance = "unguided"
+        draw = 0
+        for draw in range(self.max_draws):
+            seed = derive_seed(self.seed, r, Purpose.SAMPLE, draw)
+            start = time.perf_counter()
+            samples = sample(self.model, self.candidates, steps=self.steps, guidance=plan.guiders, cond=self.cond,
+                             seed=seed, batch_size=self.sample_batch_size, progress=False)
+            seconds += time.perf_counter() - start
+            trace = samples.trace
+            nfe += float(trace.get("nfe", 0.0)) * self.candidates
+            calls += int(trace.get("oracle_calls", 0))
+            if trace.get("guidance"):
+                guidance = "; ".join(trace["guidance"])
+            for s in samples.sequences:
+                sampled += 1
+                if s in seen or s in taken:
+                    duplicates += 1
+                    continue
+                if len(out) < self.candidates:
+                    taken.add(s)
+                    out.append(s)
+                    seeds.append(seed)
+                    draws.append(draw)
+            if len(out) >= self.candidates:
+                break
+        if plan.value_state:
+            guidance = f"{guidance} [{plan.value_source}: {plan.value_state}]"
+        return Proposal(r, out, seeds, draws, sampled, duplicates, draw + 1, guidance, plan, nfe, calls, seconds,
+                        utc_now())
+
+    # ----------------------------------------------------------------------------- evaluate
+    def evaluate(self, sequences: Sequence[str], *, round: int | None = None,
+                 proposal: Proposal | None = None) -> list[DesignRecord]:
+        """Score designs under the budget and store them, one committed transaction per batch.
+
+        Designs already in the store are skipped (never paid twice). Designs are taken in order while budget
+        remains; a batch never holds more designs than the budget left, so the budget is never exceeded.
+
+        Args:
+            sequences: Designs to score (e.g. a :class:`Proposal`'s, or your own seeds / wild types).
+            round: The round they belong to (default: the current one; the round row is created if needed).
+            proposal: Where they came from (seeds, draws, guidance provenance).
+
+        Returns:
+            The records written by this call, in order.
+
+        Raises:
+            Exception: whatever the objective raises (nothing valid is expected to; ``Oracle`` isolates bad
+                items). Batches committed before the failure stay in the store.
+        """
+        r = self.round if round is None else round
+        self.store.begin_round(self.run_id, r, derive_seed(self.seed, r, Purpose.SAMPLE, 0))
+        stored = self.store.sequences(self.run_id)
+        where = {s: i for i, s in enumerate(proposal.sequences)} if proposal is not None else {}
+        todo: list[str] = []
+        for s in sequences:
+            if s not in stored and s not in todo:
+                todo.append(s)
+        first_idx = len(self.store.designs(self.run_id, round=r)) if proposal is None else 0
+        written: list[DesignRecord] = []
+        pos = 0
+        while pos < len(todo):
+            room = self.budget_remaining
+            if room <= 0:
+                break
+            batch = todo[pos : pos + min(self.score_batch, room)]
+            pos += len(batch)
+            start = time.perf_counter()
+            ev = self.objective.evaluate(batch)
+            elapsed = time.perf_counter() - start
+            records = self._records(ev, r, proposal, where, first_idx + len(written))
+            self.store.add_designs(self.run_id, records, score_seconds=elapsed)
+            written.extend(records)
+            self.observer.batch_scored(self, records)
+        return written
+
+    def _records(self, ev: Evaluation, r: int, proposal: Proposal | None, where: dict[str, int],
+                 offset: int) -> list[DesignRecord]:
+        out = []
+        for j, s in enumerate(ev.sequences):
+            i = where.get(s)
+            comps = {k: (None if not math.isfinite(v[j]) else float(v[j])) for k, v in ev.components.items()}
+            obj = float(ev.objective[j]) if ev.valid[j] else None
+            out.append(DesignRecord(
+                sequence=s, round=r, idx=i if i is not None else offset + j, objective=obj, valid=bool(ev.valid[j]),
+                reason=ev.errors[j], charged=bool(ev.charged[j]), transient=bool(ev.transient[j]), components=comps,
+                guidance=proposal.guidance if proposal is not None else "user",
+                model=self.model_info.get("id"),
+                sample_seed=proposal.seeds[i] if proposal is not None and i is not None else None,
+                draw=proposal.draws[i] if proposal is not None and i is not None else None,
+                proposed_at=proposal.proposed_at if proposal is not None else None))
+        return out
+
+    # --------------------------------------------------------------------------------- rounds
+    def step(self) -> RoundRecord:
+        """Run (or finish, after a crash) the current round: plan, propose, score, store.
+
+        Returns:
+            The finished round's record.
+        """
+        r = self.round
+        wall = time.perf_counter()
+        self.store.begin_round(self.run_id, r, derive_seed(self.seed, r, Purpose.SAMPLE, 0))
+        self.observer.round_started(self, r)
+        plan = self.plan(r)
+        proposal = self.propose(r, plan)
+        done = self.store.sequences(self.run_id)
+        self.store.update_round(
+            self.run_id, r, status="scoring", value_source=plan.value_source, value_state=plan.value_state,
+            n_sampled=proposal.n_sampled, n_duplicates=proposal.n_duplicates, n_candidates=len(proposal.sequences),
+            draws=proposal.draw_count, guidance_oracle_calls=proposal.guidance_oracle_calls, nfe=proposal.nfe,
+            sample_seconds=proposal.seconds, fit_seconds=plan.fit_seconds)
+        self.observer.proposed(self, proposal, sum(s not in done for s in proposal.sequences))
+        self.evaluate(proposal.sequences, round=r, proposal=proposal)
+        previous = self.store.round(self.run_id, r).wall_seconds
+        self.store.update_round(self.run_id, r, status="done", best=self._best_value(), ended_at=utc_now(),
+                                wall_seconds=previous + time.perf_counter() - wall)
+        record = self.store.round(self.run_id, r)
+        self.round = r + 1
+        self.observer.round_finished(self, record)
+        return record
+
+    def run(self, rounds: int) -> list[RoundRecord]:
+        """Run rounds until ``rounds`` are done or the budget is spent.
+
+        A round whose candidate list comes back empty (the model keeps proposing known designs) ends the
+        loop early rather than spinning.
+
+        Returns:
+            :attr:`history`.
+        """
+        while self.round < rounds and self.budget_remaining > 0:
+            record = self.step()
+            if record.n_candidates == 0:
+                break
+        return self.history

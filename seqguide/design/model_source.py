@@ -1,0 +1,222 @@
+"""The campaign's generative model: load a checkpoint, or train one once and cache it in the run directory.
+
+With ``model.train`` the model is trained at the start of the first session and saved as
+``<run_dir>/model/model.ckpt`` (written to a temporary name, then renamed, so a crash never leaves half a
+file there) next to ``train_spec.json``, the spec and seed it was trained from. Later sessions
+(``--resume``) load that file instead of training; a checkpoint whose spec differs is retrained. Either
+way the model the loop uses is the one *loaded from the file*, so an uninterrupted run and a resumed one
+sample with bit-identical weights.
+
+``data.ehrlich_samples: N`` draws N feasible sequences from the discrete Markov process (DMP) of the
+objective's ``ehrlich`` oracle and writes them to ``<run_dir>/data/ehrlich_dmp.fasta`` before training.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seqguide.design.loop import Purpose, derive_seed
+from seqguide.design.objective import Objective
+from seqguide.design.schema import CampaignConfig, DataConfig, TrainConfig
+
+__all__ = ["file_digest", "prepare_model", "sample_ehrlich_dmp", "write_ehrlich_fasta"]
+
+log = logging.getLogger(__name__)
+
+
+def file_digest(path: str | Path, n: int = 12) -> str:
+    """The first ``n`` hex digits of a file's SHA-256 (model provenance)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:n]
+
+
+# --------------------------------------------------------------------------------------------- Ehrlich
+def _find_ehrlich(objective: Objective) -> Any:
+    for comp in objective.components:
+        oracle = comp.oracle
+        while hasattr(oracle, "inner") and not hasattr(oracle, "transition_matrix"):
+            oracle = oracle.inner
+        if hasattr(oracle, "transition_matrix") and hasattr(oracle, "stationary"):
+            return oracle
+    return None
+
+
+def sample_ehrlich_dmp(ehrlich: Any, n: int, seed: int) -> list[str]:
+    """Draw ``n`` feasible sequences from an Ehrlich function's discrete Markov process.
+
+    ``oracles.ehrlich.Ehrlich`` has no public sampler, so this uses its documented attributes: the first
+    state from ``stationary``, each next state from the row of ``transition_matrix`` (banned transitions
+    have probability 0, so every draw is feasible; checked with ``is_feasible``).
+
+    Args:
+        ehrlich: The Ehrlich oracle.
+        n: Number of sequences.
+        seed: NumPy seed.
+
+    Returns:
+        ``n`` strings of length ``ehrlich.dim`` over ``ehrlich.alphabet``.
+    """
+    rng = np.random.default_rng(seed)
+    P = np.asarray(ehrlich.transition_matrix, dtype=np.float64)
+    p0 = np.asarray(ehrlich.stationary, dtype=np.float64)
+    cdf = np.cumsum(P, axis=1)
+    cdf[:, -1] = 1.0
+    states = np.empty((n, int(ehrlich.dim)), dtype=np.int64)
+    states[:, 0] = rng.choice(len(p0), size=n, p=p0 / p0.sum())
+    for t in range(1, states.shape[1]):
+        u = rng.random(n)
+        states[:, t] = (u[:, None] > cdf[states[:, t - 1]]).sum(axis=1)
+    states = np.minimum(states, P.shape[0] - 1)
+    feasible = ehrlich.is_feasible(states)
+    if not feasible.all():  # cannot happen with probability-0 bans; guard against a changed oracle
+        raise RuntimeError(f"{int((~feasible).sum())} DMP draws are infeasible; the Ehrlich oracle changed?")
+    tokens = ehrlich.alphabet.tokens
+    return ["".join(tokens[i] for i in row) for row in states]
+
+
+def write_ehrlich_fasta(objective: Objective, path: Path, n: int, seed: int) -> tuple[Path, list[str]]:
+    """Write ``n`` DMP draws of the objective's Ehrlich oracle to a FASTA file (kept if already there).
+
+    Returns:
+        The path and the Ehrlich alphabet's tokens (the model's alphabet).
+
+    Raises:
+        ValueError: if the objective has no ``ehrlich`` component.
+    """
+    ehrlich = _find_ehrlich(objective)
+    if ehrlich is None:
+        raise ValueError("model.train.data.ehrlich_samples needs an 'ehrlich' oracle among objective.oracles")
+    tokens = list(ehrlich.alphabet.tokens)
+    if not path.is_file():
+        seqs = sample_ehrlich_dmp(ehrlich, n, seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".partial")
+        tmp.write_text("".join(f">dmp_{i}\n{s}\n" for i, s in enumerate(seqs)))
+        os.replace(tmp, path)
+    return path, tokens
+
+
+# ------------------------------------------------------------------------------------------- training
+@contextlib.contextmanager
+def _quiet(active: bool) -> Iterator[None]:
+    """Silence Lightning's banners (restored afterwards)."""
+    if not active:
+        yield
+        return
+    names = [n for n in list(logging.Logger.manager.loggerDict) if n.startswith("lightning")]
+    names += ["lightning.pytorch", "lightning.fabric", "lightning.pytorch.utilities.rank_zero"]
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _datamodule(data: DataConfig, *, path: str | None, alphabet: Any, seed: int) -> Any:
+    from seqguide.data import SequenceDataModule
+
+    return SequenceDataModule(path=path, preset=data.preset if path is None else None, alphabet=alphabet,
+                              length=data.length, limit=data.limit, too_long=data.too_long,
+                              val_fraction=data.val_fraction, batch_size=data.batch_size, seed=seed)
+
+
+def _backbone(spec: Any) -> Any:
+    from seqguide.models import ConvDenoiser, TransformerDenoiser
+
+    if spec.type == "conv":
+        return ConvDenoiser(dim=spec.dim, depth=spec.depth, kernel_size=spec.kernel_size, dropout=spec.dropout)
+    return TransformerDenoiser(dim=spec.dim, depth=spec.depth, heads=spec.heads, mlp_ratio=spec.mlp_ratio,
+                               dropout=spec.dropout)
+
+
+def _train(train: TrainConfig, run_dir: Path, objective: Objective, seed: int, progress: bool) -> dict[str, Any]:
+    from seqguide.training import train_masked_diffusion
+
+    data = train.data
+    path, alphabet = data.path, data.alphabet
+    if data.ehrlich_samples is not None:
+        fasta, tokens = write_ehrlich_fasta(objective, run_dir / "data" / "ehrlich_dmp.fasta",
+                                            data.ehrlich_samples, derive_seed(seed, Purpose.DATA))
+        path, alphabet = str(fasta), alphabet or tokens
+    dm = _datamodule(data, path=path, alphabet=alphabet, seed=seed)
+    work = run_dir / "model" / "train"
+    if work.exists():
+        shutil.rmtree(work)
+    with _quiet(not progress):
+        result = train_masked_diffusion(dm, backbone=_backbone(train.backbone), out_dir=work, max_steps=train.steps,
+                                        val_check_interval=train.val_check_interval, seed=seed, progress=progress,
+                                        accelerator="cpu", lr=train.lr, warmup_steps=train.warmup_steps,
+                                        schedule=train.schedule)
+    if not result.checkpoint.is_file():
+        raise RuntimeError(f"training finished without writing a checkpoint under {work}")
+    return {"source": "trained", "train_checkpoint": str(result.checkpoint), "data": str(path or data.preset),
+            "metrics": {k: round(v, 6) for k, v in result.metrics.items()}, "steps": train.steps}
+
+
+def prepare_model(config: CampaignConfig, run_dir: Path, objective: Objective, *,
+                  progress: bool = False) -> tuple[Any, dict[str, Any]]:
+    """Load or train the campaign's model.
+
+    Args:
+        config: The campaign.
+        run_dir: The run directory (the trained checkpoint is cached in ``run_dir/model``).
+        objective: The objective (needed for ``ehrlich_samples`` data).
+        progress: Show Lightning's progress bar while training.
+
+    Returns:
+        ``(model, info)``: the model in eval mode and its provenance (``info["id"]`` goes on every design).
+
+    Raises:
+        ValueError: if the model's alphabet or length disagrees with ``model.alphabet`` / ``model.length``.
+    """
+    from seqguide.models import MaskedDiffusion
+
+    spec = config.model
+    info: dict[str, Any]
+    if spec.checkpoint is not None:
+        ckpt = Path(spec.checkpoint)
+        info = {"source": "checkpoint"}
+    else:
+        assert spec.train is not None
+        ckpt = run_dir / "model" / "model.ckpt"
+        seed = spec.train.seed if spec.train.seed is not None else config.seed
+        recipe = json.dumps({"train": spec.train.model_dump(mode="json"), "seed": seed}, sort_keys=True)
+        recipe_file = ckpt.with_name("train_spec.json")
+        info = {"source": "trained (cached)"}
+        if not ckpt.is_file() or not recipe_file.is_file() or recipe_file.read_text() != recipe:
+            # No model yet, or one trained from another spec (a stale directory): train (again).
+            info = _train(spec.train, run_dir, objective, seed, progress)
+            tmp = ckpt.with_suffix(".partial")
+            shutil.copyfile(info["train_checkpoint"], tmp)
+            os.replace(tmp, ckpt)
+            recipe_file.write_text(recipe)
+    model = MaskedDiffusion.load(ckpt)
+    digest = file_digest(ckpt)
+    info.update(checkpoint=str(ckpt.resolve()), sha256=digest, id=f"{ckpt.name}@{digest}",
+                alphabet=model.alphabet.name, kind=model.alphabet.kind, length=model.length)
+    if spec.alphabet is not None and spec.alphabet.lower() not in (model.alphabet.name, model.alphabet.kind):
+        raise ValueError(f"model.alphabet: the model's alphabet is {model.alphabet.name!r} (kind "
+                         f"{model.alphabet.kind!r}), not {spec.alphabet!r}")
+    if spec.length is not None and spec.length != model.length:
+        raise ValueError(f"model.length: the model generates length {model.length}, not {spec.length}")
+    return model, info

@@ -1,0 +1,478 @@
+"""The campaign schema: typed, strict configuration objects for a YAML design campaign.
+
+A campaign file is validated into :class:`CampaignConfig` (pydantic v2, ``extra="forbid"``: an unknown or
+misspelled key is an error, never silently ignored). Reading the file, interpolation, command-line
+overrides and error formatting live in :mod:`seqguide.design.config_io`; this module only says what a
+valid campaign is.
+
+Top-level keys::
+
+    name:        run name (default: the file name without .yaml); the run lives in runs/campaigns/<name>/
+    description: free text, stored with the run
+    seed:        the campaign seed; every random choice of the run is derived from it
+    run_dir:     where the run writes (default runs/campaigns/<name>); relative paths are relative to
+                 the working directory
+    store:       the SQLite store (default <run_dir>/campaign.sqlite)
+    model:       a trained checkpoint, or a training spec (data + backbone + steps) trained at the start of
+                 the run and cached in <run_dir>/model/ (a resumed run never retrains)
+    sampling:    reverse steps, batch size and class label used to draw candidates
+    objective:   the "assay": oracles with weights, how they combine, hard constraints
+    guidance:    the guidance stack (svdd | smc | best_of_n | beam), each with its value source
+    loop:        rounds, new designs per round, the oracle budget, scoring batch size
+    surrogate:   the ensemble surrogate retrained each round (used by guiders with value: surrogate)
+    value_model: the learned SVDD-MC value model (used by guiders with value: value_model)
+    report:      report options (top-k)
+    quick:       overrides applied by --quick (consumed when the file is read, see config_io)
+
+**What the budget counts.** ``loop.budget`` is the number of unique designs scored by the campaign
+objective (the "assay"). A design is charged once, the first time it is sent to the objective's
+oracles, whether it comes back valid or not. It is never charged again: candidates already in the store
+are dropped before scoring, and a resumed run reads what was paid from the store. Designs rejected by a
+hard constraint are stored (invalid, with the reason) but are not charged: constraints are cheap local
+checks run before the assay. Look-ahead calls made by guidance (``value: oracle``) are *not* charged;
+the store counts them separately per round (``guidance_oracle_calls``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "BackboneConfig",
+    "BeamConfig",
+    "BestOfNConfig",
+    "CampaignConfig",
+    "ConstraintSpec",
+    "ConvBackboneConfig",
+    "DataConfig",
+    "GuidanceConfig",
+    "LoopConfig",
+    "ModelConfig",
+    "ObjectiveConfig",
+    "OracleSpec",
+    "ReportConfig",
+    "SMCConfig",
+    "SVDDConfig",
+    "SamplingConfig",
+    "SurrogateConfig",
+    "TrainConfig",
+    "TransformerBackboneConfig",
+    "ValueModelConfig",
+]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+ValueSource = Literal["oracle", "surrogate", "value_model"]
+
+
+class _Strict(BaseModel):
+    """Base: unknown keys are errors; defaults are validated too."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+# ------------------------------------------------------------------------------------------------ model
+class DataConfig(_Strict):
+    """Training data for a model trained at the start of the run (exactly one source).
+
+    Attributes:
+        preset: A packaged data set (``crp``, ``ars``, ``amp``, ``nci``, ``moses``, ``splice5``, ``ww``, ...).
+        path: A FASTA / CSV / TSV / parquet / SMILES file.
+        ehrlich_samples: Draw this many feasible sequences from the discrete Markov process of the
+            objective's ``ehrlich`` oracle; they are written to ``<run_dir>/data/ehrlich_dmp.fasta``.
+        alphabet: ``dna``, ``rna``, ``protein``, ``selfies`` or a token list (required for a plain file).
+        length: Padded length in tokens (default: the longest sequence).
+        limit: Read at most this many records.
+        too_long: Sequences longer than ``length``: ``error``, ``drop`` or ``truncate``.
+        val_fraction: Held-out fraction for validation.
+        batch_size: Training batch size.
+    """
+
+    preset: str | None = None
+    path: str | None = None
+    ehrlich_samples: PositiveInt | None = None
+    alphabet: str | list[str] | None = None
+    length: PositiveInt | None = None
+    limit: PositiveInt | None = None
+    too_long: Literal["error", "drop", "truncate"] = "error"
+    val_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    batch_size: PositiveInt = 64
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from seqguide.data.presets import PRESETS
+
+        if v.lower() not in PRESETS:
+            raise ValueError(f"unknown data preset {v!r} (available: {', '.join(PRESETS)})")
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        given = [k for k in ("preset", "path", "ehrlich_samples") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of preset, path, ehrlich_samples (got {given or 'none'})")
+        return self
+
+
+class TransformerBackboneConfig(_Strict):
+    """A :class:`~seqguide.models.TransformerDenoiser` (``type: transformer``)."""
+
+    type: Literal["transformer"] = "transformer"
+    dim: PositiveInt = 64
+    depth: PositiveInt = 2
+    heads: PositiveInt = 4
+    mlp_ratio: PositiveFloat = 4.0
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _heads_divide_dim(self) -> TransformerBackboneConfig:
+        if self.dim % self.heads:
+            raise ValueError(f"heads={self.heads} must divide dim={self.dim}")
+        return self
+
+
+class ConvBackboneConfig(_Strict):
+    """A :class:`~seqguide.models.ConvDenoiser` (``type: conv``)."""
+
+    type: Literal["conv"]
+    dim: PositiveInt = 64
+    depth: PositiveInt = 4
+    kernel_size: PositiveInt = 5
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+
+    @field_validator("kernel_size")
+    @classmethod
+    def _odd(cls, v: int) -> int:
+        if v % 2 == 0:
+            raise ValueError(f"kernel_size must be odd (got {v})")
+        return v
+
+
+BackboneConfig = Annotated[TransformerBackboneConfig | ConvBackboneConfig, Field(discriminator="type")]
+
+
+class TrainConfig(_Strict):
+    """A masked-diffusion training run done once at the start of the campaign.
+
+    The checkpoint is cached as ``<run_dir>/model/model.ckpt``; a resumed (or re-run) campaign loads it
+    instead of training again.
+
+    Attributes:
+        data: The training data.
+        backbone: The denoising network (``type: transformer`` or ``type: conv``).
+        steps: Optimiser steps.
+        val_check_interval: Validate every this many steps (the best validation checkpoint is kept).
+        lr: AdamW learning rate.
+        warmup_steps: Linear warm-up steps.
+        schedule: Noise schedule, ``loglinear`` or ``cosine``.
+        seed: Training seed (default: the campaign seed).
+    """
+
+    data: DataConfig
+    backbone: BackboneConfig = Field(default_factory=TransformerBackboneConfig)
+    steps: PositiveInt = 500
+    val_check_interval: PositiveInt = 100
+    lr: PositiveFloat = 2e-3
+    warmup_steps: NonNegativeInt = 20
+    schedule: Literal["loglinear", "cosine"] = "loglinear"
+    seed: Annotated[int, Field(ge=0, lt=2**32)] | None = None
+
+
+class ModelConfig(_Strict):
+    """The generative model: a checkpoint file or a training spec (exactly one).
+
+    Attributes:
+        checkpoint: A ``MaskedDiffusion`` checkpoint (``.ckpt``, loaded with ``weights_only=True``).
+        train: A training spec, run at the start of the campaign and cached in the run directory.
+        alphabet: Optional check: the model's alphabet kind or name must match (``dna``, ``protein``, ...).
+        length: Optional check: the model's sequence length must equal this.
+    """
+
+    checkpoint: str | None = None
+    train: TrainConfig | None = None
+    alphabet: str | None = None
+    length: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelConfig:
+        if (self.checkpoint is None) == (self.train is None):
+            raise ValueError("give exactly one of checkpoint (a trained model) or train (a training spec)")
+        return self
+
+
+class SamplingConfig(_Strict):
+    """How candidates are drawn.
+
+    Attributes:
+        steps: Reverse diffusion steps (default: the model's sequence length).
+        batch_size: Samples per sampler chunk (default: a whole draw at once).
+        cond: Class label for a class-conditional model (e.g. 1 = AMP for the ``amp`` preset).
+    """
+
+    steps: PositiveInt | None = None
+    batch_size: PositiveInt | None = None
+    cond: NonNegativeInt | None = None
+
+
+# -------------------------------------------------------------------------------------------- objective
+def _known_oracle(name: str) -> str:
+    from oracles import list_oracles
+
+    available = list_oracles()
+    if name not in available:
+        raise ValueError(f"unknown oracle {name!r} (available: {', '.join(available)})")
+    return name
+
+
+class OracleSpec(_Strict):
+    """One objective component.
+
+    Attributes:
+        name: A registered oracle (``seqguide oracles list``).
+        args: Keyword arguments of the oracle.
+        weight: Weight in the combination; 0 records the value without optimising it.
+        label: Column name in the store and reports (default: the name, made unique).
+    """
+
+    name: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    weight: float = 1.0
+    label: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        return _known_oracle(v)
+
+
+class ConstraintSpec(_Strict):
+    """A hard constraint: ``lower <= oracle(x) <= upper``, checked before the (paid) objective.
+
+    When neither bound is given the oracle's own ``default_bounds`` apply (``restriction_sites``,
+    ``homopolymer``, ``pains``, ``brenk``: zero sites / runs above the limit / alerts).
+    """
+
+    name: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    lower: float | None = None
+    upper: float | None = None
+    label: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        return _known_oracle(v)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ConstraintSpec:
+        if self.lower is not None and self.upper is not None and self.lower > self.upper:
+            raise ValueError(f"lower={self.lower:g} is greater than upper={self.upper:g}")
+        return self
+
+
+class ObjectiveConfig(_Strict):
+    """The campaign objective (the "assay" that the budget pays for).
+
+    Attributes:
+        oracles: The components; each component's value is stored, and their combination is the objective.
+        combine: ``sum`` (``sum w_i v_i``), ``product`` (``prod v_i ** w_i``) or ``geometric``
+            (``prod v_i ** (w_i / sum w)``, for desirabilities in [0, 1]); weight-0 components are left out.
+        constraints: Hard constraints; a violating design is stored as invalid with the reason, uncharged.
+        maximize: Direction of the combined objective.
+    """
+
+    oracles: list[OracleSpec] = Field(min_length=1)
+    combine: Literal["sum", "product", "geometric"] = "sum"
+    constraints: list[ConstraintSpec] = Field(default_factory=list)
+    maximize: bool = True
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> ObjectiveConfig:
+        if all(o.weight == 0 for o in self.oracles):
+            raise ValueError("every objective oracle has weight 0; give at least one a non-zero weight")
+        if self.combine == "geometric" and any(o.weight < 0 for o in self.oracles):
+            raise ValueError("combine: geometric needs non-negative weights")
+        return self
+
+
+# --------------------------------------------------------------------------------------------- guidance
+class _GuiderConfig(_Strict):
+    """Common to every guider.
+
+    Attributes:
+        value: What the guider uses to judge partial designs:
+            ``oracle`` (the objective itself on the model's look-ahead; cheap, *not* charged to the budget,
+            counted per round as guidance oracle calls), ``surrogate`` (an ensemble retrained on all labels
+            so far at the start of every round; round 0, or too few labels, samples unguided) or
+            ``value_model`` (the SVDD-MC learned value model, needs ``seqguide.guidance.value_model``).
+    """
+
+    value: ValueSource = "oracle"
+
+
+class SVDDConfig(_GuiderConfig):
+    """Soft value-based decoding (``method: svdd``); see :class:`seqguide.guidance.SVDD`."""
+
+    method: Literal["svdd"]
+    particles: PositiveInt = 8
+    alpha: NonNegativeFloat = 0.0
+    start: float = Field(0.0, ge=0.0, lt=1.0)
+    stop: float = Field(1.0, gt=0.0, le=1.0)
+
+
+class SMCConfig(_GuiderConfig):
+    """SMC / Feynman-Kac steering (``method: smc``); see :class:`seqguide.guidance.SMC`."""
+
+    method: Literal["smc"]
+    particles: PositiveInt = 8
+    lam: NonNegativeFloat = 1.0
+    potential: Literal["diff", "max", "sum", "rt"] = "diff"
+    resample_every: PositiveInt = 1
+    ess_threshold: NonNegativeFloat = 0.5
+    output: Literal["sample", "best"] = "sample"
+    start: float = Field(0.0, ge=0.0, lt=1.0)
+    stop: float = Field(1.0, gt=0.0, le=1.0)
+
+
+class BestOfNConfig(_GuiderConfig):
+    """Best of N unguided samples (``method: best_of_n``); see :class:`seqguide.guidance.BestOfN`."""
+
+    method: Literal["best_of_n"]
+    n: PositiveInt = 8
+
+
+class BeamConfig(_GuiderConfig):
+    """Value-guided beam search (``method: beam``); see :class:`seqguide.guidance.BeamSearch`."""
+
+    method: Literal["beam"]
+    beams: PositiveInt = 4
+    expand: PositiveInt = 4
+
+
+GuidanceConfig = Annotated[SVDDConfig | SMCConfig | BestOfNConfig | BeamConfig, Field(discriminator="method")]
+_SELECTORS = ("svdd", "smc", "beam")
+_EXPANDERS = ("smc", "beam", "best_of_n")
+
+
+# ----------------------------------------------------------------------------------------- loop & co.
+class LoopConfig(_Strict):
+    """The design loop.
+
+    Attributes:
+        rounds: Number of rounds (sample, dedupe, score, store, retrain).
+        candidates: New unique designs scored per round (fewer in the last round if the budget runs out).
+        budget: Total unique designs the objective may score (default ``rounds * candidates``); see the
+            module docstring for exactly what is charged.
+        score_batch: Designs per objective call; each batch is committed to the store in one transaction,
+            so a crash loses at most the batch being scored.
+        max_draws: Sampling draws per round to find ``candidates`` designs not scored before.
+    """
+
+    rounds: PositiveInt = 4
+    candidates: PositiveInt = 64
+    budget: PositiveInt | None = None
+    score_batch: PositiveInt = 16
+    max_draws: PositiveInt = 4
+
+
+class SurrogateConfig(_Strict):
+    """The :class:`oracles.Surrogate` ensemble retrained on every label so far before each round.
+
+    Attributes:
+        members: Ensemble size.
+        channels: CNN width.
+        kernel_size: Convolution width.
+        layers: Convolution layers.
+        epochs: Training epochs per refit.
+        lr: AdamW learning rate.
+        min_labels: Fewer valid labels than this: the round samples unguided.
+    """
+
+    members: PositiveInt = 4
+    channels: PositiveInt = 32
+    kernel_size: PositiveInt = 5
+    layers: PositiveInt = 2
+    epochs: PositiveInt = 30
+    lr: PositiveFloat = 3e-3
+    min_labels: Annotated[int, Field(ge=2)] = 8
+
+
+class ValueModelConfig(_Strict):
+    """The SVDD-MC learned value model (``seqguide.guidance.value_model``), refitted before each round.
+
+    Attributes:
+        args: Keyword arguments passed to ``fit_value_model``.
+        min_labels: Fewer valid labels than this: the round samples unguided.
+    """
+
+    args: dict[str, Any] = Field(default_factory=dict)
+    min_labels: Annotated[int, Field(ge=2)] = 8
+
+
+class ReportConfig(_Strict):
+    """Report options. ``top_k``: designs in the top table and the logo / molecule grid."""
+
+    top_k: PositiveInt = 20
+
+
+class CampaignConfig(_Strict):
+    """A whole campaign (see the module docstring for every key)."""
+
+    name: str
+    description: str = ""
+    seed: int = Field(0, ge=0, lt=2**32)
+    run_dir: str | None = None
+    store: str | None = None
+    model: ModelConfig
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    objective: ObjectiveConfig
+    guidance: list[GuidanceConfig] = Field(default_factory=list)
+    loop: LoopConfig = Field(default_factory=LoopConfig)
+    surrogate: SurrogateConfig = Field(default_factory=SurrogateConfig)
+    value_model: ValueModelConfig = Field(default_factory=ValueModelConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError(f"name must be letters, digits, '_', '.' or '-' (it names a directory), got {v!r}")
+        return v
+
+    @field_validator("guidance")
+    @classmethod
+    def _one_selector(cls, v: list[Any]) -> list[Any]:
+        methods = [g.method for g in v]
+        selectors = [m for m in methods if m in _SELECTORS]
+        if len(selectors) > 1:
+            raise ValueError(f"at most one of {', '.join(_SELECTORS)} per stack (each selects among candidates); "
+                             f"got {selectors}")
+        expanders = [m for m in methods if m in _EXPANDERS]
+        if len(expanders) > 1:
+            raise ValueError(f"at most one of {', '.join(_EXPANDERS)} per stack (each runs several particles "
+                             f"per design); got {expanders}")
+        return v
+
+    @property
+    def budget(self) -> int:
+        """The oracle budget: ``loop.budget`` or ``rounds * candidates``."""
+        return self.loop.budget if self.loop.budget is not None else self.loop.rounds * self.loop.candidates
+
+    def value_sources(self) -> set[str]:
+        """The value sources the guidance stack uses (``oracle``, ``surrogate``, ``value_model``)."""
+        return {g.value for g in self.guidance}

@@ -1,0 +1,441 @@
+"""The SQLite store of a design campaign (stdlib ``sqlite3``, WAL mode).
+
+Tables:
+
+* ``runs``: one row per campaign run: name, resolved config (JSON), seed, budget, alphabet and objective
+  descriptions, model provenance, code version (``seqguide.__version__`` and the git commit when
+  available), status, start and end times.
+* ``sessions``: one row per process that worked on a run (the first start and every ``--resume``).
+* ``rounds``: per round: seed, status, counts (sampled, duplicates, candidates, scored, valid, charged),
+  guidance oracle calls, network evaluations (NFE), value model used, timings.
+* ``designs``: one row per design: round, position in the round's candidate list, sequence (unique per
+  run), combined objective, every component's value (JSON), validity and reason, whether it was charged
+  to the budget, guidance and model provenance, the sampling seed, timestamps.
+
+Scored designs are written with :meth:`DesignStore.add_designs`, one transaction per batch together with
+the round's counters, so a crash loses at most the batch being scored and the counters always agree
+with the rows. The budget used is *derived* from the rows (``charged`` designs), never kept apart.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SCHEMA_VERSION", "DesignRecord", "DesignStore", "RoundRecord", "utc_now"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    config TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    budget INTEGER NOT NULL,
+    alphabet TEXT,
+    objective TEXT,
+    model TEXT,
+    code_version TEXT,
+    git_commit TEXT,
+    status TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    pid INTEGER,
+    argv TEXT,
+    resumed INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT
+);
+CREATE TABLE IF NOT EXISTS rounds (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    round INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    value_source TEXT,
+    value_state TEXT,
+    n_sampled INTEGER NOT NULL DEFAULT 0,
+    n_duplicates INTEGER NOT NULL DEFAULT 0,
+    n_candidates INTEGER NOT NULL DEFAULT 0,
+    n_scored INTEGER NOT NULL DEFAULT 0,
+    n_valid INTEGER NOT NULL DEFAULT 0,
+    n_charged INTEGER NOT NULL DEFAULT 0,
+    draws INTEGER NOT NULL DEFAULT 0,
+    guidance_oracle_calls INTEGER NOT NULL DEFAULT 0,
+    nfe REAL NOT NULL DEFAULT 0,
+    sample_seconds REAL NOT NULL DEFAULT 0,
+    score_seconds REAL NOT NULL DEFAULT 0,
+    fit_seconds REAL NOT NULL DEFAULT 0,
+    wall_seconds REAL NOT NULL DEFAULT 0,
+    best REAL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    PRIMARY KEY (run_id, round)
+);
+CREATE TABLE IF NOT EXISTS designs (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    round INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    sequence TEXT NOT NULL,
+    objective REAL,
+    valid INTEGER NOT NULL,
+    reason TEXT,
+    charged INTEGER NOT NULL,
+    transient INTEGER NOT NULL DEFAULT 0,
+    components TEXT NOT NULL,
+    guidance TEXT,
+    model TEXT,
+    sample_seed INTEGER,
+    draw INTEGER,
+    proposed_at TEXT,
+    scored_at TEXT NOT NULL,
+    UNIQUE (run_id, sequence)
+);
+CREATE INDEX IF NOT EXISTS designs_by_round ON designs (run_id, round, idx);
+"""
+
+
+def utc_now() -> str:
+    """The current UTC time as an ISO-8601 string (seconds resolution)."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(float(x)) else float(x)
+
+
+@dataclass
+class DesignRecord:
+    """One scored design (a row of ``designs``).
+
+    Attributes:
+        sequence: The design.
+        round: The round that proposed it.
+        idx: Its position in that round's candidate list.
+        objective: The combined objective (None if invalid).
+        valid: Whether the objective could score it.
+        reason: Why not, when invalid.
+        charged: Whether it was charged to the budget (reached the objective's oracles).
+        transient: Whether the failure may not repeat (timeout, crashed tool).
+        components: Each component's value (None where not computed).
+        guidance: The guidance stack that proposed it.
+        model: Model provenance (checkpoint and hash).
+        sample_seed: Seed of the sampler draw that produced it.
+        draw: Index of that draw within the round.
+        proposed_at: When the candidate list was made.
+        scored_at: When it was scored (set by the store if empty).
+        id: Row id (set by the store).
+    """
+
+    sequence: str
+    round: int
+    idx: int
+    objective: float | None
+    valid: bool
+    reason: str | None = None
+    charged: bool = True
+    transient: bool = False
+    components: dict[str, float | None] = field(default_factory=dict)
+    guidance: str | None = None
+    model: str | None = None
+    sample_seed: int | None = None
+    draw: int | None = None
+    proposed_at: str | None = None
+    scored_at: str = ""
+    id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (for tables and JSON)."""
+        return asdict(self)
+
+
+@dataclass
+class RoundRecord:
+    """One row of ``rounds`` (see the module docstring)."""
+
+    round: int
+    seed: int
+    status: str
+    value_source: str | None = None
+    value_state: str | None = None
+    n_sampled: int = 0
+    n_duplicates: int = 0
+    n_candidates: int = 0
+    n_scored: int = 0
+    n_valid: int = 0
+    n_charged: int = 0
+    draws: int = 0
+    guidance_oracle_calls: int = 0
+    nfe: float = 0.0
+    sample_seconds: float = 0.0
+    score_seconds: float = 0.0
+    fit_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    best: float | None = None
+    started_at: str = ""
+    ended_at: str | None = None
+
+
+_ROUND_FIELDS = [f for f in RoundRecord.__dataclass_fields__ if f not in ("round", "seed", "status", "started_at")]
+
+
+class DesignStore:
+    """A campaign store in one SQLite file (WAL journal), or in memory.
+
+    Args:
+        path: The SQLite file (created with its parent directory); None keeps the store in memory.
+        readonly: Open an existing file without writing (reports).
+
+    Raises:
+        FileNotFoundError: if ``readonly`` and the file does not exist.
+        ValueError: if the file holds a store of a newer, unknown schema version.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, readonly: bool = False) -> None:
+        self.path = None if path is None else Path(path)
+        self.readonly = readonly
+        self._lock = threading.RLock()
+        if self.path is None:
+            self._conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        elif readonly:
+            if not self.path.is_file():
+                raise FileNotFoundError(f"no campaign store at {self.path}")
+            uri = f"file:{self.path.resolve()}?mode=ro"
+            self._conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.row_factory = sqlite3.Row
+        if not readonly:
+            with self._tx() as c:  # statement by statement: executescript would commit on its own
+                for stmt in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+                    c.execute(stmt)
+                c.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None or int(row[0]) > SCHEMA_VERSION:
+            found = None if row is None else row[0]
+            raise ValueError(f"{self.path}: not a seqguide campaign store of schema version <= {SCHEMA_VERSION} "
+                             f"(found {found})")
+
+    # ------------------------------------------------------------------------------- plumbing
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE ... COMMIT``; rolled back on any error)."""
+        if self.readonly:
+            raise PermissionError(f"{self.path}: store opened read-only")
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def __enter__(self) -> DesignStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------------ runs
+    def create_run(self, *, name: str, config: dict[str, Any], seed: int, budget: int,
+                   alphabet: dict[str, Any] | None = None, objective: dict[str, Any] | None = None,
+                   model: dict[str, Any] | None = None, code_version: str | None = None,
+                   git_commit: str | None = None) -> int:
+        """Record a new run (status ``running``) and return its id."""
+        with self._tx() as c:
+            cur = c.execute(
+                "INSERT INTO runs (name, config, seed, budget, alphabet, objective, model, code_version, git_commit, "
+                "status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+                [name, json.dumps(config, sort_keys=True), seed, budget, _json(alphabet), _json(objective),
+                 _json(model), code_version, git_commit, utc_now()])
+            return int(cur.lastrowid)
+
+    def latest_run(self) -> dict[str, Any] | None:
+        """The most recent run as a dict (JSON columns decoded), or None if the store has none."""
+        row = self._conn.execute("SELECT * FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        return None if row is None else _run_dict(row)
+
+    def get_run(self, run_id: int) -> dict[str, Any]:
+        """One run as a dict (JSON columns decoded)."""
+        row = self._conn.execute("SELECT * FROM runs WHERE id = ?", [run_id]).fetchone()
+        if row is None:
+            raise KeyError(f"no run {run_id} in {self.path or 'the in-memory store'}")
+        return _run_dict(row)
+
+    def update_run(self, run_id: int, **fields: Any) -> None:
+        """Set columns of a run (``status``, ``ended_at``, ``model``, ``budget``, ``config``, ...)."""
+        encoded = {k: (json.dumps(v, sort_keys=True) if k in ("config", "alphabet", "objective", "model") else v)
+                   for k, v in fields.items()}
+        sets = ", ".join(f"{k} = ?" for k in encoded)
+        with self._tx() as c:
+            c.execute(f"UPDATE runs SET {sets} WHERE id = ?", [*encoded.values(), run_id])
+
+    def start_session(self, run_id: int, *, argv: Sequence[str] = (), resumed: bool = False) -> int:
+        """Record that this process starts (or resumes) work on a run."""
+        with self._tx() as c:
+            cur = c.execute("INSERT INTO sessions (run_id, pid, argv, resumed, status, started_at) "
+                            "VALUES (?, ?, ?, ?, 'running', ?)",
+                            [run_id, os.getpid(), json.dumps(list(argv)), int(resumed), utc_now()])
+            return int(cur.lastrowid)
+
+    def end_session(self, session_id: int, status: str) -> None:
+        """Close a session with its final status (``completed``, ``failed: ...``, ``interrupted``)."""
+        with self._tx() as c:
+            c.execute("UPDATE sessions SET status = ?, ended_at = ? WHERE id = ?", [status, utc_now(), session_id])
+
+    def sessions(self, run_id: int) -> list[dict[str, Any]]:
+        """Every session of a run, oldest first."""
+        rows = self._conn.execute("SELECT * FROM sessions WHERE run_id = ? ORDER BY id", [run_id]).fetchall()
+        return [dict(r) for r in rows]
+
+    # ---------------------------------------------------------------------------------- rounds
+    def begin_round(self, run_id: int, round: int, seed: int) -> RoundRecord:
+        """Create the round row if it is new (status ``proposing``) and return it."""
+        with self._tx() as c:
+            c.execute("INSERT OR IGNORE INTO rounds (run_id, round, seed, status, started_at) "
+                      "VALUES (?, ?, ?, 'proposing', ?)", [run_id, round, seed, utc_now()])
+        return self.round(run_id, round)
+
+    def update_round(self, run_id: int, round: int, **fields: Any) -> None:
+        """Set columns of a round row."""
+        unknown = set(fields) - set(_ROUND_FIELDS) - {"status"}
+        if unknown:
+            raise ValueError(f"unknown round fields {sorted(unknown)}")
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self._tx() as c:
+            c.execute(f"UPDATE rounds SET {sets} WHERE run_id = ? AND round = ?", [*fields.values(), run_id, round])
+
+    def round(self, run_id: int, round: int) -> RoundRecord:
+        """One round row."""
+        row = self._conn.execute("SELECT * FROM rounds WHERE run_id = ? AND round = ?", [run_id, round]).fetchone()
+        if row is None:
+            raise KeyError(f"run {run_id} has no round {round}")
+        return _round(row)
+
+    def rounds(self, run_id: int) -> list[RoundRecord]:
+        """Every round row of a run, in order."""
+        rows = self._conn.execute("SELECT * FROM rounds WHERE run_id = ? ORDER BY round", [run_id]).fetchall()
+        return [_round(r) for r in rows]
+
+    # --------------------------------------------------------------------------------- designs
+    def add_designs(self, run_id: int, records: Iterable[DesignRecord], *, score_seconds: float = 0.0) -> int:
+        """Insert scored designs and bump their rounds' counters, in one transaction.
+
+        Args:
+            run_id: The run.
+            records: The designs (a sequence already in the run is an error: it would be paid twice).
+            score_seconds: Scoring time to add to the round's ``score_seconds``.
+
+        Returns:
+            The number of rows inserted.
+
+        Raises:
+            sqlite3.IntegrityError: if a sequence is already stored for this run (nothing is written).
+        """
+        recs = list(records)
+        if not recs:
+            return 0
+        now = utc_now()
+        with self._tx() as c:
+            for r in recs:
+                r.scored_at = r.scored_at or now
+                cur = c.execute(
+                    "INSERT INTO designs (run_id, round, idx, sequence, objective, valid, reason, charged, transient, "
+                    "components, guidance, model, sample_seed, draw, proposed_at, scored_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [run_id, r.round, r.idx, r.sequence, _finite(r.objective), int(r.valid), r.reason,
+                     int(r.charged), int(r.transient),
+                     json.dumps({k: _finite(v) for k, v in r.components.items()}), r.guidance, r.model,
+                     r.sample_seed, r.draw, r.proposed_at, r.scored_at])
+                r.id = int(cur.lastrowid)
+            by_round: dict[int, list[DesignRecord]] = {}
+            for r in recs:
+                by_round.setdefault(r.round, []).append(r)
+            for rnd, group in by_round.items():
+                c.execute(
+                    "UPDATE rounds SET n_scored = n_scored + ?, n_valid = n_valid + ?, n_charged = n_charged + ?, "
+                    "score_seconds = score_seconds + ? WHERE run_id = ? AND round = ?",
+                    [len(group), sum(r.valid for r in group), sum(r.charged for r in group),
+                     score_seconds * len(group) / len(recs), run_id, rnd])
+        return len(recs)
+
+    def designs(self, run_id: int, *, round: int | None = None, before_round: int | None = None,
+                valid_only: bool = False) -> list[DesignRecord]:
+        """Stored designs in scoring order (optionally one round, rounds before one, valid ones)."""
+        sql, args = "SELECT * FROM designs WHERE run_id = ?", [run_id]
+        if round is not None:
+            sql, args = sql + " AND round = ?", [*args, round]
+        if before_round is not None:
+            sql, args = sql + " AND round < ?", [*args, before_round]
+        if valid_only:
+            sql += " AND valid = 1"
+        rows = self._conn.execute(sql + " ORDER BY round, idx", args).fetchall()
+        return [_design(r) for r in rows]
+
+    def sequences(self, run_id: int, *, before_round: int | None = None) -> set[str]:
+        """The set of stored sequences (optionally only those of rounds before ``before_round``)."""
+        sql, args = "SELECT sequence FROM designs WHERE run_id = ?", [run_id]
+        if before_round is not None:
+            sql, args = sql + " AND round < ?", [*args, before_round]
+        return {r[0] for r in self._conn.execute(sql, args)}
+
+    def budget_used(self, run_id: int) -> int:
+        """Designs charged to the budget so far (derived from the rows)."""
+        row = self._conn.execute("SELECT COUNT(*) FROM designs WHERE run_id = ? AND charged = 1", [run_id]).fetchone()
+        return int(row[0])
+
+    def count(self, run_id: int) -> int:
+        """Stored designs of a run."""
+        return int(self._conn.execute("SELECT COUNT(*) FROM designs WHERE run_id = ?", [run_id]).fetchone()[0])
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True)
+
+
+def _run_dict(row: sqlite3.Row) -> dict[str, Any]:
+    out = dict(row)
+    for key in ("config", "alphabet", "objective", "model"):
+        if out.get(key) is not None:
+            out[key] = json.loads(out[key])
+    return out
+
+
+def _round(row: sqlite3.Row) -> RoundRecord:
+    data = dict(row)
+    data.pop("run_id", None)
+    return RoundRecord(**data)
+
+
+def _design(row: sqlite3.Row) -> DesignRecord:
+    data = dict(row)
+    data.pop("run_id", None)
+    data["valid"] = bool(data["valid"])
+    data["charged"] = bool(data["charged"])
+    data["transient"] = bool(data["transient"])
+    data["components"] = json.loads(data["components"])
+    return DesignRecord(**data)
