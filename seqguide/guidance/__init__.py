@@ -16,7 +16,22 @@ __all__ = [
     "Candidates",
     "Final",
     "Guider",
+    "LearnedValue",
     "PosteriorMeanValue",
+    "ValueFitReport",
     "ValueFunction",
+    "ValueModel",
     "as_value",
+    "fit_value_model",
 ]
+
+# The learned value model (SVDD-MC) needs Lightning; import it on first use so that `import seqguide` stays light.
+_VALUE_MODEL_NAMES = ("LearnedValue", "ValueFitReport", "ValueModel", "fit_value_model")
+
+
+def __getattr__(name: str):
+    if name in _VALUE_MODEL_NAMES:
+        from seqguide.guidance import value_model
+
+        return getattr(value_model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
