@@ -212,25 +212,24 @@ class Campaign:
                 steps=cfg.sampling.steps, seed=cfg.seed, score_batch=cfg.loop.score_batch,
                 max_draws=cfg.loop.max_draws, sample_batch_size=cfg.sampling.batch_size, cond=cfg.sampling.cond,
                 run_id=None if run is None else run["id"], name=cfg.name, config=self.resolved(),
-                model_info=model_info, observer=observer, code_version=code_version())
+                model_info=model_info, observer=observer, code_version=code_version(), argv=argv or sys.argv)
             if run is not None:
                 store.update_run(loop.run_id, config=self.resolved(), budget=cfg.budget, status="running",
                                  ended_at=None)
-            session = store.start_session(loop.run_id, argv=argv or sys.argv, resumed=run is not None)
             try:
                 loop.run(cfg.loop.rounds)
             except KeyboardInterrupt:
                 observer.close()
-                store.end_session(session, "interrupted")
+                loop.close("interrupted")
                 store.update_run(loop.run_id, status="interrupted")
                 raise
             except BaseException as err:
                 observer.close()
-                store.end_session(session, f"failed: {type(err).__name__}: {err}")
+                loop.close(f"failed: {type(err).__name__}: {err}")
                 store.update_run(loop.run_id, status="failed")
                 raise
             status = "budget exhausted" if loop.budget_remaining == 0 else "completed"
-            store.end_session(session, status)
+            loop.close(status)
             store.update_run(loop.run_id, status=status, ended_at=utc_now())
             best = loop.best(cfg.report.top_k)
             result = CampaignResult(cfg.name, self.run_dir, self.store_path, loop.run_id, status, loop.budget,

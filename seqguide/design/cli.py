@@ -21,21 +21,30 @@ __all__ = ["design_main", "report_main"]
 _EXIT_FAILED, _EXIT_CONFIG, _EXIT_INTERRUPTED = 1, 2, 130
 
 
-def _design_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="seqguide design", description="Run or validate a YAML design campaign.")
-    sub = parser.add_subparsers(dest="action", metavar="{run,validate}")
-    run = sub.add_parser("run", help="run a campaign (or continue it with --resume)")
-    validate = sub.add_parser("validate", help="check a campaign file and print what it resolves to")
-    for p in (run, validate):
-        p.add_argument("file", help="campaign YAML file")
-        p.add_argument("overrides", nargs="*", metavar="key=value",
-                       help="override a key, e.g. loop.rounds=2 guidance.0.particles=4 (applied after quick:)")
-        p.add_argument("--quick", action="store_true", help="apply the file's quick: section (a fast CPU run)")
-    run.add_argument("--resume", action="store_true",
-                     help="continue the run in the run directory (no scored design is lost or scored twice)")
-    run.add_argument("--no-progress", action="store_true", help="no animated progress bars")
-    validate.add_argument("--print-config", action="store_true", help="print the resolved configuration as JSON")
-    return parser
+_DESIGN_USAGE = """usage: seqguide design {run,validate} CAMPAIGN.yaml [options] [key=value ...]
+
+  run        run a campaign (or continue it with --resume)
+  validate   check a campaign file and print what it resolves to
+
+Run 'seqguide design run --help' for the options of an action.
+"""
+
+
+def _action_parser(action: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"seqguide design {action}",
+                                description="Run a YAML design campaign." if action == "run"
+                                else "Check a YAML design campaign and print what it resolves to.")
+    p.add_argument("file", help="campaign YAML file")
+    p.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="override a key, e.g. loop.rounds=2 guidance.0.particles=4 (applied after quick:)")
+    p.add_argument("--quick", action="store_true", help="apply the file's quick: section (a fast CPU run)")
+    if action == "run":
+        p.add_argument("--resume", action="store_true",
+                       help="continue the run in the run directory (no scored design is lost or scored twice)")
+        p.add_argument("--no-progress", action="store_true", help="no animated progress bars")
+    else:
+        p.add_argument("--print-config", action="store_true", help="print the resolved configuration as JSON")
+    return p
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -80,11 +89,15 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 def design_main(argv: Sequence[str]) -> int:
     """Entry point of ``seqguide design`` (``argv`` without the word ``design``)."""
-    parser = _design_parser()
-    args = parser.parse_args(list(argv))
-    if args.action is None:
-        parser.print_help()
+    argv = list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_DESIGN_USAGE)
+        return 0 if argv else _EXIT_CONFIG
+    if argv[0] not in ("run", "validate"):
+        print(f"seqguide design: unknown action {argv[0]!r}\n\n{_DESIGN_USAGE}", file=sys.stderr)
         return _EXIT_CONFIG
+    args = _action_parser(argv[0]).parse_intermixed_args(argv[1:])
+    args.action = argv[0]
     from seqguide.design.campaign import CampaignError
     from seqguide.design.config_io import ConfigError
 

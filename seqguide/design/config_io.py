@@ -233,6 +233,15 @@ def _got(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _nested_home(parent: Any, key: str) -> str | None:
+    """``"loop.rounds"`` when ``key`` is not a key of ``parent`` but of one of its sections."""
+    for m in _models(parent):
+        for name, f in m.model_fields.items():
+            if any(key in sub.model_fields for sub in _models(_strip(f.annotation))):
+                return f"{name}.{key}"
+    return None
+
+
 def _message(err: Mapping[str, Any]) -> tuple[str, str]:
     kind = err["type"]
     loc = list(err["loc"])
@@ -244,7 +253,8 @@ def _message(err: Mapping[str, Any]) -> tuple[str, str]:
         if parent is CampaignConfig:
             allowed.append("quick")
         key = str(loc[-1])
-        close = difflib.get_close_matches(key, allowed, n=1)
+        nested = _nested_home(parent, key)
+        close = [nested] if nested else difflib.get_close_matches(key, allowed, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         return format_path(loc), f"unknown key ({hint}allowed: {', '.join(allowed)})"
     path = format_path(loc)

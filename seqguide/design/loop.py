@@ -183,6 +183,10 @@ class DesignLoop:
         alphabet: Alphabet description stored with a new run (default: ``model.alphabet.to_dict()``).
         observer: A :class:`LoopObserver` (progress display).
         code_version: ``(version, git commit)`` stored with a new run.
+        argv: The command line, recorded with this process's session.
+
+    The loop records a *session* (this process's work on the run) in the store; end it with :meth:`close`
+    or use the loop as a context manager.
 
     Raises:
         ValueError: for a non-positive budget, candidates, score_batch or max_draws.
@@ -195,7 +199,7 @@ class DesignLoop:
                  name: str = "design-loop", config: dict[str, Any] | None = None,
                  model_info: dict[str, Any] | None = None, alphabet: dict[str, Any] | None = None,
                  observer: LoopObserver | None = None,
-                 code_version: tuple[str | None, str | None] = (None, None)) -> None:
+                 code_version: tuple[str | None, str | None] = (None, None), argv: Sequence[str] = ()) -> None:
         for arg, value in (("budget", budget), ("candidates", candidates), ("score_batch", score_batch),
                            ("max_draws", max_draws)):
             if not isinstance(value, int) or value < 1:
@@ -216,6 +220,7 @@ class DesignLoop:
         self.cond = cond
         self.model_info = dict(model_info or {})
         self.observer = observer or LoopObserver()
+        resumed = run_id is not None
         if run_id is None:
             if alphabet is None and hasattr(model, "alphabet"):
                 alphabet = model.alphabet.to_dict()
@@ -226,7 +231,25 @@ class DesignLoop:
         else:
             self.store.get_run(run_id)  # raises for an unknown id
         self.run_id = run_id
+        self.session_id = self.store.start_session(run_id, argv=argv, resumed=resumed)
         self.round = self._next_round()
+
+    def close(self, status: str = "completed") -> None:
+        """End this process's session in the store with ``status`` (the loop stays usable)."""
+        if self.session_id is not None:
+            self.store.end_session(self.session_id, status)
+            self.session_id = None
+
+    def __enter__(self) -> DesignLoop:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close("completed")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.close("interrupted")
+        else:
+            self.close(f"failed: {exc_type.__name__}: {exc}")
 
     # ------------------------------------------------------------------------------- state
     def _next_round(self) -> int:
@@ -391,7 +414,7 @@ class DesignLoop:
                 model=self.model_info.get("id"),
                 sample_seed=proposal.seeds[i] if proposal is not None and i is not None else None,
                 draw=proposal.draws[i] if proposal is not None and i is not None else None,
-                proposed_at=proposal.proposed_at if proposal is not None else None))
+                session=self.session_id, proposed_at=proposal.proposed_at if proposal is not None else None))
         return out
 
     # --------------------------------------------------------------------------------- rounds

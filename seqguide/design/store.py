@@ -10,7 +10,7 @@ Tables:
   guidance oracle calls, network evaluations (NFE), value model used, timings.
 * ``designs``: one row per design: round, position in the round's candidate list, sequence (unique per
   run), combined objective, every component's value (JSON), validity and reason, whether it was charged
-  to the budget, guidance and model provenance, the sampling seed, timestamps.
+  to the budget, guidance and model provenance, the sampling seed, the session that scored it, timestamps.
 
 Scored designs are written with :meth:`DesignStore.add_designs`, one transaction per batch together with
 the round's counters, so a crash loses at most the batch being scored and the counters always agree
@@ -90,6 +90,7 @@ CREATE TABLE IF NOT EXISTS rounds (
 CREATE TABLE IF NOT EXISTS designs (
     id INTEGER PRIMARY KEY,
     run_id INTEGER NOT NULL REFERENCES runs(id),
+    session INTEGER REFERENCES sessions(id),
     round INTEGER NOT NULL,
     idx INTEGER NOT NULL,
     sequence TEXT NOT NULL,
@@ -138,6 +139,7 @@ class DesignRecord:
         model: Model provenance (checkpoint and hash).
         sample_seed: Seed of the sampler draw that produced it.
         draw: Index of that draw within the round.
+        session: The session (process) that scored it.
         proposed_at: When the candidate list was made.
         scored_at: When it was scored (set by the store if empty).
         id: Row id (set by the store).
@@ -156,6 +158,7 @@ class DesignRecord:
     model: str | None = None
     sample_seed: int | None = None
     draw: int | None = None
+    session: int | None = None
     proposed_at: str | None = None
     scored_at: str = ""
     id: int | None = None
@@ -364,10 +367,10 @@ class DesignStore:
             for r in recs:
                 r.scored_at = r.scored_at or now
                 cur = c.execute(
-                    "INSERT INTO designs (run_id, round, idx, sequence, objective, valid, reason, charged, transient, "
-                    "components, guidance, model, sample_seed, draw, proposed_at, scored_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [run_id, r.round, r.idx, r.sequence, _finite(r.objective), int(r.valid), r.reason,
+                    "INSERT INTO designs (run_id, session, round, idx, sequence, objective, valid, reason, charged, "
+                    "transient, components, guidance, model, sample_seed, draw, proposed_at, scored_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [run_id, r.session, r.round, r.idx, r.sequence, _finite(r.objective), int(r.valid), r.reason,
                      int(r.charged), int(r.transient),
                      json.dumps({k: _finite(v) for k, v in r.components.items()}), r.guidance, r.model,
                      r.sample_seed, r.draw, r.proposed_at, r.scored_at])
