@@ -12,6 +12,7 @@ third-party oracles join through the ``seqguide.oracles`` entry-point group.
 
 from oracles.base import BudgetExhausted, FunctionOracle, Oracle, OracleLike, OracleResult, from_function
 from oracles.registry import describe_oracles, get_oracle, list_oracles, register_oracle
+from oracles.surrogate import Surrogate
 from oracles.wrappers import Budgeted, Cached, Composite, Constraint, Negate, Parallel, Timeout, Transform, Wrapper
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "OracleLike",
     "OracleResult",
     "Parallel",
+    "Surrogate",
     "Timeout",
     "Transform",
     "Wrapper",
