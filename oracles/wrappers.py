@@ -55,14 +55,13 @@ def _default_mp_context() -> str:
     return "fork" if sys.platform.startswith("linux") else "spawn"
 
 
-def _stateful_layers(oracle: Oracle) -> list[str]:
-    """Names of the Cached/Budgeted layers anywhere inside ``oracle`` (they must not run in a child)."""
-    found: list[str] = []
+def _layers(oracle: Oracle) -> list[Oracle]:
+    """Every oracle inside ``oracle`` (itself included): through wrappers and composites."""
+    found: list[Oracle] = []
     stack: list[Any] = [oracle]
     while stack:
         o = stack.pop()
-        if isinstance(o, Cached | Budgeted):
-            found.append(type(o).__name__)
+        found.append(o)
         if isinstance(o, Wrapper):
             stack.append(o.inner)
         if isinstance(o, Composite):
@@ -71,8 +70,13 @@ def _stateful_layers(oracle: Oracle) -> list[str]:
     return found
 
 
+def _contains(oracle: Oracle, kind: type) -> bool:
+    return any(isinstance(o, kind) for o in _layers(oracle))
+
+
 def _check_no_state(oracle: Oracle, where: str) -> None:
-    layers = _stateful_layers(oracle)
+    """Cached/Budgeted must not run in a child process: their state would never reach this one."""
+    layers = [type(o).__name__ for o in _layers(oracle) if isinstance(o, Cached | Budgeted)]
     if layers:
         raise ValueError(
             f"{where} runs its oracle in other processes, so it cannot wrap {', '.join(layers)}: state "
@@ -546,8 +550,11 @@ class Timeout(Wrapper):
     the caller. Items that time out come back invalid with the reason ``"timed out after S s"``,
     marked transient (caches do not keep them, a later call may retry them).
 
+    To time out items scored on a process pool, put the pool outside: ``Parallel(Timeout(oracle, ...))``
+    (each worker then enforces the limit on its own chunk).
+
     Args:
-        oracle: A stateless oracle (no Cached/Budgeted inside).
+        oracle: A stateless oracle (no Cached/Budgeted/Parallel inside).
         seconds: The time limit, > 0.
         per_item: If False (default) the limit applies to the whole batch and a timeout loses the
             batch; if True each item gets ``seconds`` and only the slow items are lost (one child
@@ -559,6 +566,9 @@ class Timeout(Wrapper):
                  mp_context: str | None = None) -> None:
         super().__init__(oracle)
         _check_no_state(oracle, "Timeout")
+        if _contains(oracle, Parallel):
+            raise ValueError("Timeout runs its oracle in a daemonic child process, which cannot start a "
+                             "Parallel pool; wrap the other way round: Parallel(Timeout(oracle, seconds=...))")
         if not seconds > 0:
             raise ValueError(f"Timeout: seconds must be > 0, got {seconds!r}")
         self.seconds = float(seconds)

@@ -272,6 +272,14 @@ def test_timeout_per_item_loses_only_the_slow_item():
     assert "timed out" in res.errors[1] and "timed out" in res.errors[3]
 
 
+def test_parallel_of_timeout_times_out_per_worker_and_the_reverse_is_refused():
+    with Parallel(Timeout(Sleepy(seconds=10), seconds=0.5, per_item=True), workers=2, chunk_size=2) as par:
+        res = par(["ACGT", "GGGGA", "CCA", "GGGGT", "T"])
+    assert res.valid.tolist() == [True, False, True, False, True]
+    with pytest.raises(ValueError, match=r"Parallel\(Timeout\(oracle"):
+        Timeout(Parallel(Sleepy()), seconds=1)
+
+
 def test_timeout_result_is_not_cached():
     inner = Timeout(Sleepy(seconds=10), seconds=0.3)
     oracle = Cached(inner)
@@ -360,3 +368,16 @@ def test_composite_argument_errors():
         Composite([GCContent()], weights=[1, 2])
     with pytest.raises(ValueError, match="give lower and/or upper"):
         Constraint(GCContent())
+
+
+def test_design_md_stack_cached_budgeted_parallel():
+    stack = Cached(Budgeted(Parallel(GCContent(), workers=2), budget=5))
+    first = stack(["GGCC", "ATAT", "GCAT", "GGGA", "GGCC"])
+    assert first.values.tolist() == [1.0, 0.0, 0.5, 0.75, 1.0]
+    assert stack.inner.used == 4
+    second = stack(["ATAT", "CCCC", "GGCC"])
+    assert second.values.tolist() == [0.0, 1.0, 1.0] and stack.inner.used == 5 and stack.inner.remaining == 0
+    with pytest.raises(BudgetExhausted):
+        stack(["TTTT"])
+    assert stack(["GCAT"]).values[0] == 0.5  # cached: still free
+    stack.inner.inner.close()
