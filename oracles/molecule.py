@@ -242,9 +242,12 @@ class Similarity(MoleculeOracle):
         self._target_fp = self._fingerprint(mol)
 
     def _fingerprint(self, mol: Any) -> Any:
-        from rdkit.Chem import rdFingerprintGenerator
+        gen = self.__dict__.get("_generator")
+        if gen is None:  # built once per process (RDKit generators do not pickle)
+            from rdkit.Chem import rdFingerprintGenerator
 
-        gen = rdFingerprintGenerator.GetMorganGenerator(radius=self.radius, fpSize=self.n_bits)
+            gen = self._generator = rdFingerprintGenerator.GetMorganGenerator(radius=self.radius,
+                                                                              fpSize=self.n_bits)
         return gen.GetFingerprint(mol)
 
     def _score_mol(self, mol: Any) -> float:
@@ -255,6 +258,7 @@ class Similarity(MoleculeOracle):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state.pop("_target_fp")
+        state.pop("_generator", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

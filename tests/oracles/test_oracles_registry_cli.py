@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import pickle
 from importlib import metadata
 
 import numpy as np
@@ -29,6 +30,26 @@ def test_required_names_are_registered_and_build_with_defaults():
         assert isinstance(oracle, Oracle), name
         assert isinstance(oracle.name, str) and isinstance(oracle.maximize, bool)
     assert all(describe_oracles()[n] for n in REQUIRED)
+
+
+def _sample_input(oracle: Oracle) -> str:
+    if oracle.name == "ehrlich":
+        return oracle.optimal_solution()
+    kind = oracle.alphabet.kind if oracle.alphabet is not None else "molecule"
+    return {"dna": "ACGTAGGCTAGCTAGGATCGATCGGGATCCAT", "protein": "GIGKFLHSAKKFGEIMNS",
+            "molecule": "CC(=O)Oc1ccccc1C(=O)O"}[kind]
+
+
+def test_builtins_pickle_and_score_the_same_after_a_round_trip():
+    for name in registry._BUILTINS:
+        if name in NEEDS_ARGUMENTS:
+            continue
+        oracle = get_oracle(name)
+        x = [_sample_input(oracle)]
+        clone = pickle.loads(pickle.dumps(oracle))
+        before, after = oracle(x), clone(x)
+        assert before.valid.all(), (name, before.errors)
+        np.testing.assert_array_equal(after.values, before.values, err_msg=name)
 
 
 def test_unknown_names_and_arguments_are_clear_errors():
