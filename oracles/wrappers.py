@@ -5,9 +5,13 @@ Every wrapper is itself an :class:`~oracles.base.Oracle` and forwards ``name``, 
 ``Cached(Budgeted(Parallel(oracle), budget=1000), path="scores.sqlite")`` behave like the bare oracle
 except for what each layer adds.
 
-Order matters in one way only: the stateful layers (:class:`Cached`, :class:`Budgeted`) must sit
-*outside* the layers that run work in other processes (:class:`Parallel`, :class:`Timeout`), because
-state changed in a child process never reaches the parent; constructing it the other way round raises.
+Order matters in two ways, and the wrong order raises when the stack is built:
+
+* the stateful layers (:class:`Cached`, :class:`Budgeted`) sit *outside* the layers that run work in
+  other processes (:class:`Parallel`, :class:`Timeout`): state changed in a child never reaches the
+  parent;
+* :class:`Timeout` sits inside :class:`Parallel` (``Parallel(Timeout(oracle))``), not around it.
+
 A budget counts cache hits as free wherever the cache sits (``Oracle.is_cached`` is forwarded), but
 placing :class:`Cached` outermost is the natural order.
 
@@ -653,6 +657,9 @@ class Transform(Wrapper):
         maximize: Direction after the transform (default: unchanged).
         optimal_value: Optimum after the transform (default: ``fn`` of the inner optimum, if known).
     """
+
+    # The inner oracle's constraint bounds do not hold for transformed values.
+    default_bounds: tuple[float | None, float | None] = (None, None)
 
     def __init__(self, oracle: Oracle, fn: Callable[[np.ndarray], np.ndarray], *, name: str | None = None,
                  maximize: bool | None = None, optimal_value: float | None = None) -> None:

@@ -368,6 +368,9 @@ def test_composite_argument_errors():
         Composite([GCContent()], weights=[1, 2])
     with pytest.raises(ValueError, match="give lower and/or upper"):
         Constraint(GCContent())
+    assert Constraint(Cached(RestrictionSites())).upper == 0.0  # bounds pass through plain wrappers
+    with pytest.raises(ValueError, match="give lower and/or upper"):
+        Constraint(Negate(RestrictionSites()))  # ... but not through a value transform
 
 
 def test_design_md_stack_cached_budgeted_parallel():
