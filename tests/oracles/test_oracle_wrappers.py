@@ -384,3 +384,20 @@ def test_design_md_stack_cached_budgeted_parallel():
         stack(["TTTT"])
     assert stack(["GCAT"]).values[0] == 0.5  # cached: still free
     stack.inner.inner.close()
+
+
+def test_cached_keys_image_tensors_by_content():
+    import torch
+
+    calls = []
+
+    def brightness(xs):
+        calls.append(len(xs))
+        return [float(x.mean()) for x in xs]
+
+    oracle = Cached(from_function(brightness, name="brightness"))
+    a, b = torch.zeros(3, 4, 4), torch.ones(3, 4, 4)
+    first = oracle(torch.stack([a, b, a.clone()]))
+    second = oracle([b.clone(), torch.full((3, 4, 4), 0.5)])
+    assert first.values.tolist() == [0.0, 1.0, 0.0] and second.values.tolist() == [1.0, 0.5]
+    assert calls == [2, 1]  # equal tensors are one key
