@@ -56,7 +56,8 @@ class CampaignResult:
         run_dir: The run directory.
         store: The SQLite store.
         run_id: The run in the store.
-        status: ``completed`` or ``budget exhausted``.
+        status: ``completed`` (every round ran), ``budget exhausted`` (stopped early: no budget left) or
+            ``stopped: ...`` (a round found no new design).
         budget: The oracle budget.
         budget_used: Designs charged.
         rounds: Every round's record.
@@ -228,7 +229,12 @@ class Campaign:
                 loop.close(f"failed: {type(err).__name__}: {err}")
                 store.update_run(loop.run_id, status="failed")
                 raise
-            status = "budget exhausted" if loop.budget_remaining == 0 else "completed"
+            if loop.round >= cfg.loop.rounds:
+                status = "completed"
+            elif loop.budget_remaining == 0:
+                status = "budget exhausted"
+            else:
+                status = "stopped: the model proposed no new designs"
             loop.close(status)
             store.update_run(loop.run_id, status=status, ended_at=utc_now())
             best = loop.best(cfg.report.top_k)

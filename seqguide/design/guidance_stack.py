@@ -10,14 +10,14 @@ Value sources (``guidance[i].value``):
   under ``<run_dir>/surrogates/round_NNN/``, so a resumed run loads it instead of refitting. Round 0, or
   any round with fewer than ``surrogate.min_labels`` valid labels, samples **unguided** (the objective may be
   expensive, so it is never used as a fallback look-ahead).
-* ``value_model``: the SVDD-MC learned value model from ``seqguide.guidance.value_model``
-  (``fit_value_model``), refitted on the same labels; same fallback and caching rules.
+* ``value_model``: the SVDD-MC learned value model (:func:`seqguide.guidance.fit_value_model` on the
+  labels so far, used as :class:`seqguide.guidance.LearnedValue` with network values only, so guidance makes
+  no objective calls); saved under ``<run_dir>/value_models/round_NNN/``; same fallback rules.
 """
 
 from __future__ import annotations
 
 import importlib
-import inspect
 import os
 import shutil
 import time
@@ -141,19 +141,28 @@ class CampaignGuidance:
         return Surrogate.load(file), f"{file.relative_to(self.run_dir)} ({len(labels)} labels)"
 
     def _value_model(self, state: LoopState) -> tuple[Any, str]:
+        from seqguide.guidance.value_model import LearnedValue, ValueModel, fit_value_model
+
         cfg = self.value_model_config
         labels = state.labels
         if len(labels) < cfg.min_labels:
             return None, f"unguided ({len(labels)} valid labels < value_model.min_labels={cfg.min_labels})"
-        module = importlib.import_module(_VALUE_MODEL_MODULE)
-        fit = module.fit_value_model
-        seqs = [d.sequence for d in labels]
-        values = [float(d.objective) if self.objective.maximize else -float(d.objective) for d in labels]
-        kwargs = dict(cfg.args)
-        if "seed" in inspect.signature(fit).parameters:
-            kwargs.setdefault("seed", derive_seed(state.seed, Purpose.VALUE_MODEL) % 2**31)
-        value = fit(self.model, seqs, values, **kwargs)
-        return value, f"fit_value_model on {len(labels)} labels (round {state.round})"
+        final = self.run_dir / "value_models" / f"round_{state.round:03d}"
+        file = final / "value_model.ckpt"
+        if not file.is_file():
+            vm = fit_value_model(
+                self.model, sequences=[d.sequence for d in labels], rewards=[float(d.objective) for d in labels],
+                max_steps=cfg.max_steps, batch_size=cfg.batch_size, lr=cfg.lr, val_fraction=cfg.val_fraction,
+                pooling=cfg.pooling, loss=cfg.loss, maximize=self.objective.maximize,
+                seed=derive_seed(state.seed, Purpose.VALUE_MODEL) % 2**31, progress=self.progress,
+                accelerator="cpu")
+            partial = _atomic_dir(final)
+            vm.save(partial / "value_model.ckpt")
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(partial, final)
+        # Network values only (oracle=None): guidance with a value model makes no objective calls.
+        return LearnedValue(ValueModel.load(file)), f"{file.relative_to(self.run_dir)} ({len(labels)} labels)"
 
     # ----------------------------------------------------------------------------- factory
     def __call__(self, state: LoopState) -> GuidancePlan:

@@ -413,14 +413,26 @@ class SurrogateConfig(_Strict):
 
 
 class ValueModelConfig(_Strict):
-    """The SVDD-MC learned value model (``seqguide.guidance.value_model``), refitted before each round.
+    """The SVDD-MC learned value model (:func:`seqguide.guidance.fit_value_model`), refitted before each round
+    on the labels so far and used as :class:`seqguide.guidance.LearnedValue` (network values only: guidance
+    makes no objective calls).
 
     Attributes:
-        args: Keyword arguments passed to ``fit_value_model``.
+        max_steps: Optimiser steps per refit.
+        batch_size: Training batch size.
+        lr: AdamW learning rate.
+        val_fraction: Held-out fraction of the labels (best checkpoint by validation MSE).
+        pooling: ``mean`` or ``attention``.
+        loss: ``mse`` or ``huber``.
         min_labels: Fewer valid labels than this: the round samples unguided.
     """
 
-    args: dict[str, Any] = Field(default_factory=dict)
+    max_steps: PositiveInt = 300
+    batch_size: PositiveInt = 64
+    lr: PositiveFloat = 1e-3
+    val_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    pooling: Literal["mean", "attention"] = "mean"
+    loss: Literal["mse", "huber"] = "mse"
     min_labels: Annotated[int, Field(ge=2)] = 8
 
 
