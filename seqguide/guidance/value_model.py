@@ -689,6 +689,11 @@ class LearnedValue(ValueFunction):
     other row by the network in one batched call (identical rows evaluated once), at the states' time
     ``s`` and on the states' device. Values are larger-is-better: a minimised oracle is negated.
 
+    Variable-length designs (and short runs) can be complete before the last step; with
+    ``oracle_on="clean"`` such a row is sent to the oracle at every remaining step, with
+    ``oracle_on="last_step"`` the network scores it until the last step, so the oracle cost of an SVDD run
+    is at most the M candidates of its final selection.
+
     The network's cost is counted in ``ctx.counters.extra["value_model_rows"]`` (distinct rows evaluated)
     and ``["value_model_calls"]`` (batched calls); ``rows_evaluated`` and ``calls`` hold the same totals
     over the object's lifetime (``reset_counts()`` clears them).
@@ -698,13 +703,15 @@ class LearnedValue(ValueFunction):
         oracle: The oracle for clean rows; None scores every row with the network.
         weights: Scalarisation weights for a multi-objective oracle (default: the ones it was trained with).
         batch_size: Rows per network call (bounds memory).
+        oracle_on: ``"clean"`` (every fully clean row) or ``"last_step"`` (only rows of the run's last step).
 
     Raises:
-        ValueError: if the oracle's ``maximize`` disagrees with the one the model was trained for.
+        ValueError: if the oracle's ``maximize`` disagrees with the one the model was trained for, or for an
+            unknown ``oracle_on``.
     """
 
     def __init__(self, model: ValueModel | str | Path, oracle: Any = None, *, weights: Sequence[float] | None = None,
-                 batch_size: int = 8192) -> None:
+                 batch_size: int = 8192, oracle_on: str = "clean") -> None:
         if isinstance(model, (str, Path)):
             model = ValueModel.load(model)
         if not isinstance(model, ValueModel):
@@ -716,6 +723,9 @@ class LearnedValue(ValueFunction):
                              f"model was trained with maximize={model.hparams.maximize}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if oracle_on not in ("clean", "last_step"):
+            raise ValueError(f"oracle_on must be 'clean' or 'last_step', got {oracle_on!r}")
+        self.oracle_on = oracle_on
         self.model = model.eval()
         self.oracle = oracle
         self.weights = list(weights) if weights is not None else model.hparams.weights
@@ -758,7 +768,8 @@ class LearnedValue(ValueFunction):
             clean = model.is_clean(states)
         else:
             clean = (states != self.model.mask_id).all(dim=-1)
-        exact = clean if self.oracle is not None else torch.zeros_like(clean)
+        use_oracle = self.oracle is not None and (self.oracle_on == "clean" or ctx.is_last_step)
+        exact = clean if use_oracle else torch.zeros_like(clean)
         values = torch.empty(N, dtype=torch.float64, device=states.device)
         if exact.any():
             values[exact] = self.reward(states[exact], ctx)

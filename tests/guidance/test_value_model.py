@@ -156,6 +156,23 @@ def test_learned_value_uses_the_oracle_for_clean_rows_only(toy: _Toy, fitted: Va
     assert toy.scored == [] and ctx2.counters.oracle_calls == 0
 
 
+def test_learned_value_can_keep_the_oracle_for_the_last_step(toy: _Toy, fitted: ValueModel) -> None:
+    states = toy.model.alphabet.encode(["ABBA", "BBBB"])
+    value = LearnedValue(fitted, toy.oracle, oracle_on="last_step")
+    ctx = _ctx(toy.model, 2)  # 4 steps
+    ctx.set_step(1, 0.75, 0.5)
+    toy.scored.clear()
+    v = value(states, 0.5, ctx)
+    assert toy.scored == [] and ctx.counters.oracle_calls == 0
+    np.testing.assert_allclose(v.numpy(), fitted.predict(states, 0.5).double().numpy(), rtol=1e-6)
+    ctx.set_step(3, 0.25, 0.0)
+    v = value(states, 0.0, ctx)
+    np.testing.assert_allclose(v.numpy(), [toy.reward["ABBA"], toy.reward["BBBB"]])
+    assert ctx.counters.oracle_calls == 2
+    with pytest.raises(ValueError, match="oracle_on"):
+        LearnedValue(fitted, toy.oracle, oracle_on="never")
+
+
 def test_learned_value_negates_a_minimised_objective() -> None:
     toy = _Toy(seed=1, maximize=False)
     vm = ValueModel(list("AB"), 4, backbone=_small_backbone(), reward_mean=2.0, reward_std=1.0, maximize=False)
