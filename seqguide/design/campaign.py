@@ -31,6 +31,7 @@ from typing import Any
 from seqguide.design.config_io import ConfigError, LoadedCampaign, load_campaign
 from seqguide.design.console import ConsoleObserver, make_console, print_top
 from seqguide.design.guidance_stack import CampaignGuidance
+from seqguide.design.keys import design_key
 from seqguide.design.loop import DesignLoop
 from seqguide.design.model_source import prepare_model
 from seqguide.design.objective import Objective, build_objective
@@ -189,6 +190,7 @@ class Campaign:
         animate = console.is_terminal if progress is None else progress
         self.run_dir.mkdir(parents=True, exist_ok=True)
         store = DesignStore(self.store_path)
+        guidance: CampaignGuidance | None = None
         try:
             run = self._existing_run(store, resume)
             console.print(f"campaign {cfg.name!r}: {'resuming' if run else 'starting'} in {self.run_dir} "
@@ -213,7 +215,8 @@ class Campaign:
                 steps=cfg.sampling.steps, seed=cfg.seed, score_batch=cfg.loop.score_batch,
                 max_draws=cfg.loop.max_draws, sample_batch_size=cfg.sampling.batch_size, cond=cfg.sampling.cond,
                 run_id=None if run is None else run["id"], name=cfg.name, config=self.resolved(),
-                model_info=model_info, observer=observer, code_version=code_version(), argv=argv or sys.argv)
+                model_info=model_info, observer=observer, code_version=code_version(), argv=argv or sys.argv,
+                key=design_key(getattr(model, "alphabet", None)))
             if run is not None:
                 store.update_run(loop.run_id, config=self.resolved(), budget=cfg.budget, status="running",
                                  ended_at=None)
@@ -248,4 +251,6 @@ class Campaign:
             console.print(f"report: seqguide report {self.run_dir}   (writes {result.report_dir})")
             return result
         finally:
+            if guidance is not None:
+                guidance.close()
             store.close()

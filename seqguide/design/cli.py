@@ -1,6 +1,6 @@
 """``seqguide design`` and ``seqguide report``.
 
-    seqguide design run CAMPAIGN.yaml [--quick] [--resume] [--no-progress] [key=value ...]
+    seqguide design run CAMPAIGN.yaml [--quick] [--resume] [--no-progress] [--threads N] [key=value ...]
     seqguide design validate CAMPAIGN.yaml [--quick] [--print-config] [key=value ...]
     seqguide report RUN_DIR_OR_STORE [--top-k K] [--out DIR]
 
@@ -42,6 +42,9 @@ def _action_parser(action: str) -> argparse.ArgumentParser:
         p.add_argument("--resume", action="store_true",
                        help="continue the run in the run directory (no scored design is lost or scored twice)")
         p.add_argument("--no-progress", action="store_true", help="no animated progress bars")
+        p.add_argument("--threads", type=int, default=1,
+                       help="torch CPU threads (default 1: the small models of a campaign run fastest on one "
+                            "thread, and a busy machine makes more threads much slower; 0 keeps torch's default)")
     else:
         p.add_argument("--print-config", action="store_true", help="print the resolved configuration as JSON")
     return p
@@ -80,8 +83,15 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from seqguide.design.campaign import Campaign
+    from seqguide.design.config_io import ConfigError
 
     campaign = Campaign.from_yaml(args.file, args.overrides, quick=args.quick)
+    if args.threads < 0:
+        raise ConfigError("command line", [("--threads", f"must be >= 0, got {args.threads}")])
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     campaign.run(resume=args.resume, progress=False if args.no_progress else None,
                  argv=["seqguide", "design", *argv])
     return 0

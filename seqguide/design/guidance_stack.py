@@ -6,9 +6,10 @@ Value sources (``guidance[i].value``):
   are *not* charged to the budget; they are memoised in the store file (table ``oracle_cache``) and
   counted per round in ``rounds.guidance_oracle_calls``.
 * ``surrogate``: an :class:`oracles.Surrogate` ensemble fitted on every valid label of the earlier rounds
-  (the combined objective), with a seed derived from (campaign seed, round). Each round's surrogate is saved
+  (the combined objective; with ``surrogate.invalid_value`` also the designs the objective found invalid,
+  labelled with that value), with a seed derived from (campaign seed, round). Each round's surrogate is saved
   under ``<run_dir>/surrogates/round_NNN/``, so a resumed run loads it instead of refitting. Round 0, or
-  any round with fewer than ``surrogate.min_labels`` valid labels, samples **unguided** (the objective may be
+  any round with fewer than ``surrogate.min_labels`` labels, samples **unguided** (the objective may be
   expensive, so it is never used as a fallback look-ahead).
 * ``value_model``: the SVDD-MC learned value model (:func:`seqguide.guidance.fit_value_model` on the
   labels so far, used as :class:`seqguide.guidance.LearnedValue` with network values only, so guidance makes
@@ -115,18 +116,26 @@ class CampaignGuidance:
                                      namespace=f"guidance-lookahead:{self.objective!r}")
         return self._lookahead
 
+    def close(self) -> None:
+        """Close the look-ahead cache's connection to the store file."""
+        if self._lookahead is not None:
+            self._lookahead.close()
+
     def _surrogate(self, state: LoopState) -> tuple[Any, str]:
         from oracles import Surrogate
 
         cfg = self.surrogate_config
-        labels = state.labels
-        if len(labels) < cfg.min_labels:
-            return None, f"unguided ({len(labels)} valid labels < surrogate.min_labels={cfg.min_labels})"
+        train = [(d.sequence, float(d.objective)) for d in state.labels]
+        if cfg.invalid_value is not None:
+            train += [(d.sequence, float(cfg.invalid_value)) for d in state.failed]
+            train.sort(key=lambda p: p[0])  # a fixed order whatever the scoring order
+        if len(train) < cfg.min_labels:
+            return None, f"unguided ({len(train)} labels < surrogate.min_labels={cfg.min_labels})"
         final = self.run_dir / "surrogates" / f"round_{state.round:03d}"
         file = final / "surrogate.safetensors"
         if not file.is_file():
-            seqs = [d.sequence for d in labels]
-            values = [float(d.objective) for d in labels]
+            seqs = [s for s, _ in train]
+            values = [v for _, v in train]
             s = Surrogate(self.model.alphabet, members=cfg.members, channels=cfg.channels,
                           kernel_size=cfg.kernel_size, layers=cfg.layers, lr=cfg.lr,
                           name=f"surrogate_r{state.round}", maximize=self.objective.maximize)
@@ -138,7 +147,7 @@ class CampaignGuidance:
                 shutil.rmtree(final)
             os.replace(partial, final)
         # Always the saved copy: a fresh and a resumed run then guide with identical weights.
-        return Surrogate.load(file), f"{file.relative_to(self.run_dir)} ({len(labels)} labels)"
+        return Surrogate.load(file), f"{file.relative_to(self.run_dir)} ({len(train)} labels)"
 
     def _value_model(self, state: LoopState) -> tuple[Any, str]:
         from seqguide.guidance.value_model import LearnedValue, ValueModel, fit_value_model
@@ -146,7 +155,7 @@ class CampaignGuidance:
         cfg = self.value_model_config
         labels = state.labels
         if len(labels) < cfg.min_labels:
-            return None, f"unguided ({len(labels)} valid labels < value_model.min_labels={cfg.min_labels})"
+            return None, f"unguided ({len(labels)} labels < value_model.min_labels={cfg.min_labels})"
         final = self.run_dir / "value_models" / f"round_{state.round:03d}"
         file = final / "value_model.ckpt"
         if not file.is_file():

@@ -44,6 +44,10 @@ __all__ = [
 ]
 
 
+def _identity(s: str) -> str:
+    return s
+
+
 class Purpose:
     """Stream ids mixed into :func:`derive_seed` so that no two uses of the campaign seed collide."""
 
@@ -76,6 +80,8 @@ class LoopState:
         maximize: Direction of the objective.
         store: The store (read it, do not write designs).
         run_id: The run in the store.
+        failed: Charged designs of earlier rounds that the objective found invalid (e.g. infeasible), except
+            transient failures; a value model may learn to avoid them.
     """
 
     round: int
@@ -84,6 +90,7 @@ class LoopState:
     maximize: bool
     store: DesignStore
     run_id: int
+    failed: list[DesignRecord] = field(default_factory=list)
 
 
 @dataclass
@@ -112,7 +119,7 @@ class Proposal:
 
     Attributes:
         round: The round.
-        sequences: The candidates.
+        sequences: The candidates (including those a hard constraint will reject).
         seeds: The sampler seed of the draw each candidate came from.
         draws: The draw index of each candidate.
         n_sampled: Samples drawn in all.
@@ -169,7 +176,8 @@ class DesignLoop:
         store: Where designs go (default: an in-memory store).
         budget: Unique designs the objective may score in this run (charged designs; see
             :mod:`seqguide.design.schema`).
-        candidates: New designs proposed (and scored, budget permitting) per round.
+        candidates: New designs per round that pass the objective's free checks and go to its oracles
+            (budget permitting); designs rejected by a hard constraint are stored too, on top of these.
         steps: Reverse steps per sample (default: ``model.length``).
         seed: The loop seed; every draw's seed is derived from it.
         score_batch: Designs per objective call and store transaction.
@@ -184,6 +192,8 @@ class DesignLoop:
         observer: A :class:`LoopObserver` (progress display).
         code_version: ``(version, git commit)`` stored with a new run.
         argv: The command line, recorded with this process's session.
+        key: A design's identity for deduplication (default: the sequence itself); e.g. the canonical SMILES of
+            a SELFIES string, so that two spellings of one molecule are one design (and paid once).
 
     The loop records a *session* (this process's work on the run) in the store; end it with :meth:`close`
     or use the loop as a context manager.
@@ -199,7 +209,8 @@ class DesignLoop:
                  name: str = "design-loop", config: dict[str, Any] | None = None,
                  model_info: dict[str, Any] | None = None, alphabet: dict[str, Any] | None = None,
                  observer: LoopObserver | None = None,
-                 code_version: tuple[str | None, str | None] = (None, None), argv: Sequence[str] = ()) -> None:
+                 code_version: tuple[str | None, str | None] = (None, None), argv: Sequence[str] = (),
+                 key: Callable[[str], str] | None = None) -> None:
         for arg, value in (("budget", budget), ("candidates", candidates), ("score_batch", score_batch),
                            ("max_draws", max_draws)):
             if not isinstance(value, int) or value < 1:
@@ -220,6 +231,7 @@ class DesignLoop:
         self.cond = cond
         self.model_info = dict(model_info or {})
         self.observer = observer or LoopObserver()
+        self.key: Callable[[str], str] = key or _identity
         resumed = run_id is not None
         if run_id is None:
             if alphabet is None and hasattr(model, "alphabet"):
@@ -294,8 +306,10 @@ class DesignLoop:
         r = self.round if round is None else round
         if self.guidance_factory is None:
             return GuidancePlan()
-        state = LoopState(r, derive_seed(self.seed, r, Purpose.SURROGATE), self.store.designs(
-            self.run_id, before_round=r, valid_only=True), self.objective.maximize, self.store, self.run_id)
+        earlier = self.store.designs(self.run_id, before_round=r)
+        state = LoopState(r, derive_seed(self.seed, r, Purpose.SURROGATE), [d for d in earlier if d.valid],
+                          self.objective.maximize, self.store, self.run_id,
+                          [d for d in earlier if d.charged and not d.valid and not d.transient])
         start = time.perf_counter()
         out = self.guidance_factory(state)
         if isinstance(out, GuidancePlan):
@@ -306,10 +320,12 @@ class DesignLoop:
         return GuidancePlan(guiders, "custom" if guiders else "none", None, time.perf_counter() - start)
 
     def propose(self, round: int | None = None, plan: GuidancePlan | None = None) -> Proposal:
-        """Sample a round's candidates: up to ``candidates`` designs not scored in earlier rounds.
+        """Sample a round's candidates: new designs (not scored in earlier rounds), in sampling order, until
+        ``candidates`` of them pass the objective's free checks (validation, hard constraints).
 
+        The list also holds the designs that fail those checks (they are stored as rejected and not charged).
         Deterministic in (seed, round, the store's earlier rounds). Draws repeat (with new derived seeds) up
-        to ``max_draws`` times while duplicates leave the list short.
+        to ``max_draws`` times while duplicates and rejections leave the quota short.
 
         Args:
             round: The round (default: the current one).
@@ -317,12 +333,12 @@ class DesignLoop:
         """
         r = self.round if round is None else round
         plan = self.plan(r) if plan is None else plan
-        seen = self.store.sequences(self.run_id, before_round=r)
+        seen = self.store.keys(self.run_id, before_round=r)
         out: list[str] = []
         seeds: list[int] = []
         draws: list[int] = []
         taken: set[str] = set()
-        sampled = duplicates = calls = 0
+        sampled = duplicates = calls = accepted = 0
         nfe = seconds = 0.0
         guidance = "unguided"
         draw = 0
@@ -337,17 +353,25 @@ class DesignLoop:
             calls += int(trace.get("oracle_calls", 0))
             if trace.get("guidance"):
                 guidance = "; ".join(trace["guidance"])
+            fresh: list[str] = []
             for s in samples.sequences:
                 sampled += 1
-                if s in seen or s in taken:
+                k = self.key(s)
+                if k in seen or k in taken:
                     duplicates += 1
                     continue
-                if len(out) < self.candidates:
-                    taken.add(s)
-                    out.append(s)
-                    seeds.append(seed)
-                    draws.append(draw)
-            if len(out) >= self.candidates:
+                taken.add(k)
+                fresh.append(s)
+            # Designs that fail the free checks (validation, hard constraints) are kept in the list (they are
+            # stored as rejected, uncharged) but do not count towards the round's quota.
+            for s, reason in zip(fresh, self.objective.precheck(fresh)):
+                if accepted >= self.candidates:
+                    break
+                out.append(s)
+                seeds.append(seed)
+                draws.append(draw)
+                accepted += reason is None
+            if accepted >= self.candidates:
                 break
         if plan.value_state:
             guidance = f"{guidance} [{plan.value_source}: {plan.value_state}]"
@@ -376,11 +400,13 @@ class DesignLoop:
         """
         r = self.round if round is None else round
         self.store.begin_round(self.run_id, r, derive_seed(self.seed, r, Purpose.SAMPLE, 0))
-        stored = self.store.sequences(self.run_id)
+        stored = self.store.keys(self.run_id)
         where = {s: i for i, s in enumerate(proposal.sequences)} if proposal is not None else {}
         todo: list[str] = []
         for s in sequences:
-            if s not in stored and s not in todo:
+            k = self.key(s)
+            if k not in stored:
+                stored.add(k)
                 todo.append(s)
         first_idx = len(self.store.designs(self.run_id, round=r)) if proposal is None else 0
         written: list[DesignRecord] = []
@@ -408,7 +434,8 @@ class DesignLoop:
             comps = {k: (None if not math.isfinite(v[j]) else float(v[j])) for k, v in ev.components.items()}
             obj = float(ev.objective[j]) if ev.valid[j] else None
             out.append(DesignRecord(
-                sequence=s, round=r, idx=i if i is not None else offset + j, objective=obj, valid=bool(ev.valid[j]),
+                sequence=s, key=self.key(s), round=r, idx=i if i is not None else offset + j, objective=obj,
+                valid=bool(ev.valid[j]),
                 reason=ev.errors[j], charged=bool(ev.charged[j]), transient=bool(ev.transient[j]), components=comps,
                 guidance=proposal.guidance if proposal is not None else "user",
                 model=self.model_info.get("id"),
@@ -430,13 +457,13 @@ class DesignLoop:
         self.observer.round_started(self, r)
         plan = self.plan(r)
         proposal = self.propose(r, plan)
-        done = self.store.sequences(self.run_id)
+        done = self.store.keys(self.run_id)
         self.store.update_round(
             self.run_id, r, status="scoring", value_source=plan.value_source, value_state=plan.value_state,
             n_sampled=proposal.n_sampled, n_duplicates=proposal.n_duplicates, n_candidates=len(proposal.sequences),
             draws=proposal.draw_count, guidance_oracle_calls=proposal.guidance_oracle_calls, nfe=proposal.nfe,
             sample_seconds=proposal.seconds, fit_seconds=plan.fit_seconds)
-        self.observer.proposed(self, proposal, sum(s not in done for s in proposal.sequences))
+        self.observer.proposed(self, proposal, sum(self.key(s) not in done for s in proposal.sequences))
         self.evaluate(proposal.sequences, round=r, proposal=proposal)
         previous = self.store.round(self.run_id, r).wall_seconds
         self.store.update_round(self.run_id, r, status="done", best=self._best_value(), ended_at=utc_now(),

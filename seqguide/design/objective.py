@@ -145,6 +145,22 @@ class Objective(Oracle):
                 return f"{o.name}: {err}"
         return None
 
+    def precheck(self, xs: Sequence[str]) -> list[str | None]:
+        """The free checks of :meth:`evaluate`: input validation and hard constraints, no component oracle.
+
+        Returns:
+            Per design, None if it would be sent to the component oracles (charged), else the reason.
+        """
+        seqs = list(xs)
+        errors = [self._validate_item(x) for x in seqs]
+        for con in self.constraints:
+            alive = [i for i, e in enumerate(errors) if e is None]
+            if not alive:
+                break
+            for i, reason in zip(alive, con.check([seqs[i] for i in alive])):
+                errors[i] = reason
+        return errors
+
     def evaluate(self, xs: Sequence[str]) -> Evaluation:
         """Check constraints, score the components, combine. Never raises for a bad design.
 
@@ -171,7 +187,8 @@ class Objective(Oracle):
             out.transient[i] = ev.transient[j]
         return out
 
-    def _evaluate_valid(self, xs: list[str]) -> Evaluation:
+    def _evaluate_valid(self, xs: list[str], *, recorded: bool = True) -> Evaluation:
+        """Constraints, components, combination on validated items; ``recorded=False`` skips weight-0 terms."""
         n = len(xs)
         errors: list[str | None] = [None] * n
         for con in self.constraints:
@@ -188,6 +205,8 @@ class Objective(Oracle):
         for comp in self.components:
             if not alive:
                 break
+            if comp.weight == 0 and not recorded:
+                continue
             res = comp.oracle([xs[i] for i in alive])
             values = np.asarray(res.values, dtype=np.float64).reshape(len(alive))
             for j, i in enumerate(alive):
@@ -216,7 +235,8 @@ class Objective(Oracle):
             return np.prod(np.power(np.clip(stacked, 0.0, None), w / w.sum()), axis=1)
 
     def _score(self, xs: list[str]) -> OracleResult:
-        ev = self._evaluate_valid(xs)
+        # As an oracle (e.g. a guidance look-ahead) only the combined value matters: skip recorded-only terms.
+        ev = self._evaluate_valid(xs, recorded=False)
         return OracleResult(ev.objective, ev.valid, ev.errors, ev.transient)
 
     def _repr_params(self) -> dict[str, Any]:

@@ -375,12 +375,15 @@ class LoopConfig(_Strict):
 
     Attributes:
         rounds: Number of rounds (sample, dedupe, score, store, retrain).
-        candidates: New unique designs scored per round (fewer in the last round if the budget runs out).
+        candidates: New unique designs sent to the objective per round (fewer in the last round if the budget
+            runs out). Sampled designs that fail a hard constraint do not count: they are stored as rejected
+            (uncharged) and sampling continues, up to ``max_draws`` draws.
         budget: Total unique designs the objective may score (default ``rounds * candidates``); see the
             module docstring for exactly what is charged.
         score_batch: Designs per objective call; each batch is committed to the store in one transaction,
             so a crash loses at most the batch being scored.
-        max_draws: Sampling draws per round to find ``candidates`` designs not scored before.
+        max_draws: Sampling draws per round (each of ``candidates`` samples) to find ``candidates`` new designs
+            that pass the hard constraints.
     """
 
     rounds: PositiveInt = 4
@@ -400,7 +403,10 @@ class SurrogateConfig(_Strict):
         layers: Convolution layers.
         epochs: Training epochs per refit.
         lr: AdamW learning rate.
-        min_labels: Fewer valid labels than this: the round samples unguided.
+        min_labels: Fewer training labels than this: the round samples unguided.
+        invalid_value: Training label for designs the objective scored invalid (e.g. infeasible Ehrlich
+            sequences; transient failures excluded), so the surrogate learns to steer away from them; None
+            leaves them out of its training set.
     """
 
     members: PositiveInt = 4
@@ -410,6 +416,7 @@ class SurrogateConfig(_Strict):
     epochs: PositiveInt = 30
     lr: PositiveFloat = 3e-3
     min_labels: Annotated[int, Field(ge=2)] = 8
+    invalid_value: float | None = None
 
 
 class ValueModelConfig(_Strict):

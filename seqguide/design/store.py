@@ -8,9 +8,10 @@ Tables:
 * ``sessions``: one row per process that worked on a run (the first start and every ``--resume``).
 * ``rounds``: per round: seed, status, counts (sampled, duplicates, candidates, scored, valid, charged),
   guidance oracle calls, network evaluations (NFE), value model used, timings.
-* ``designs``: one row per design: round, position in the round's candidate list, sequence (unique per
-  run), combined objective, every component's value (JSON), validity and reason, whether it was charged
-  to the budget, guidance and model provenance, the sampling seed, the session that scored it, timestamps.
+* ``designs``: one row per design: round, position in the round's candidate list, sequence and its *key*
+  (unique per run: the sequence itself, or e.g. the canonical SMILES of a SELFIES molecule), combined
+  objective, every component's value (JSON), validity and reason, whether it was charged to the budget,
+  guidance and model provenance, the sampling seed, the session that scored it, timestamps.
 
 Scored designs are written with :meth:`DesignStore.add_designs`, one transaction per batch together with
 the round's counters, so a crash loses at most the batch being scored and the counters always agree
@@ -94,6 +95,7 @@ CREATE TABLE IF NOT EXISTS designs (
     round INTEGER NOT NULL,
     idx INTEGER NOT NULL,
     sequence TEXT NOT NULL,
+    key TEXT NOT NULL,
     objective REAL,
     valid INTEGER NOT NULL,
     reason TEXT,
@@ -106,7 +108,7 @@ CREATE TABLE IF NOT EXISTS designs (
     draw INTEGER,
     proposed_at TEXT,
     scored_at TEXT NOT NULL,
-    UNIQUE (run_id, sequence)
+    UNIQUE (run_id, key)
 );
 CREATE INDEX IF NOT EXISTS designs_by_round ON designs (run_id, round, idx);
 """
@@ -128,6 +130,7 @@ class DesignRecord:
     Attributes:
         sequence: The design.
         round: The round that proposed it.
+        key: Its identity for deduplication (default: the sequence; e.g. the canonical SMILES of a molecule).
         idx: Its position in that round's candidate list.
         objective: The combined objective (None if invalid).
         valid: Whether the objective could score it.
@@ -161,7 +164,12 @@ class DesignRecord:
     session: int | None = None
     proposed_at: str | None = None
     scored_at: str = ""
+    key: str = ""
     id: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            self.key = self.sequence
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (for tables and JSON)."""
@@ -350,14 +358,14 @@ class DesignStore:
 
         Args:
             run_id: The run.
-            records: The designs (a sequence already in the run is an error: it would be paid twice).
+            records: The designs (a key already in the run is an error: it would be paid twice).
             score_seconds: Scoring time to add to the round's ``score_seconds``.
 
         Returns:
             The number of rows inserted.
 
         Raises:
-            sqlite3.IntegrityError: if a sequence is already stored for this run (nothing is written).
+            sqlite3.IntegrityError: if a key is already stored for this run (nothing is written).
         """
         recs = list(records)
         if not recs:
@@ -367,10 +375,10 @@ class DesignStore:
             for r in recs:
                 r.scored_at = r.scored_at or now
                 cur = c.execute(
-                    "INSERT INTO designs (run_id, session, round, idx, sequence, objective, valid, reason, charged, "
-                    "transient, components, guidance, model, sample_seed, draw, proposed_at, scored_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [run_id, r.session, r.round, r.idx, r.sequence, _finite(r.objective), int(r.valid), r.reason,
+                    "INSERT INTO designs (run_id, session, round, idx, sequence, key, objective, valid, reason, "
+                    "charged, transient, components, guidance, model, sample_seed, draw, proposed_at, scored_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [run_id, r.session, r.round, r.idx, r.sequence, r.key, _finite(r.objective), int(r.valid), r.reason,
                      int(r.charged), int(r.transient),
                      json.dumps({k: _finite(v) for k, v in r.components.items()}), r.guidance, r.model,
                      r.sample_seed, r.draw, r.proposed_at, r.scored_at])
@@ -401,7 +409,13 @@ class DesignStore:
 
     def sequences(self, run_id: int, *, before_round: int | None = None) -> set[str]:
         """The set of stored sequences (optionally only those of rounds before ``before_round``)."""
-        sql, args = "SELECT sequence FROM designs WHERE run_id = ?", [run_id]
+        return self.keys(run_id, before_round=before_round, column="sequence")
+
+    def keys(self, run_id: int, *, before_round: int | None = None, column: str = "key") -> set[str]:
+        """The set of stored design keys (optionally only those of rounds before ``before_round``)."""
+        if column not in ("key", "sequence"):
+            raise ValueError(f"column must be 'key' or 'sequence', got {column!r}")
+        sql, args = f"SELECT {column} FROM designs WHERE run_id = ?", [run_id]
         if before_round is not None:
             sql, args = sql + " AND round < ?", [*args, before_round]
         return {r[0] for r in self._conn.execute(sql, args)}

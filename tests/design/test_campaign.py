@@ -121,7 +121,7 @@ def test_learned_values_start_unguided_then_refit_each_round(tiny_checkpoint, tm
     path = _campaign(write_yaml, tmp_path, tiny_checkpoint, value=value, rounds=2)
     result = Campaign.from_yaml(path).run(progress=False)
     states = [(r.value_source, r.value_state) for r in result.rounds]
-    assert states[0] == (value, f"unguided (0 valid labels < {value}.min_labels=4)")
+    assert states[0] == (value, f"unguided (0 labels < {value}.min_labels=4)")
     folder = "surrogates" if value == "surrogate" else "value_models"
     for r, (source, state) in enumerate(states[1:], start=1):
         assert source == value and state.startswith(f"{folder}/round_{r:03d}/")

@@ -105,6 +105,8 @@ def test_constraint_violations_are_stored_invalid_and_not_charged(toy_dna_model)
     assert all(not d.valid and d.reason.startswith("constraint gc_cap violated: value") for d in rejected)
     assert all(d.valid and d.objective <= 0.6 for d in designs if d.charged)
     assert loop.budget_used == sum(d.charged for d in designs) == 8
+    first = loop.history[0]  # rejected designs do not use up the round's quota: sampling went on
+    assert first.n_charged == 8 and first.n_candidates == 8 + len(rejected) and first.draws > 1
 
 
 def test_a_crash_keeps_committed_batches_and_a_resume_pays_nothing_twice(toy_dna_model, tmp_path):
@@ -154,6 +156,25 @@ def test_best_history_and_guidance_factory_see_earlier_rounds_only(toy_dna_model
     assert hist[-1].best == best[0].objective
     assert loop.designs()[0].guidance.startswith("SVDD(PosteriorMeanValue('gc'), particles=2")
     assert loop.designs()[0].guidance.endswith("[oracle: round 0]")
+
+
+def test_designs_with_one_key_are_one_design(toy_dna_model):
+    counting = Counting()
+    loop = _loop(toy_dna_model, counting.oracle, budget=40, candidates=8, key=lambda s: s[:2])
+    loop.run(rounds=5)
+    keys = [d.key for d in loop.designs()]
+    assert len(keys) == len(set(keys)) and all(d.key == d.sequence[:2] for d in loop.designs())
+    assert len(counting.seen) == len(keys) <= 16  # 16 two-letter prefixes: each paid once
+
+
+def test_selfies_spellings_of_one_molecule_share_a_key():
+    from seqguide.alphabet import Alphabet
+    from seqguide.design.keys import design_key, selfies_key
+
+    assert selfies_key("[C][O]") == selfies_key("[O][C]") == "CO"
+    assert selfies_key("[C][C][=O]") == selfies_key("[O][=C][C]") == "CC=O"
+    key = design_key(Alphabet.selfies_from_data(["[C][O]", "[C][C][=O]"]))
+    assert key is selfies_key and design_key(DNA) is None
 
 
 def test_user_sequences_can_be_evaluated_directly(toy_dna_model):
