@@ -225,20 +225,11 @@ def _top_rows(data: RunData, k: int) -> list[dict[str, Any]]:
         for label in data.labels:
             row[label] = d.components.get(label)
         row["sequence"] = d.sequence
-        if data.kind == "selfies":
-            row["smiles"] = _smiles(d.sequence)
+        if data.kind == "selfies":  # the key is the canonical SMILES when the SELFIES decodes
+            row["smiles"] = "" if d.key.startswith("selfies:") else d.key
         row["id"] = d.id
         rows.append(row)
     return rows
-
-
-def _smiles(text: str) -> str:
-    try:
-        import selfies as sf
-
-        return sf.decoder(text) or ""
-    except Exception:
-        return ""
 
 
 def _markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:

@@ -13,6 +13,16 @@ import torch
 from seqguide import DNA
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Campaign models are tiny: one torch thread is as fast, and far faster on a busy 2-core machine (the
+    ``seqguide design run`` default). Restored after each test."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer, width-32 MaskedDiffusion trained 20 steps on the ``crp`` preset (DNA, 26 nt)."""
