@@ -16,7 +16,8 @@ A run lives in ``run_dir`` (default ``runs/campaigns/<name>/``)::
 candidate list is rebuilt (it is deterministic) and only its unscored designs are scored. The resolved
 configuration must match the stored one, except ``loop.rounds``, ``loop.budget``, ``description`` and
 ``report`` (so a finished campaign can be extended); a resume with a store but no run in it starts afresh,
-and so does ``--resume`` with no store at all.
+and so does ``--resume`` with no store at all. For bit-identical refits of a surrogate or value model after a
+crash, resume with the same number of torch threads (``seqguide design run --threads``, default 1).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ Every problem raises :class:`ConfigError`, whose text is one line per problem::
     campaign.yaml: guidance[0].particles: Input should be greater than 0 (got -3)
     campaign.yaml: objective.oracles[0].name: unknown oracle 'foo' (available: amp, brenk, ...)
     campaign.yaml: model.chekpoint: unknown key (did you mean 'checkpoint'? allowed: checkpoint, train, ...)
+    campaign.yaml: loop.rounds: Input should be greater than 0 (got 0) [from a command-line override]
 """
 
 from __future__ import annotations
@@ -113,7 +114,15 @@ def parse_overrides(items: Sequence[str], shown: str = "command line") -> list[t
     return out
 
 
-def _apply(cfg: Any, key: str, value: Any, shown: str, what: str) -> None:
+def _display_key(key: str) -> str:
+    """``guidance.0.particles`` / ``guidance[0].particles`` -> ``guidance[0].particles`` (error-path style)."""
+    out = ""
+    for part in key.split("."):
+        out += f"[{part}]" if part.isdigit() else (f".{part}" if out else part)
+    return out
+
+
+def _apply(cfg: Any, key: str, value: Any, shown: str, what: str, origins: dict[str, str] | None = None) -> None:
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
@@ -121,6 +130,8 @@ def _apply(cfg: Any, key: str, value: Any, shown: str, what: str) -> None:
         OmegaConf.update(cfg, key, value, merge=True, force_add=True)
     except (OmegaConfBaseException, ValueError, IndexError, KeyError) as err:
         raise ConfigError(shown, [(key, f"cannot apply {what} {key}={value!r}: {_first_line(err)}")]) from None
+    if origins is not None:
+        origins[_display_key(key)] = what
 
 
 def _first_line(err: BaseException) -> str:
@@ -128,7 +139,7 @@ def _first_line(err: BaseException) -> str:
     return text[0] if text else type(err).__name__
 
 
-def _merge_quick(cfg: Any, quick: Any, shown: str) -> None:
+def _merge_quick(cfg: Any, quick: Any, shown: str, origins: dict[str, str]) -> None:
     """Apply the ``quick:`` section: nested mappings merge; dotted keys address nested values."""
     if not isinstance(quick, Mapping):
         raise ConfigError(shown, [("quick", f"expected a mapping of overrides, got {type(quick).__name__}")])
@@ -139,13 +150,13 @@ def _merge_quick(cfg: Any, quick: Any, shown: str) -> None:
             if isinstance(v, Mapping) and v:
                 walk(key, v)
             else:
-                _apply(cfg, key, v, shown, "quick override")
+                _apply(cfg, key, v, shown, "quick: override", origins)
 
     walk("", quick)
 
 
 def _resolve(data: dict[str, Any], *, name: str, quick: Mapping[str, Any] | None,
-             overrides: list[tuple[str, Any]], shown: str) -> dict[str, Any]:
+             overrides: list[tuple[str, Any]], shown: str, origins: dict[str, str]) -> dict[str, Any]:
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
@@ -155,9 +166,9 @@ def _resolve(data: dict[str, Any], *, name: str, quick: Mapping[str, Any] | None
     except OmegaConfBaseException as err:
         raise ConfigError(shown, [("", f"cannot read the configuration: {_first_line(err)}")]) from None
     if quick is not None:
-        _merge_quick(cfg, quick, shown)
+        _merge_quick(cfg, quick, shown, origins)
     for key, value in overrides:
-        _apply(cfg, key, value, shown, "override")
+        _apply(cfg, key, value, shown, "command-line override", origins)
     try:
         resolved = OmegaConf.to_container(cfg, resolve=True)
     except OmegaConfBaseException as err:
@@ -277,13 +288,21 @@ def _message(err: Mapping[str, Any]) -> tuple[str, str]:
     return path, f"{msg} (got {_got(value)})"
 
 
-def _format_validation(exc: ValidationError, shown: str) -> ConfigError:
+def _origin(path: str, origins: Mapping[str, str]) -> str:
+    """`` [from a command-line override]`` when ``path`` (or a parent of it) was set by one."""
+    for key, what in origins.items():
+        if path == key or path.startswith((key + ".", key + "[")):
+            return f" [from a {what}]"
+    return ""
+
+
+def _format_validation(exc: ValidationError, shown: str, origins: Mapping[str, str]) -> ConfigError:
     merged: dict[str, list[str]] = {}
     for err in exc.errors():
         path, msg = _message(err)
         if msg not in merged.setdefault(path, []):
             merged[path].append(msg)
-    return ConfigError(shown, [(p, "; or ".join(msgs)) for p, msgs in merged.items()])
+    return ConfigError(shown, [(p, "; or ".join(msgs) + _origin(p, origins)) for p, msgs in merged.items()])
 
 
 # ------------------------------------------------------------------------------------------- file checks
@@ -325,11 +344,13 @@ def load_campaign(path: str | Path, overrides: Sequence[str] = (), *, quick: boo
         raise ConfigError(shown, [("quick", f"expected a mapping of overrides, got "
                                            f"{type(quick_section).__name__}")])
     parsed = parse_overrides(overrides, shown)
-    raw = _resolve(data, name=source.stem, quick=quick_section if quick else None, overrides=parsed, shown=shown)
+    origins: dict[str, str] = {}
+    raw = _resolve(data, name=source.stem, quick=quick_section if quick else None, overrides=parsed, shown=shown,
+                   origins=origins)
     try:
         config = CampaignConfig.model_validate(raw)
     except ValidationError as exc:
-        raise _format_validation(exc, shown) from None
+        raise _format_validation(exc, shown, origins) from None
     if check_files:
         _check_files(config, shown)
     return LoadedCampaign(config, source, quick, list(overrides), raw)

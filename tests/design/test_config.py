@@ -150,7 +150,11 @@ def test_several_problems_are_reported_together(here, write_yaml):
 
 def test_bad_override_value_is_reported_at_its_key(here, write_yaml):
     msg = _error(BASE, write_yaml, overrides=("loop.candidates=-1",))
-    assert msg == "campaign.yaml: loop.candidates: Input should be greater than 0 (got -1)"
+    assert msg == ("campaign.yaml: loop.candidates: Input should be greater than 0 (got -1) [from a command-line "
+                   "override]")
+    msg = _error(_with("guidance.0.particles: 2", "guidance.0.particles: 0"), write_yaml, quick=True)
+    assert msg == ("campaign.yaml: guidance[0].particles: Input should be greater than 0 (got 0) [from a quick: "
+                   "override]")
 
 
 def test_malformed_override(here, write_yaml):
@@ -161,6 +165,7 @@ def test_malformed_override(here, write_yaml):
 def test_override_of_an_unknown_key(here, write_yaml):
     msg = _error(BASE, write_yaml, overrides=("loop.round=2",))
     assert msg.startswith("campaign.yaml: loop.round: unknown key (did you mean 'rounds'? allowed: rounds,")
+    assert msg.endswith(") [from a command-line override]")
 
 
 def test_unresolvable_interpolation(here, write_yaml):
