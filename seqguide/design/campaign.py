@@ -100,12 +100,17 @@ def code_version() -> tuple[str, str | None]:
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, dict):
-        out: dict[str, Any] = {}
+    """``{"a": {"b": [1]}}`` -> ``{"a.b[0]": 1}`` (the key paths of error messages)."""
+    out: dict[str, Any] = {}
+    if isinstance(data, dict) and data:
         for k, v in data.items():
             out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix: data}
+    elif isinstance(data, list) and data:
+        for i, v in enumerate(data):
+            out.update(_flatten(v, f"{prefix}[{i}]"))
+    else:
+        out[prefix] = data
+    return out
 
 
 def _config_changes(stored: dict[str, Any], now: dict[str, Any]) -> list[str]:

@@ -265,6 +265,8 @@ def _message(err: Mapping[str, Any]) -> tuple[str, str]:
             allowed.append("quick")
         key = str(loc[-1])
         nested = _nested_home(parent, key)
+        if nested and loc[:-1]:
+            nested = f"{format_path(loc[:-1])}.{nested}"
         close = [nested] if nested else difflib.get_close_matches(key, allowed, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         return format_path(loc), f"unknown key ({hint}allowed: {', '.join(allowed)})"

@@ -115,6 +115,11 @@ def test_unknown_top_level_key(here, write_yaml):
     assert msg.endswith(", quick)")
 
 
+def test_unknown_key_that_lives_one_level_down(here, write_yaml):
+    msg = _error(BASE, write_yaml, overrides=("model.data=x",))
+    assert msg.startswith("campaign.yaml: model.data: unknown key (did you mean 'model.train.data'? allowed: ")
+
+
 def test_unknown_key_inside_a_guider_names_that_guider_s_keys(here, write_yaml):
     msg = _error(_with("particles: 4", "particles: 4\n    beams: 2"), write_yaml)
     assert msg == ("campaign.yaml: guidance[0].beams: unknown key (allowed: value, method, particles, alpha, start, "
