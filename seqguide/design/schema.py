@@ -29,8 +29,11 @@ objective (the "assay"). A design is charged once, the first time it is sent to 
 oracles, whether it comes back valid or not. It is never charged again: candidates already in the store
 are dropped before scoring, and a resumed run reads what was paid from the store. Designs rejected by a
 hard constraint are stored (invalid, with the reason) but are not charged: constraints are cheap local
-checks run before the assay. Look-ahead calls made by guidance (``value: oracle``) are *not* charged;
-the store counts them separately per round (``guidance_oracle_calls``).
+checks run before the assay. A design whose evaluation failed transiently (a timeout, a crashed external
+tool) is stored invalid with ``transient = 1`` and stays charged; it is not retried automatically.
+"Unique" is by design key: the sequence, or for SELFIES the canonical SMILES of the molecule. Look-ahead
+calls made by guidance (``value: oracle``) are *not* charged; the store counts them separately per round
+(``guidance_oracle_calls``).
 """
 
 from __future__ import annotations
