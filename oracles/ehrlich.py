@@ -61,7 +61,8 @@ def _sample_chain(rng: np.random.Generator, p0: np.ndarray, P: np.ndarray, lengt
     """``n`` DMP samples of ``length`` states: ``(n, length)`` int64."""
     out = np.empty((n, length), dtype=np.int64)
     cdf = np.cumsum(P, axis=1)
-    out[:, 0] = rng.choice(len(p0), size=n, p=p0)
+    cdf[:, -1] = 1.0  # round-off must not push a draw past the last allowed state
+    out[:, 0] = rng.choice(len(p0), size=n, p=p0 / p0.sum())
     for t in range(1, length):
         u = rng.random(n)
         nxt = (u[:, None] > cdf[out[:, t - 1]]).sum(axis=1)
@@ -188,6 +189,23 @@ class Ehrlich(Oracle):
     def optimal_solution(self) -> str:
         """A sequence with value 1.0 (every motif present at its spacing, feasible)."""
         return "".join(self.alphabet.tokens[i] for i in self._optimal)
+
+    def sample_feasible(self, n: int, seed: int = 0) -> list[str]:
+        """``n`` feasible sequences drawn from the function's discrete Markov process (its stationary
+        start and banded transition matrix): a "natural" training set for a generative model.
+
+        Args:
+            n: Number of sequences.
+            seed: Seed of the NumPy generator (the same seed gives the same sequences).
+        """
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        states = _sample_chain(np.random.default_rng([self.seed, 2, seed]), self.stationary,
+                               self.transition_matrix, self.dim, n)
+        if not self.is_feasible(states).all():  # banned transitions have probability 0
+            raise RuntimeError("Ehrlich.sample_feasible drew an infeasible sequence")
+        tokens = self.alphabet.tokens
+        return ["".join(tokens[i] for i in row) for row in states]
 
     def is_feasible(self, ids: np.ndarray | torch.Tensor) -> np.ndarray:
         """Feasibility of ``(N, L)`` state indices: no banned transition. Returns ``(N,)`` bool."""

@@ -24,13 +24,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from seqguide.design.loop import Purpose, derive_seed
 from seqguide.design.objective import Objective
 from seqguide.design.schema import CampaignConfig, DataConfig, TrainConfig
 
-__all__ = ["file_digest", "prepare_model", "sample_ehrlich_dmp", "write_ehrlich_fasta"]
+__all__ = ["file_digest", "prepare_model", "write_ehrlich_fasta"]
 
 log = logging.getLogger(__name__)
 
@@ -48,44 +46,11 @@ def file_digest(path: str | Path, n: int = 12) -> str:
 def _find_ehrlich(objective: Objective) -> Any:
     for comp in objective.components:
         oracle = comp.oracle
-        while hasattr(oracle, "inner") and not hasattr(oracle, "transition_matrix"):
+        while hasattr(oracle, "inner") and not hasattr(oracle, "sample_feasible"):
             oracle = oracle.inner
-        if hasattr(oracle, "transition_matrix") and hasattr(oracle, "stationary"):
+        if hasattr(oracle, "sample_feasible"):
             return oracle
     return None
-
-
-def sample_ehrlich_dmp(ehrlich: Any, n: int, seed: int) -> list[str]:
-    """Draw ``n`` feasible sequences from an Ehrlich function's discrete Markov process.
-
-    ``oracles.ehrlich.Ehrlich`` has no public sampler, so this uses its documented attributes: the first
-    state from ``stationary``, each next state from the row of ``transition_matrix`` (banned transitions
-    have probability 0, so every draw is feasible; checked with ``is_feasible``).
-
-    Args:
-        ehrlich: The Ehrlich oracle.
-        n: Number of sequences.
-        seed: NumPy seed.
-
-    Returns:
-        ``n`` strings of length ``ehrlich.dim`` over ``ehrlich.alphabet``.
-    """
-    rng = np.random.default_rng(seed)
-    P = np.asarray(ehrlich.transition_matrix, dtype=np.float64)
-    p0 = np.asarray(ehrlich.stationary, dtype=np.float64)
-    cdf = np.cumsum(P, axis=1)
-    cdf[:, -1] = 1.0
-    states = np.empty((n, int(ehrlich.dim)), dtype=np.int64)
-    states[:, 0] = rng.choice(len(p0), size=n, p=p0 / p0.sum())
-    for t in range(1, states.shape[1]):
-        u = rng.random(n)
-        states[:, t] = (u[:, None] > cdf[states[:, t - 1]]).sum(axis=1)
-    states = np.minimum(states, P.shape[0] - 1)
-    feasible = ehrlich.is_feasible(states)
-    if not feasible.all():  # cannot happen with probability-0 bans; guard against a changed oracle
-        raise RuntimeError(f"{int((~feasible).sum())} DMP draws are infeasible; the Ehrlich oracle changed?")
-    tokens = ehrlich.alphabet.tokens
-    return ["".join(tokens[i] for i in row) for row in states]
 
 
 def write_ehrlich_fasta(objective: Objective, path: Path, n: int, seed: int) -> tuple[Path, list[str]]:
@@ -102,7 +67,7 @@ def write_ehrlich_fasta(objective: Objective, path: Path, n: int, seed: int) -> 
         raise ValueError("model.train.data.ehrlich_samples needs an 'ehrlich' oracle among objective.oracles")
     tokens = list(ehrlich.alphabet.tokens)
     if not path.is_file():
-        seqs = sample_ehrlich_dmp(ehrlich, n, seed)
+        seqs = ehrlich.sample_feasible(n, seed)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".partial")
         tmp.write_text("".join(f">dmp_{i}\n{s}\n" for i, s in enumerate(seqs)))

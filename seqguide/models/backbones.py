@@ -155,6 +155,19 @@ def _modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torc
     return x * (1 + scale[:, None]) + shift[:, None]
 
 
+def _rotary_tables(length: int, head_dim: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin tables ``(L, head_dim / 2)`` of rotary position embeddings (RoFormer, Su et al. 2021)."""
+    inv = 1.0 / (10_000.0 ** (torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim))
+    angles = torch.arange(length, device=device, dtype=torch.float32)[:, None] * inv[None]
+    return angles.cos(), angles.sin()
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs of channels of ``x (B, H, L, Dh)`` by position-dependent angles."""
+    x1, x2 = x[..., 0::2], x[..., 1::2]
+    return torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)
+
+
 class _TransformerBlock(nn.Module):
     def __init__(self, dim: int, heads: int, mlp_ratio: float, dropout: float, conditioned: bool) -> None:
         super().__init__()
@@ -171,7 +184,7 @@ class _TransformerBlock(nn.Module):
             nn.init.zeros_(self.ada.weight)
             nn.init.zeros_(self.ada.bias)
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None, rope: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         B, L, D = x.shape
         if self.ada is not None and c is not None:
             sh1, sc1, g1, sh2, sc2, g2 = self.ada(c).chunk(6, dim=-1)
@@ -180,6 +193,7 @@ class _TransformerBlock(nn.Module):
             g1 = g2 = torch.ones(B, D, device=x.device, dtype=x.dtype)
         h = _modulate(self.norm1(x), sh1, sc1)
         q, k, v = self.qkv(h).view(B, L, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
+        q, k = _rotate(q, *rope), _rotate(k, *rope)  # relative positions: local patterns are easy to attend to
         p = self.drop.p if self.training else 0.0
         a = F.scaled_dot_product_attention(q, k, v, dropout_p=p).transpose(1, 2).reshape(B, L, D)
         x = x + g1[:, None] * self.drop(self.proj(a))
@@ -189,7 +203,8 @@ class _TransformerBlock(nn.Module):
 
 @register_backbone
 class TransformerDenoiser(Backbone):
-    """Bidirectional transformer denoiser with adaLN-Zero conditioning (DiT-style), as in MDLM's DiT.
+    """Bidirectional transformer denoiser with adaLN-Zero conditioning (DiT-style) and rotary position
+    embeddings, as in MDLM's DiT (plus a learned absolute position table for position-specific data).
 
     Args:
         dim: Model width D.
@@ -204,8 +219,8 @@ class TransformerDenoiser(Backbone):
         super().__init__(dim=dim, dropout=dropout)
         if depth < 1:
             raise ValueError(f"depth must be >= 1, got {depth}")
-        if dim % heads:
-            raise ValueError(f"heads={heads} must divide dim={dim}")
+        if dim % heads or (dim // heads) % 2:
+            raise ValueError(f"heads={heads} must divide dim={dim} into an even head width (rotary embeddings)")
         self.depth, self.heads, self.mlp_ratio = depth, heads, mlp_ratio
         self._config.update(depth=depth, heads=heads, mlp_ratio=mlp_ratio)
 
@@ -216,8 +231,9 @@ class TransformerDenoiser(Backbone):
         )
 
     def _forward(self, h: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        rope = _rotary_tables(h.shape[1], self.dim // self.heads, h.device)
         for block in self.blocks:
-            h = block(h, c)
+            h = block(h, c, rope)
         return h
 
 
