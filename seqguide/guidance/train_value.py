@@ -64,9 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sample-steps", type=int, default=None, help="reverse steps per sample (default: model length)")
     p.add_argument("--max-steps", type=int, default=2000, help="optimiser steps (default 2000)")
     p.add_argument("--batch-size", type=int, default=128, help="training batch size (default 128)")
-    p.add_argument("--backbone", choices=_BACKBONES, default="transformer", help="value network (default transformer)")
-    p.add_argument("--dim", type=int, default=64, help="network width (default 64)")
-    p.add_argument("--depth", type=int, default=3, help="network depth (default 3)")
+    p.add_argument("--backbone", choices=_BACKBONES, default="conv", help="value network (default conv)")
+    p.add_argument("--dim", type=int, default=48, help="network width (default 48)")
+    p.add_argument("--depth", type=int, default=4, help="network depth (default 4)")
     p.add_argument("--pooling", choices=("mean", "attention"), default="mean", help="pooling over positions")
     p.add_argument("--loss", choices=("mse", "huber"), default="mse", help="regression loss (default mse)")
     p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (default 1e-3)")
@@ -97,11 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    try:
-        from oracles import get_oracle
-    except ImportError:  # older layouts export it from the registry module only
-        from oracles.registry import get_oracle
-
+    from oracles import get_oracle
     from seqguide.guidance.value_model import fit_value_model
     from seqguide.models import ConvDenoiser, MaskedDiffusion, TransformerDenoiser
 
@@ -119,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--oracle {args.oracle!r}: {err.args[0] if err.args else err}")
 
     if args.backbone == "conv":
-        backbone = ConvDenoiser(dim=args.dim, depth=args.depth)
+        backbone = ConvDenoiser(dim=args.dim, depth=args.depth, dropout=0.0)
     else:
         heads = 4 if args.dim % 4 == 0 else 1
         backbone = TransformerDenoiser(dim=args.dim, depth=args.depth, heads=heads)
