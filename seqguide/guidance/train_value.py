@@ -5,7 +5,7 @@
 
 Draws ``--n`` unguided samples from the masked diffusion model, labels them with the oracle (invalid
 designs dropped and counted), and regresses the reward on noisy states (Li et al. 2024, arXiv 2408.08252,
-§4.1; see :mod:`seqguide.guidance.value_model`). The result loads with ``ValueModel.load(path)`` and
+§4; see :mod:`seqguide.guidance.value_model`). The result loads with ``ValueModel.load(path)`` and
 steers sampling as ``SVDD(LearnedValue(path, oracle), particles=M)``.
 """
 

@@ -6,7 +6,7 @@ reward reachable from them. The soft value (SVDD eq. 3) is
     v_t(x_t) = alpha * log E_{x_0 ~ p_pre(x_0 | x_t)} [ exp(r(x_0) / alpha) ],
 
 which tends to the posterior mean ``E[r(x_0) | x_t]`` as alpha grows. SVDD-MC (Alg. 1 with the value
-learned by Monte-Carlo regression, §4.1) estimates it without look-ahead calls to the denoiser:
+learned by Monte-Carlo regression, §4) estimates it without look-ahead calls to the denoiser:
 
 1. draw ``x_0^(i) ~ p_pre`` from the pretrained model (unguided sampling) and label them ``r(x_0^(i))``
    with the oracle (invalid designs are dropped);
@@ -55,7 +55,15 @@ from seqguide.sampling.rows import unique_rows
 if TYPE_CHECKING:
     from seqguide.sampling.context import SamplingContext
 
-__all__ = ["LearnedValue", "NoisedRewardDataset", "ValueFitReport", "ValueModel", "fit_value_model"]
+__all__ = [
+    "LearnedValue",
+    "NoisedRewardDataset",
+    "ValueFitReport",
+    "ValueModel",
+    "evaluate_value_model",
+    "fit_value_model",
+    "regression_metrics",
+]
 
 log = logging.getLogger(__name__)
 
@@ -339,8 +347,8 @@ class NoisedRewardDataset(Dataset):
     def __getitem__(self, index: int | Sequence[int] | torch.Tensor) -> dict[str, torch.Tensor]:
         """One item (``x_t (L,)``, ``t ()``, ``reward ()``) for an int index, or a batch (``(B, L)``, ``(B,)``,
         ``(B,)``) for a list of indices, noised in one vectorised draw (use with a ``BatchSampler``)."""
-        single = isinstance(index, int)
-        idx = torch.as_tensor([index] if single else index, dtype=torch.long)
+        single = isinstance(index, (int, np.integer)) or (isinstance(index, torch.Tensor) and index.dim() == 0)
+        idx = torch.as_tensor(index, dtype=torch.long).reshape(-1)
         if self._fixed is not None:
             x_t, t, r = (part[idx] for part in self._fixed)
         else:
@@ -536,7 +544,7 @@ def fit_value_model(
     sample_batch_size: int | None = None,
     accelerator: str = "auto",
 ) -> ValueModel:
-    """Train a :class:`ValueModel` by SVDD-MC regression (Li et al. 2024, §4.1).
+    """Train a :class:`ValueModel` by SVDD-MC regression (Li et al. 2024, §4).
 
     Labels come from one of three sources: ``n`` unguided samples of ``model`` scored by ``oracle``
     (the SVDD-MC recipe); ``sequences`` scored by ``oracle``; or ``sequences`` with their ``rewards``

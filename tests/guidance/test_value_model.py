@@ -286,8 +286,9 @@ def test_dataset_renoises_every_read_and_fixes_validation_noise() -> None:
     # Masking follows the schedule: the masked fraction of a row is 1 - alpha(t) = t on average.
     frac = (a["x_t"] == 5).double().mean(dim=1)
     assert abs(float((frac - a["t"].double()).mean())) < 0.01
-    one = ds[3]
-    assert one["x_t"].shape == (20,) and one["t"].dim() == 0
+    for index in (3, np.int64(3), torch.tensor(3)):
+        one = ds[index]
+        assert one["x_t"].shape == (20,) and one["t"].dim() == 0 and one["reward"].item() == 3.0
     val = NoisedRewardDataset(x0[:10], r[:10], get_schedule("loglinear"), mask_id=5, seed=0, fixed=True, repeats=3)
     assert len(val) == 30
     assert torch.equal(val[list(range(30))]["x_t"], val[list(range(30))]["x_t"])
