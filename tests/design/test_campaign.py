@@ -24,7 +24,7 @@ objective:
   oracles:
     - name: jaspar
       args: {{motif: MA2303.1}}
-      label: crp_motif
+      label: motif_score
     - name: gc
       weight: 0.5
   constraints:
@@ -65,7 +65,7 @@ def test_two_rounds_fill_the_store_and_the_report(tiny_checkpoint, tmp_path, wri
     (name, status, config, model, version, budget), = db.execute(
         "SELECT name, status, config, model, code_version, budget FROM runs").fetchall()
     assert (name, status, budget) == ("tiny", result.status, 12)
-    assert json.loads(config)["objective"]["oracles"][0]["label"] == "crp_motif"
+    assert json.loads(config)["objective"]["oracles"][0]["label"] == "motif_score"
     assert json.loads(model)["sha256"] and version
     rounds = db.execute("SELECT round, status, n_candidates, n_scored, n_charged, guidance_oracle_calls, nfe, "
                         "seed FROM rounds ORDER BY round").fetchall()
@@ -80,7 +80,7 @@ def test_two_rounds_fill_the_store_and_the_report(tiny_checkpoint, tmp_path, wri
         assert model_id == f"{tiny_checkpoint.name}@{json.loads(model)['sha256']}" and session == 1
         values = json.loads(comps)
         if charged:
-            assert set(values) == {"crp_motif", "gc"} and (valid or reason)
+            assert set(values) == {"motif_score", "gc"} and (valid or reason)
         else:
             assert reason.startswith("constraint ")
     assert result.best == sorted(result.best, key=lambda d: -d.objective)
@@ -94,9 +94,9 @@ def test_two_rounds_fill_the_store_and_the_report(tiny_checkpoint, tmp_path, wri
         rows = list(csv.DictReader(fh))
     n_valid = db.execute("SELECT COUNT(*) FROM designs WHERE valid = 1").fetchone()[0]
     assert len(rows) == min(5, n_valid)
-    assert list(rows[0])[:5] == ["rank", "round", "objective", "crp_motif", "gc"]
+    assert list(rows[0])[:5] == ["rank", "round", "objective", "motif_score", "gc"]
     assert [float(r["objective"]) for r in rows] == sorted((float(r["objective"]) for r in rows), reverse=True)
-    assert (report / "top_designs.md").read_text().startswith("| rank | round | objective | crp_motif | gc |")
+    assert (report / "top_designs.md").read_text().startswith("| rank | round | objective | motif_score | gc |")
 
 
 def test_rerun_needs_resume_and_resume_checks_the_config(tiny_checkpoint, tmp_path, write_yaml):
