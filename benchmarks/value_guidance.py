@@ -14,7 +14,7 @@ network (Li et al. 2024, arXiv 2408.08252, §4); they are reported separately, a
 SVDD-MC samples of the run. Outputs: ``benchmarks/results/value_guidance.{csv,md,png}``.
 
     python -m benchmarks.value_guidance            # full run (~20-25 min on 2 CPU cores)
-    python -m benchmarks.value_guidance --quick    # smoke run (a few minutes; writes value_guidance_quick.*)
+    python -m benchmarks.value_guidance --quick    # smoke run, a few minutes (writes under runs/benchmarks/)
 
 Trained models are cached under ``runs/benchmarks/value_guidance/`` (git-ignored), keyed by their
 settings; ``--retrain`` ignores the cache.
@@ -425,7 +425,7 @@ def _interpretation(rows: list[dict[str, Any]], infos: dict[str, dict[str, Any]]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small smoke run (writes value_guidance_quick.*)")
+    parser.add_argument("--quick", action="store_true", help="small smoke run (writes under runs/benchmarks/)")
     parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=["dna", "molecules"])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--retrain", action="store_true", help="ignore cached models")
@@ -451,7 +451,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += task_rows
         infos[name] = info
     total = time.perf_counter() - started
-    stem = RESULTS / ("value_guidance_quick" if args.quick else "value_guidance")
+    # Smoke runs go under runs/ (git-ignored): only full runs are results.
+    stem = Path("runs/benchmarks/value_guidance_quick") if args.quick else RESULTS / "value_guidance"
     png = plot(rows, stem.with_suffix(".png"), list(infos), {k: TASKS[k].objective for k in infos})
     env["total_seconds"] = round(total, 1)
     write_table(rows, stem, title="Value-guided sampling at equal oracle budgets", env=env, columns=COLUMNS,

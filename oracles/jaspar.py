@@ -126,7 +126,9 @@ def load_motifs(motifs: str | Sequence[str], release: str = DEFAULT_RELEASE) -> 
     Args:
         motifs: Matrix IDs (``"MA0139.1"``; ``"MA0139"`` = latest version) or TF names (``"CTCF"``: the
             CORE, vertebrate profile with the lowest base ID among those named so), as a list or a
-            comma-separated string.
+            comma-separated string. Names are JASPAR's own and can surprise: JASPAR (CORE) has no bacterial
+            matrices, and ``"crp"`` is Drosophila's bHLH factor cropped (MA2303.1), not E. coli CRP; check
+            the matrix's species before designing against it.
         release: A release shipped with pyjaspar (``"JASPAR2024"``, ``"JASPAR2022"``, ...).
 
     Raises:

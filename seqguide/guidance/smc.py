@@ -48,6 +48,8 @@ class SMC(Guider):
         resample_every: Evaluate potentials (and consider resampling) every this many steps inside the
             active window; the last step is always a potential step.
         ess_threshold: Resample a group when its ESS < ``ess_threshold * k``; 1.0 resamples every time.
+            The ESS is never below 1, so with k = 2 and the default 0.5 resampling never triggers (only the
+            final weighted draw tilts the output): use ``ess_threshold=1.0`` or more particles.
         output: ``"sample"``, ``"best"`` or ``"all"``.
         resampling: ``"multinomial"`` or ``"systematic"``.
         start: Fraction of the run from which potentials are evaluated.

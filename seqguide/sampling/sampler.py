@@ -247,6 +247,7 @@ def _assemble(model: Any, finals: list[Final], counters: Counters, guider_traces
         "seconds": seconds,
         "guidance": [repr(g) for g in guiders],
     }
+    trace.update(counters.extra)  # e.g. value-model rows counted by learned value functions
     for per_chunk in guider_traces:
         for gname, entries in per_chunk.items():
             for key, value in entries.items():
