@@ -47,8 +47,9 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
 from seqguide.alphabet import Alphabet, get_alphabet
+from seqguide.devices import model_device
 from seqguide.guidance.value import ValueFunction
-from seqguide.models.backbones import Backbone, ConvDenoiser, build_backbone
+from seqguide.models.backbones import Backbone, ConvDenoiser, resolve_backbone
 from seqguide.models.schedules import NoiseSchedule, get_schedule
 from seqguide.sampling.rows import unique_rows
 
@@ -145,12 +146,7 @@ class ValueModel(L.LightningModule):
         if huber_delta <= 0:
             raise ValueError(f"huber_delta must be > 0, got {huber_delta}")
         self.alphabet = get_alphabet(alphabet)
-        if backbone is None:
-            backbone = _default_backbone()
-        elif isinstance(backbone, dict):
-            backbone = build_backbone(backbone)
-        if not isinstance(backbone, Backbone):
-            raise TypeError(f"backbone must be a seqguide Backbone or its spec dict, got {type(backbone).__name__}")
+        backbone = resolve_backbone(backbone, _default_backbone)
         backbone.build(vocab_size=self.alphabet.vocab_size, length=length, num_classes=0, time_conditioning=True,
                        out_dim=1 if pooling == "mean" else 2)
         self.backbone = backbone
@@ -456,16 +452,6 @@ def _quiet_lightning(enabled: bool) -> Iterator[None]:
             lg.setLevel(level)
 
 
-def _model_device(model: Any) -> torch.device:
-    dev = getattr(model, "device", None)
-    if isinstance(dev, torch.device):
-        return dev
-    try:
-        return next(model.parameters()).device
-    except (AttributeError, StopIteration):
-        return torch.device("cpu")
-
-
 def _labelled_data(
     model: Any, oracle: Any, sequences: Sequence[str] | torch.Tensor | None, rewards: Any, *, n: int,
     sample_steps: int | None, sample_batch_size: int | None, weights: Sequence[float] | None, seed: int,
@@ -597,7 +583,7 @@ def fit_value_model(
             raise TypeError(f"model must be a masked diffusion process with .{attr} (e.g. MaskedDiffusion), got "
                             f"{type(model).__name__}")
     started = time.perf_counter()
-    device = _model_device(model)
+    device = model_device(model)
     if maximize is None:
         maximize = bool(getattr(oracle, "maximize", True)) if oracle is not None else True
     tokens, r, source, calls = _labelled_data(model, oracle, sequences, rewards, n=n, sample_steps=sample_steps,

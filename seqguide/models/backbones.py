@@ -16,13 +16,14 @@ data so a checkpoint can rebuild the network without pickles (see :func:`build_b
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Backbone", "ConvDenoiser", "TransformerDenoiser", "build_backbone", "register_backbone"]
+__all__ = ["Backbone", "ConvDenoiser", "TransformerDenoiser", "build_backbone", "register_backbone", "resolve_backbone"]
 
 _REGISTRY: dict[str, type[Backbone]] = {}
 
@@ -39,6 +40,21 @@ def build_backbone(spec: dict[str, Any]) -> Backbone:
     if name not in _REGISTRY:
         raise ValueError(f"unknown backbone {name!r}: registered backbones are {sorted(_REGISTRY)}")
     return _REGISTRY[name](**spec.get("config", {}))
+
+
+def resolve_backbone(backbone: Backbone | dict[str, Any] | None, default: Callable[[], Backbone]) -> Backbone:
+    """An unbuilt backbone from an instance, a ``spec()`` dict, or None (``default()``).
+
+    Raises:
+        TypeError: for anything else.
+    """
+    if backbone is None:
+        backbone = default()
+    elif isinstance(backbone, dict):
+        backbone = build_backbone(backbone)
+    if not isinstance(backbone, Backbone):
+        raise TypeError(f"backbone must be a seqguide Backbone or its spec dict, got {type(backbone).__name__}")
+    return backbone
 
 
 class TimestepEmbedding(nn.Module):

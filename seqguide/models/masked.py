@@ -29,7 +29,7 @@ import lightning as L
 import torch
 
 from seqguide.alphabet import Alphabet, get_alphabet
-from seqguide.models.backbones import Backbone, TransformerDenoiser, build_backbone
+from seqguide.models.backbones import Backbone, TransformerDenoiser, resolve_backbone
 from seqguide.models.protocol import Cond, predict_branches
 from seqguide.models.schedules import get_schedule
 
@@ -84,12 +84,7 @@ class MaskedDiffusion(L.LightningModule):
         if not 0.0 < t_eps < 1.0:
             raise ValueError(f"t_eps must be in (0, 1), got {t_eps}")
         self.alphabet = get_alphabet(alphabet)
-        if backbone is None:
-            backbone = TransformerDenoiser()
-        elif isinstance(backbone, dict):
-            backbone = build_backbone(backbone)
-        if not isinstance(backbone, Backbone):
-            raise TypeError(f"backbone must be a seqguide Backbone or its spec dict, got {type(backbone).__name__}")
+        backbone = resolve_backbone(backbone, TransformerDenoiser)
         backbone.build(vocab_size=self.alphabet.vocab_size, length=length, num_classes=num_classes,
                        time_conditioning=time_conditioning)
         self.backbone = backbone

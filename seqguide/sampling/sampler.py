@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from seqguide.devices import model_device
 from seqguide.guidance.base import Candidates, Final, Guider
 from seqguide.sampling.context import Counters, SamplingContext
 
@@ -90,16 +91,6 @@ def _as_cond(cond: Any, n: int, device: torch.device) -> torch.Tensor | None:
     return y
 
 
-def _model_device(model: Any) -> torch.device:
-    dev = getattr(model, "device", None)
-    if isinstance(dev, torch.device):
-        return dev
-    try:
-        return next(model.parameters()).device
-    except (AttributeError, StopIteration):
-        return torch.device("cpu")
-
-
 def sample(
     model: Any,
     n: int,
@@ -142,7 +133,7 @@ def sample(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     guiders = _check_guidance(guidance)
     expansion = math.prod(g.expansion for g in guiders)
-    device = _model_device(model)
+    device = model_device(model)
     cond_all = _as_cond(cond, n, device)
     if seed is None:
         seed = int(torch.randint(0, 2**62, (1,)).item())
