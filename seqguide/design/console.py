@@ -86,8 +86,9 @@ def print_top(console: Any, designs: list[DesignRecord], labels: list[str], k: i
     from rich.table import Table
 
     table = Table(title=f"top {min(k, len(designs))} designs", show_lines=False)
-    for col in ("rank", "round", "objective", *labels, "sequence"):
-        table.add_column(col, overflow="fold")
+    for col in ("rank", "round", "objective", *labels):
+        table.add_column(col, no_wrap=True)
+    table.add_column("sequence", overflow="fold")
     for i, d in enumerate(designs[:k]):
         seq = d.sequence if len(d.sequence) <= 60 else d.sequence[:57] + "..."
         table.add_row(str(i + 1), str(d.round), _fmt(d.objective), *(_fmt(d.components.get(lab)) for lab in labels),
