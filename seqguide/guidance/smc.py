@@ -14,9 +14,16 @@ potentials along any path is ``exp(lam * r(x_0))`` and the particle system targe
 
     p_pre(x_0) exp(lam * r(x_0)) / Z                                          (FK steering, eq. 5)
 
-exactly as k grows, whatever the intermediate potentials. Log-weights accumulate between resamplings;
-particles are resampled within their request's group every ``resample_every`` potential steps when the
-effective sample size falls below ``ess_threshold * k`` (``ess_threshold >= 1``: always).
+exactly as k grows, whatever the intermediate potentials. How fast it gets there does depend on them:
+``diff`` telescopes, so intermediate targets are never tilted more than the terminal one, while the
+products of ``sum`` and ``rt`` potentials grow with the number of potential steps, over-tilting the
+intermediate targets; the final correction then needs low-reward paths that resampling has thinned out,
+so with many potential steps those two need many more particles (or a larger ``resample_every``) to be
+unbiased. Prefer ``diff`` (the FK code's default) or ``max`` for sampling the tilted target.
+
+Log-weights accumulate between resamplings; particles are resampled within their request's group every
+``resample_every`` potential steps when the effective sample size falls below ``ess_threshold * k``
+(``ess_threshold >= 1``: always).
 ``output="sample"`` returns one particle per request drawn by its final weight (the tilted target),
 ``"best"`` the highest-reward particle (the FK code's choice), ``"all"`` every particle with its weight.
 """

@@ -46,13 +46,21 @@ def test_target_differs_from_prior(setup, toy_table) -> None:
     assert _tv(list(toy_table), target) > 0 and 0.5 * sum(abs(target[s] - toy_table[s]) for s in target) > 0.2
 
 
-@pytest.mark.parametrize("potential", ["diff", "max"])
-def test_smc_samples_the_tilted_distribution(setup, potential: str) -> None:
+# ``sum`` and ``rt`` tilt the intermediate targets far more than the terminal one (the product of their
+# potentials grows with the number of potential steps), so the final correction needs the low-reward paths
+# the resampling has thinned out: they converge to the target only with more particles or fewer potential
+# steps. Those two cases still resample most groups before the final correction (diff and max, whose
+# potentials track the reward itself, rarely drop below the ESS threshold here).
+@pytest.mark.parametrize(("potential", "particles", "every", "min_resampled"),
+                         [("diff", 32, 1, 0), ("max", 32, 1, 0), ("rt", 32, 3, N // 2), ("sum", 512, 3, N // 2)])
+def test_smc_samples_the_tilted_distribution(setup, potential: str, particles: int, every: int,
+                                             min_resampled: int) -> None:
     model, oracle, _, target = setup
     out = sample(model, N, steps=8, seed=0, progress=False,
-                 guidance=[SMC(oracle, particles=32, lam=1 / ALPHA, potential=potential)])
+                 guidance=[SMC(oracle, particles=particles, lam=1 / ALPHA, potential=potential, resample_every=every)])
     assert _tv(out.sequences, target) < 0.05
     assert out.trace["oracle_calls"] > 0 and out.scores is not None
+    assert out.trace["SMC.resampled_groups"] >= min_resampled
 
 
 def test_smc_systematic_resampling_every_step_also_targets_the_tilt(setup) -> None:
