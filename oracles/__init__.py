@@ -6,7 +6,7 @@
     array([ True, False])
 
 Built-ins (``list_oracles()``): gc, window_gc, tm, restriction_sites, homopolymer, jaspar, protparam,
-hydrophobic_moment, amp, qed, logp, sa, similarity, pains, brenk, mpo, ehrlich, external, surrogate;
+hydrophobic_moment, amp, qed, logp, sa, similarity, pains, brenk, radicals, mpo, ehrlich, external, surrogate;
 third-party oracles join through the ``seqguide.oracles`` entry-point group.
 """
 

@@ -330,6 +330,24 @@ class StructuralAlerts(MoleculeOracle):
         return {"catalogs": self.catalogs, "input_format": self.input_format}
 
 
+class RadicalElectrons(MoleculeOracle):
+    """Number of unpaired (radical) electrons; a constraint oracle (0 = closed shell).
+
+    Generative models on SELFIES can emit under-saturated atoms (``[CH2]`` with one bond, say) that RDKit
+    reads as radicals; QED and SA do not penalise them, so a design campaign should rule them out.
+    """
+
+    name = "radicals"
+    maximize = False
+    optimal_value = 0.0
+    default_bounds = (None, 0.0)
+
+    def _score_mol(self, mol: Any) -> float:
+        from rdkit.Chem import Descriptors
+
+        return float(Descriptors.NumRadicalElectrons(mol))
+
+
 # ------------------------------------------------------------------------------ desirability
 class _Desirability:
     """A picklable map from raw scores to [0, 1] (GuacaMol 'score modifiers')."""

@@ -65,6 +65,8 @@ _BUILTINS: dict[str, _Entry] = {
                          "Tanimoto similarity of Morgan fingerprints to a target molecule"),
     "pains": _Entry("oracles.molecule:pains", "number of PAINS substructure alerts; 0 = clean"),
     "brenk": _Entry("oracles.molecule:brenk", "number of Brenk unwanted-substructure alerts; 0 = clean"),
+    "radicals": _Entry("oracles.molecule:RadicalElectrons",
+                       "number of radical (unpaired) electrons of a molecule; 0 = closed shell"),
     "mpo": _Entry("oracles.molecule:mpo",
                   "GuacaMol-style molecule MPO: geometric mean of QED, logP and SA desirabilities"),
     "ehrlich": _Entry("oracles.ehrlich:Ehrlich",

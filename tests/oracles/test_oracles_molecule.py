@@ -71,6 +71,14 @@ def test_structural_alerts_name_the_alert():
         get_oracle("pains").__class__(catalogs=["NOPE"])
 
 
+def test_radicals_count_unpaired_electrons():
+    radicals = get_oracle("radicals")
+    # ethyl radical, ethane, methylene (a carbene: two unpaired electrons), a SELFIES with an under-bonded CH2
+    res = radicals(["C[CH2]", "CC", "[CH2]", "[CH2][C][=O]"])
+    assert res.values.tolist() == [1.0, 0.0, 2.0, 1.0] and res.valid.all()
+    assert radicals.default_bounds == (None, 0.0) and not radicals.maximize
+
+
 def test_mpo_is_the_geometric_mean_of_desirabilities():
     mpo = get_oracle("mpo", target=ASPIRIN)
     xs = [ASPIRIN, "CC(C)Cc1ccc(cc1)C(C)C(=O)O", "CCO"]
