@@ -28,7 +28,7 @@ import os
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -778,6 +778,37 @@ class Constraint:
         return f"Constraint({self.oracle!r}, lower={self.lower!r}, upper={self.upper!r})"
 
 
+def check_constraints(constraints: Sequence[Constraint], xs: Sequence[Any],
+                      errors: list[str | None] | None = None) -> list[str | None]:
+    """Apply ``constraints`` in order; each sees only the items every earlier check let through.
+
+    Args:
+        constraints: The hard constraints.
+        xs: The items.
+        errors: Reasons already known per item (None = still alive); items with a reason are not checked.
+
+    Returns:
+        Per item, None if every constraint holds, else the first reason it was rejected.
+    """
+    errors = [None] * len(xs) if errors is None else list(errors)
+    for con in constraints:
+        alive = [i for i, e in enumerate(errors) if e is None]
+        if not alive:
+            break
+        for i, reason in zip(alive, con.check([xs[i] for i in alive])):
+            errors[i] = reason
+    return errors
+
+
+def first_validation_error(oracles: Iterable[Oracle], x: Any) -> str | None:
+    """The first oracle's own input check that fails for ``x``, as ``"<oracle>: <reason>"``; None if all pass."""
+    for o in oracles:
+        err = o._validate_item(x)
+        if err is not None:
+            return f"{o.name}: {err}"
+    return None
+
+
 _MODES = ("sum", "product", "geometric", "stack")
 
 
@@ -841,22 +872,12 @@ class Composite(Oracle):
         self.alphabet = alphabets.pop() if len(alphabets) == 1 else None
 
     def validate(self, x: Any) -> str | None:
-        for o in [*self.oracles, *(c.oracle for c in self.constraints)]:
-            err = o._validate_item(x)
-            if err is not None:
-                return f"{o.name}: {err}"
-        return None
+        return first_validation_error([*self.oracles, *(c.oracle for c in self.constraints)], x)
 
     def _score(self, xs: list[Any]) -> OracleResult:
         n = len(xs)
-        errors: list[str | None] = [None] * n
+        errors = check_constraints(self.constraints, xs)
         transient = np.zeros(n, dtype=bool)
-        for c in self.constraints:
-            alive = [i for i in range(n) if errors[i] is None]
-            if not alive:
-                break
-            for i, reason in zip(alive, c.check([xs[i] for i in alive])):
-                errors[i] = reason
         alive = [i for i in range(n) if errors[i] is None]
         columns: list[np.ndarray] = []
         for o in self.oracles:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from oracles import Constraint, Oracle, OracleResult, get_oracle
+from oracles.wrappers import check_constraints, first_validation_error
 from seqguide.design.schema import ObjectiveConfig
 
 __all__ = ["Component", "Evaluation", "Objective", "build_objective"]
@@ -139,11 +140,7 @@ class Objective(Oracle):
             return f"expected a string, got {type(x).__name__}"
         if not x:
             return "empty sequence"
-        for o in [*(c.oracle for c in self.components), *(c.oracle for c in self.constraints)]:
-            err = o._validate_item(x)
-            if err is not None:
-                return f"{o.name}: {err}"
-        return None
+        return first_validation_error([*(c.oracle for c in self.components), *(c.oracle for c in self.constraints)], x)
 
     def precheck(self, xs: Sequence[str]) -> list[str | None]:
         """The free checks of :meth:`evaluate`: input validation and hard constraints, no component oracle.
@@ -152,14 +149,7 @@ class Objective(Oracle):
             Per design, None if it would be sent to the component oracles (charged), else the reason.
         """
         seqs = list(xs)
-        errors = [self._validate_item(x) for x in seqs]
-        for con in self.constraints:
-            alive = [i for i, e in enumerate(errors) if e is None]
-            if not alive:
-                break
-            for i, reason in zip(alive, con.check([seqs[i] for i in alive])):
-                errors[i] = reason
-        return errors
+        return check_constraints(self.constraints, seqs, [self._validate_item(x) for x in seqs])
 
     def evaluate(self, xs: Sequence[str]) -> Evaluation:
         """Check constraints, score the components, combine. Never raises for a bad design.
@@ -190,13 +180,7 @@ class Objective(Oracle):
     def _evaluate_valid(self, xs: list[str], *, recorded: bool = True) -> Evaluation:
         """Constraints, components, combination on validated items; ``recorded=False`` skips weight-0 terms."""
         n = len(xs)
-        errors: list[str | None] = [None] * n
-        for con in self.constraints:
-            alive = [i for i in range(n) if errors[i] is None]
-            if not alive:
-                break
-            for i, reason in zip(alive, con.check([xs[i] for i in alive])):
-                errors[i] = reason
+        errors = check_constraints(self.constraints, xs)
         alive = [i for i in range(n) if errors[i] is None]
         charged = np.zeros(n, dtype=bool)
         charged[alive] = True
