@@ -27,13 +27,9 @@ from lightning.pytorch.cli import LightningCLI
 from seqguide.data import SequenceDataModule
 from seqguide.models.backbones import Backbone
 from seqguide.models.masked import MaskedDiffusion
+from seqguide.step_trainer import checkpoint_callback, step_trainer
 
 __all__ = ["SeqguideCLI", "TrainResult", "train_cli", "train_masked_diffusion"]
-
-
-def _checkpoint_callback(dirpath: str | Path | None = None, *, has_val: bool = True) -> ModelCheckpoint:
-    return ModelCheckpoint(dirpath=dirpath, filename="best", monitor="val/nll" if has_val else None,
-                           mode="min", save_last=True, save_top_k=1)
 
 
 class SeqguideCLI(LightningCLI):
@@ -59,7 +55,7 @@ def train_cli(argv: Sequence[str] | None = None) -> int:
         args=list(argv) if argv is not None else None,
         run=False,
         save_config_kwargs={"overwrite": True},
-        trainer_defaults={"callbacks": [_checkpoint_callback()]},
+        trainer_defaults={"callbacks": [checkpoint_callback(monitor="val/nll")]},
         seed_everything_default=0,
         auto_configure_optimizers=False,
     )
@@ -118,20 +114,8 @@ def train_masked_diffusion(
     model = MaskedDiffusion(data.alphabet, length=data.length, backbone=backbone, num_classes=data.num_classes,
                             fixed_length=data.fixed_length, **model_kwargs)
     has_val = data.val_fraction > 0
-    ckpt_cb = _checkpoint_callback(out_dir / "checkpoints", has_val=has_val)
-    trainer = L.Trainer(
-        max_steps=max_steps,
-        val_check_interval=min(val_check_interval, max_steps) if has_val else None,
-        check_val_every_n_epoch=None,
-        limit_val_batches=1.0 if has_val else 0,
-        callbacks=[ckpt_cb],
-        default_root_dir=str(out_dir),
-        logger=False,
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        accelerator=accelerator,
-        devices=1,
-    )
+    trainer, ckpt_cb = step_trainer(out_dir, monitor="val/nll", has_val=has_val, max_steps=max_steps,
+                                    val_check_interval=val_check_interval, progress=progress, accelerator=accelerator)
     trainer.fit(model, datamodule=data)
     path = Path(ckpt_cb.best_model_path or ckpt_cb.last_model_path)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}

@@ -43,7 +43,6 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
 from seqguide.alphabet import Alphabet, get_alphabet
@@ -52,6 +51,7 @@ from seqguide.guidance.value import ValueFunction
 from seqguide.models.backbones import Backbone, ConvDenoiser, resolve_backbone
 from seqguide.models.schedules import NoiseSchedule, get_schedule
 from seqguide.sampling.rows import unique_rows
+from seqguide.step_trainer import step_trainer
 
 if TYPE_CHECKING:
     from seqguide.sampling.context import SamplingContext
@@ -626,23 +626,10 @@ def fit_value_model(
     else:
         root = Path(out_dir)
     try:
-        ckpt_cb = ModelCheckpoint(dirpath=root / "checkpoints", filename="best", monitor="val/mse" if val_ds else None,
-                                  mode="min", save_last=True, save_top_k=1)
         with _quiet_lightning(not progress):
-            trainer = L.Trainer(
-                max_steps=max_steps,
-                val_check_interval=min(val_check_interval, max_steps) if val_ds is not None else None,
-                check_val_every_n_epoch=None,
-                limit_val_batches=1.0 if val_ds is not None else 0,
-                num_sanity_val_steps=0,
-                callbacks=[ckpt_cb],
-                default_root_dir=str(root),
-                logger=False,
-                enable_progress_bar=progress,
-                enable_model_summary=False,
-                accelerator=accelerator,
-                devices=1,
-            )
+            trainer, ckpt_cb = step_trainer(root, monitor="val/mse", has_val=val_ds is not None, max_steps=max_steps,
+                                            val_check_interval=val_check_interval, progress=progress,
+                                            accelerator=accelerator, num_sanity_val_steps=0)
         with warnings.catch_warnings(), _quiet_lightning(not progress):
             warnings.filterwarnings("ignore", message=".*does not have many workers.*")
             warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
