@@ -610,21 +610,15 @@ class Timeout(Wrapper):
                     proc, conn = self._start()
                 try:
                     conn.send(chunk)
-                    done = conn.poll(self.seconds)
-                    reply = conn.recv() if done else None
+                    reply = conn.recv() if conn.poll(self.seconds) else None
+                    what = "item" if self.per_item else f"batch of {len(chunk)}"
+                    failure = None if reply is not None else f"timed out after {self.seconds:g} s ({what})"
                 except (EOFError, BrokenPipeError, OSError):
                     proc.join(timeout=1.0)
-                    results.append(OracleResult.invalid(
-                        len(chunk), f"{self.name}: worker process died (exit code {proc.exitcode})",
-                        self.n_objectives, transient=True))
-                    self._stop(proc, conn, kill=True)
-                    proc = None
-                    continue
-                if reply is None:
-                    what = "item" if self.per_item else f"batch of {len(chunk)}"
-                    results.append(OracleResult.invalid(
-                        len(chunk), f"{self.name}: timed out after {self.seconds:g} s ({what})",
-                        self.n_objectives, transient=True))
+                    failure = f"worker process died (exit code {proc.exitcode})"
+                if failure is not None:  # the worker is stuck or gone: the chunk is invalid, start a new one
+                    results.append(OracleResult.invalid(len(chunk), f"{self.name}: {failure}", self.n_objectives,
+                                                        transient=True))
                     self._stop(proc, conn, kill=True)
                     proc = None
                     continue
