@@ -282,6 +282,8 @@ def _message(err: Mapping[str, Any]) -> tuple[str, str]:
         return (f"{path}.{disc}" if path else disc), (f"unknown {disc} {ctx.get('tag')!r} "
                                                         f"(expected one of: {ctx.get('expected_tags')})")
     msg = str(err["msg"])
+    if kind.startswith("guider"):  # the guider registry's messages are complete (they name what was given)
+        return path, msg
     if kind in ("value_error", "assertion_error"):
         return path, msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     value = err.get("input")
