@@ -20,6 +20,7 @@ Every problem raises :class:`ConfigError`, whose text is one line per problem::
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -289,6 +290,11 @@ def _message(err: Mapping[str, Any]) -> tuple[str, str]:
     value = err.get("input")
     if isinstance(value, (dict, list)):
         return path, msg
+    if kind == "literal_error" and isinstance(value, str):
+        expected = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        close = difflib.get_close_matches(value, expected, n=1, cutoff=0.5)
+        if close:
+            return path, f"{msg} (got {_got(value)}; did you mean {close[0]!r}?)"
     return path, f"{msg} (got {_got(value)})"
 
 

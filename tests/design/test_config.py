@@ -250,3 +250,9 @@ def test_cli_validate_ok(here, write_yaml, capsys):
     out = capsys.readouterr().out
     assert out.startswith("campaign.yaml: OK (quick)")
     assert "loop: 1 rounds x 4 candidates, budget 4 designs" in out
+
+
+def test_a_misspelled_choice_suggests_the_nearest(here, write_yaml):
+    msg = _error(_with("    - name: gc\n", "    - name: gc\n  combine: summ\n"), write_yaml)
+    assert msg == ("campaign.yaml: objective.combine: Input should be 'sum', 'product' or 'geometric' (got 'summ'; did "
+                   "you mean 'sum'?)")
