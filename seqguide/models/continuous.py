@@ -109,7 +109,9 @@ class _ImageProcess(L.LightningModule):
         a, s = self.alpha_sigma(t)
         return s / a
 
-    def _coeffs(self, t: torch.Tensor | float, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def path_coefficients(self, t: torch.Tensor | float, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(alpha_t, sigma_t)`` in ``like``'s dtype and device, shaped to broadcast against it (per row for a
+        ``(B,)`` t)."""
         a, s = self.alpha_sigma(torch.as_tensor(t, dtype=torch.float64, device=like.device))
         shape = (-1,) + (1,) * (like.dim() - 1) if a.dim() else ()
         return a.to(like.dtype).reshape(shape), s.to(like.dtype).reshape(shape)
@@ -118,7 +120,7 @@ class _ImageProcess(L.LightningModule):
     def to_x0_eps(self, pred: Prediction) -> tuple[torch.Tensor, torch.Tensor]:
         """Clean-image and noise estimates ``(x0, eps)``, each ``(B, C, H, W)``, implied by ``pred``."""
         x, v = pred.state, pred.value
-        a, s = self._coeffs(pred.t, x)
+        a, s = self.path_coefficients(pred.t, x)
         if pred.kind == "eps":
             return (x - s * v) / a, v
         if pred.kind == "x0":
@@ -131,7 +133,7 @@ class _ImageProcess(L.LightningModule):
 
     def from_x0_eps(self, pred: Prediction, x0: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         """The value of ``pred``'s kind for the estimates ``(x0, eps)`` (inverse of :meth:`to_x0_eps`)."""
-        a, s = self._coeffs(pred.t, x0)
+        a, s = self.path_coefficients(pred.t, x0)
         if pred.kind == "eps":
             return eps
         if pred.kind == "x0":
@@ -142,7 +144,7 @@ class _ImageProcess(L.LightningModule):
 
     def from_x0(self, pred: Prediction, x0: torch.Tensor) -> Prediction:
         """``pred`` changed so that its clean-image estimate is ``x0`` (same state and time)."""
-        a, s = self._coeffs(pred.t, x0)
+        a, s = self.path_coefficients(pred.t, x0)
         eps = (pred.state - a * x0) / s.clamp_min(torch.finfo(x0.dtype).tiny)
         return pred.replace(value=self.from_x0_eps(pred, x0, eps))
 
@@ -184,7 +186,7 @@ class _ImageProcess(L.LightningModule):
         x0, eps = self.to_x0_eps(pred)
         if self.clip_x0:
             x0 = x0.clamp(*DATA_RANGE)
-            a, s = self._coeffs(pred.t, x0)
+            a, s = self.path_coefficients(pred.t, x0)
             eps = torch.where(s > 0, (pred.state - a * x0) / s.clamp_min(torch.finfo(x0.dtype).tiny), eps)
         return x0, eps
 
@@ -254,7 +256,7 @@ class _ImageProcess(L.LightningModule):
         """Per-image MSE ``(B,)`` between the network output at ``x_t ~ q(x_t | x_0)`` and its target."""
         t = self._sample_t(x0.shape[0], x0.device, generator)
         eps = torch.randn(x0.shape, device=x0.device, generator=generator, dtype=x0.dtype)
-        a, s = self._coeffs(t, x0)
+        a, s = self.path_coefficients(t, x0)
         xt = a * x0 + s * eps
         out = self._network(xt, t, labels)
         target = self.from_x0_eps(Prediction(out, self.prediction, t, xt), x0, eps)
