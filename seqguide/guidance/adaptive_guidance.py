@@ -1,7 +1,9 @@
 """Adaptive Guidance (Castillo et al. 2023, arXiv 2312.12487, §4): stop evaluating the unconditional branch
 once the conditional and unconditional predictions agree.
 
-At every guided step the per-sample cosine similarity ``gamma_t = cos(c, u)`` is measured; CFG's update
+At every guided step the per-sample cosine similarity ``gamma_t = cos(c, u)`` is measured (on the predictions as
+given, eps in the paper, or with ``space="x0"`` on the clean estimates: at high noise every eps prediction is
+close to ``x_t / sigma_t``, so eps-space similarities start near 1 for small models); CFG's update
 becomes nearly parallel to the conditional step late in sampling, so once ``gamma_t > threshold`` for every
 sample of the batch the remaining steps use the conditional prediction alone. From the next step on only the
 ``"cond"`` branch is requested, so the saved network calls show in ``Samples.trace["nfe"]``; the trace also
@@ -10,11 +12,10 @@ reports ``AdaptiveGuidance.stopped_at_step`` and ``AdaptiveGuidance.skipped_unco
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-import torch
-
-from seqguide.guidance.cfg_common import CFGBase, cosine
+from seqguide.guidance.cfg_common import CFGBase, cosine, to_x0
 
 __all__ = ["AdaptiveGuidance"]
 
@@ -25,6 +26,7 @@ class AdaptiveGuidance(CFGBase):
     Args:
         scale: Guidance scale w (``base`` as for :class:`~seqguide.guidance.CFG`).
         threshold: gamma-bar: the cosine similarity above which the unconditional branch is dropped.
+        space: ``"prediction"`` (the paper: eps as predicted) or ``"x0"`` (the clean estimates).
         base: ``"uncond"`` or ``"cond"``.
         start: Fraction of the run (by step) from which guidance is applied.
         stop: Fraction after which it is not.
@@ -32,12 +34,16 @@ class AdaptiveGuidance(CFGBase):
 
     paper: ClassVar[str] = "Castillo et al. 2023, arXiv 2312.12487 (Adaptive Guidance), §4"
 
-    def __init__(self, *, scale: float = 3.0, threshold: float = 0.99, base: Literal["uncond", "cond"] = "uncond",
+    def __init__(self, *, scale: float = 3.0, threshold: float = 0.99,
+                 space: Literal["prediction", "x0"] = "prediction", base: Literal["uncond", "cond"] = "uncond",
                  start: float = 0.0, stop: float = 1.0) -> None:
         super().__init__(scale=scale, base=base, start=start, stop=stop)
         if not -1.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be a cosine similarity in [-1, 1], got {threshold}")
+        if space not in ("prediction", "x0"):
+            raise ValueError(f"space must be 'prediction' or 'x0', got {space!r}")
         self.threshold = float(threshold)
+        self.space = space
 
     def reset(self, ctx: Any) -> None:
         super().reset(ctx)
@@ -54,17 +60,22 @@ class AdaptiveGuidance(CFGBase):
             self._skipped += 1
         return branches
 
-    def guide(self, c: torch.Tensor, u: torch.Tensor, t: float) -> torch.Tensor:
-        gamma = cosine(c, u)
-        if not self.ctx.lookahead:
+    def combine(self, preds: Mapping[str, Any], t: float) -> Mapping[str, Any]:
+        if "uncond" in preds and self.guidance_active(t) and not self.ctx.lookahead:
+            c, u = preds["cond"], preds["uncond"]
+            if self.space == "x0":
+                c, u = to_x0(self.ctx.model, c), to_x0(self.ctx.model, u)
+            gamma = cosine(getattr(c, "value", c), getattr(u, "value", u))
             self._last_cos = float(gamma.min())
+            out = super().combine(preds, t)
             if bool((gamma > self.threshold).all()):
                 self._stopped_at = self.ctx.step_index  # this step is still guided; later ones are not
-        return super().guide(c, u, t)
+            return out
+        return super().combine(preds, t)
 
     def trace(self) -> dict[str, Any]:
         return {"stopped_at_step": -1 if self._stopped_at is None else self._stopped_at,
                 "skipped_uncond_steps": self._skipped}
 
     def _hyper(self) -> str:
-        return f"{super()._hyper()}, threshold={self.threshold}"
+        return f"{super()._hyper()}, threshold={self.threshold}, space={self.space!r}"

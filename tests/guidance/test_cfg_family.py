@@ -239,7 +239,7 @@ def test_cfg_zero_star_zero_init_needs_no_unconditional_call() -> None:
     model = _model("velocity")
     star = CFGZeroStar(scale=3.0, zero_init_steps=2)
     ctx = _ctx(star, model)
-    c, u = _cu(7, "velocity")
+    c, _ = _cu(7, "velocity")
     assert star.conditions(1.0) == ("cond",)
     assert torch.count_nonzero(star.combine({"cond": c}, 1.0)["cond"].value) == 0
     _at(ctx, 2)
