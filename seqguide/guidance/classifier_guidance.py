@@ -13,7 +13,8 @@ EluCD makes it work with a classifier trained on *clean* images only:
 
 The score shift ``delta_score = s(t) g`` enters the model's prediction through Tweedie's formula,
 ``x0_hat <- x0_hat + sigma_t^2 / alpha_t delta_score`` (for eps prediction: ``eps <- eps - sigma_t delta_score``,
-Dhariwal & Nichol eq. 14), and is mapped back to the model's parameterisation. The classifier maps model-space
+Dhariwal & Nichol eq. 14), and is mapped back to the model's parameterisation (steps with no signal left,
+``alpha_t ~ 0``, are not guided). The classifier maps model-space
 images ``(B, C, H, W)`` (in [-1, 1]) to logits ``(B, K)``; the target class is each sample's ``cond`` label, or
 ``target``. Defaults follow the EluCD README (beta = 3, tau = 1, delta = 0.5, gamma = 0.3).
 """
@@ -31,6 +32,8 @@ from seqguide.guidance.base import Guider
 from seqguide.prediction import Prediction
 
 __all__ = ["ClassifierGuidance", "calibrated_log_prob", "softplus_copy"]
+
+_ALPHA_MIN = 1e-4  # no signal left (alpha_t ~ 0, e.g. a flow at t = 1): the score there ignores the data
 
 
 def softplus_copy(classifier: nn.Module, beta: float) -> nn.Module:
@@ -129,8 +132,10 @@ class ClassifierGuidance(Guider):
                             "DiscreteClassifierGuidance")
         model = self.ctx.model
         x0, _ = model.to_x0_eps(pred)
-        g = self.gradient(x0, self._targets(x0.shape[0], x0.device))
         a, s = model.path_coefficients(pred.t, x0)
+        if float(a.min()) <= _ALPHA_MIN:
+            return pred
+        g = self.gradient(x0, self._targets(x0.shape[0], x0.device))
         shifted = x0 + (s**2 / a) * self.strength(t) * g  # Tweedie: E[x0 | x_t] under the shifted score
         if not self.ctx.lookahead:
             self._guided_steps += 1

@@ -307,6 +307,14 @@ class _ImageProcess(L.LightningModule):
         if not isinstance(hp.get("denoiser"), dict) or "image_shape" not in hp:
             raise ValueError(f"{path}: not a seqguide {cls.__name__} checkpoint")
         hp.pop("_instantiator", None)
+        class_path = hp.pop("_class_path", None)  # written by LightningCLI's subclass mode
+        if class_path is not None and class_path.rsplit(".", 1)[-1] != cls.__name__:
+            raise ValueError(f"{path}: a {class_path.rsplit('.', 1)[-1]} checkpoint, not a {cls.__name__} one")
+        import inspect
+
+        unknown = set(hp) - set(inspect.signature(cls.__init__).parameters)
+        if unknown:
+            raise ValueError(f"{path}: not a {cls.__name__} checkpoint (unexpected hyperparameters {sorted(unknown)})")
         model = cls(**hp)
         model.load_state_dict(ckpt["state_dict"])
         return model.eval()

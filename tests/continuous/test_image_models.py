@@ -129,3 +129,15 @@ def test_bad_arguments_are_named() -> None:
         model = exact_diffusion()
         pred = _pred(model, "eps")
         model.x0_estimate(pred.state, pred, sample=True)
+
+
+def test_label_dropout_trains_the_null_class() -> None:
+    model = exact_diffusion(cond_dropout=1.0)
+    batch = {"images": torch.zeros(64, 1, 2, 2), "labels": torch.randint(0, 2, (64,))}
+    assert bool((model._labels(batch, train=True) == model.num_classes).all())  # every label dropped to null
+    assert torch.equal(model._labels(batch, train=False), batch["labels"])  # never at validation
+    model.hparams.cond_dropout = 0.3
+    dropped = (model._labels(batch | {"labels": torch.zeros(4000, dtype=torch.long)}, train=True) == 2).double()
+    assert dropped.mean().item() == pytest.approx(0.3, abs=0.03)
+    with pytest.raises(ValueError, match="no 'labels'"):
+        model._labels({"images": batch["images"]}, train=True)
