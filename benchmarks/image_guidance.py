@@ -77,7 +77,7 @@ class Settings:
     quick: bool
 
 
-FULL = Settings(train_steps=1000, samples=400, steps=20, classifier_epochs=60, ema_decay=0.995, quick=False)
+FULL = Settings(train_steps=1000, samples=300, steps=20, classifier_epochs=60, ema_decay=0.995, quick=False)
 QUICK = Settings(train_steps=100, samples=100, steps=6, classifier_epochs=10, ema_decay=0.0, quick=True)
 
 
@@ -240,12 +240,17 @@ def _methods(model_name: str, guide: GuideMLP) -> dict[str, list[tuple[str, Call
                 for h, lo in ((1.5, 3.0), (2.0, 5.0), (3.0, 8.0))],
         "CFG-Zero*": [(f"w={w}", lambda w=w: [CFGZeroStar(scale=w, zero_init_steps=zero_init)])
                       for w in (2.0, 3.0, 5.0)],
-        "AdaptiveGuidance": [(f"w={w}", lambda w=w: [AdaptiveGuidance(scale=w, threshold=0.995, space="x0")])
-                             for w in (2.0, 3.0, 5.0)],
+        "AdaptiveGuidance": [(f"w={w},threshold={g}", lambda w=w, g=g: [AdaptiveGuidance(scale=w, threshold=g,
+                                                                                          space="x0")])
+                             for w, g in ((2.0, 0.98), (3.0, 0.98), (3.0, 0.95), (5.0, 0.98))],
         "LinearAG": [(f"w={w}", lambda w=w: [LinearAG(scale=w)]) for w in (2.0, 3.0, 5.0)],
         "RAAG": [(f"w={w},alpha={a}", lambda w=w, a=a: [RAAG(scale=w, alpha=a)])
                  for w, a in ((5.0, 1.0), (8.0, 1.0), (8.0, 4.0))],
-        "CFG-Ctrl (SMC)": [(f"w={w}", lambda w=w: [CFGCtrl(scale=w, control="smc")]) for w in (2.0, 3.0, 5.0)],
+        "CFG-Ctrl (SMC)": [(f"w={w},k={k}", lambda w=w, k=k: [CFGCtrl(scale=w, control="smc", k=k)])
+                           for w, k in ((3.0, 0.3), (3.0, 0.05), (3.0, 0.01), (5.0, 0.01))],
+        "CFG-Ctrl (PID)": [(f"w={w},ki={ki},kd={kd}", lambda w=w, ki=ki, kd=kd: [CFGCtrl(scale=w, control="pid",
+                                                                                         ki=ki, kd=kd)])
+                           for w, ki, kd in ((3.0, 0.0, 0.5), (3.0, 0.05, 0.0))],
         "DynamicCFG": [(f"scales={sc}", lambda sc=sc: [DynamicCFG(log_prob_evaluator, scales=sc)])
                        for sc in ((1.0, 2.0, 3.0), (1.0, 2.0, 3.0, 5.0, 8.0))],
         "ClassifierGuidance": [(f"s={sc}", lambda sc=sc: [ClassifierGuidance(guide, scale=sc)])
@@ -357,7 +362,8 @@ def run(s: Settings, out_dir: Path) -> tuple[list[dict[str, Any]], dict[str, flo
                 if key not in grids or row["fid"] < grids[key][0]:
                     grids[key] = (row["fid"], images, setting)
     for (model_name, method), (_, images, setting) in grids.items():
-        safe = "".join(ch if ch.isalnum() else "_" for ch in method).strip("_")
+        readable = method.replace("++", " plus plus").replace("*", " star").replace("+", "plus")
+        safe = "_".join("".join(ch if ch.isalnum() else " " for ch in readable).split())
         _grid(images, out_dir / "image_guidance" / f"{model_name}_{safe}.png", f"{model_name}: {method} ({setting})")
     for row in rows:
         row["best"] = row["setting"] == grids[(row["model"], row["method"])][2]
