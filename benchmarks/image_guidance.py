@@ -379,11 +379,12 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     s = QUICK if args.quick else FULL
     out_dir = Path("runs/benchmarks/image_guidance_quick") if args.quick else RESULTS
+    env = environment("cpu", seed=SEED, samples_per_setting=s.samples, sampling_steps=s.steps,
+                      train_steps=s.train_steps, torch_threads_used=args.threads)  # the code as it starts
     t0 = time.perf_counter()
     rows, cls_metrics = run(s, out_dir)
     total = time.perf_counter() - t0
-    env = environment("cpu", seed=SEED, samples_per_setting=s.samples, sampling_steps=s.steps,
-                      train_steps=s.train_steps, total_minutes=round(total / 60, 1), **cls_metrics)
+    env.update(total_minutes=round(total / 60, 1), **cls_metrics)
     best = [r for r in rows if r["best"]]
     notes = (
         "Digits (scikit-learn, 8x8): 1,259 train / 179 val / 359 test images. Samples are balanced over the 10 "
