@@ -141,3 +141,18 @@ def test_label_dropout_trains_the_null_class() -> None:
     assert dropped.mean().item() == pytest.approx(0.3, abs=0.03)
     with pytest.raises(ValueError, match="no 'labels'"):
         model._labels({"images": batch["images"]}, train=True)
+
+
+def test_heun_step_averages_the_two_velocities() -> None:
+    model = exact_flow(solver="heun")
+    pred = _pred(model, "velocity", t=0.8)
+    second = torch.randn_like(pred.value)
+    seen = {}
+
+    def evaluate(x, s, rows):
+        seen["x"], seen["s"] = x, s
+        return pred.replace(value=second, state=x, t=torch.full((x.shape[0],), s))
+
+    out = model.step(pred.state, pred.replace(evaluate=evaluate), 0.8, 0.5)
+    assert seen["s"] == 0.5 and torch.allclose(seen["x"], pred.state - 0.3 * pred.value)  # Euler predictor
+    assert torch.allclose(out, pred.state - 0.3 * 0.5 * (pred.value + second), atol=1e-6)  # trapezoidal corrector

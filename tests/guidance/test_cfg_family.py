@@ -389,3 +389,17 @@ def test_constructors_name_the_bad_argument() -> None:
         with pytest.raises(ValueError, match=match):
             make()
     assert math.isclose(CFG(scale=2.0, base="cond").weight, 3.0)
+
+
+def test_cfg_on_discrete_log_probs_is_the_normalised_product_of_experts() -> None:
+    g = torch.Generator().manual_seed(0)
+    lc = torch.randn(4, 5, 6, generator=g).log_softmax(-1)
+    lu = torch.randn(4, 5, 6, generator=g).log_softmax(-1)
+    lc[..., 0] = lu[..., 0] = float("-inf")  # e.g. the mask token: impossible in both branches
+    cfg = CFG(scale=2.0)
+    _ctx(cfg)
+    out = cfg.combine({"cond": lc, "uncond": lu}, 0.5)["cond"]
+    p = lc.exp() ** 2.0 * lu.exp() ** (1 - 2.0)
+    p[..., 0] = 0.0
+    assert torch.allclose(out.exp(), p / p.sum(-1, keepdim=True), atol=1e-5)
+    assert torch.isneginf(out[..., 0]).all()
