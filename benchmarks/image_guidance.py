@@ -18,7 +18,7 @@ savings of interval guidance, adaptive guidance and LinearAG show. Outputs: ``be
 .{csv,md}`` and one PNG grid (10 samples per class) per model and method at its best setting (lowest FID) in
 ``benchmarks/results/image_guidance/``.
 
-    python -m benchmarks.image_guidance            # full run (about 40 min on a shared 2-core machine)
+    python -m benchmarks.image_guidance            # full run: ~26 min sampling + ~2 x 13 min training (2 loaded cores)
     python -m benchmarks.image_guidance --quick    # smoke run, a few minutes (writes under runs/benchmarks/)
 """
 
