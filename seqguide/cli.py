@@ -1,6 +1,7 @@
 """The ``seqguide`` command.
 
     seqguide train [--config configs/train/crp.yaml] [--trainer.max_steps 500] [--print_config]
+    seqguide train --config configs/train/digits_diffusion.yaml     (image models: digits_flow.yaml too)
     seqguide sample --ckpt model.ckpt -n 100 --steps 128 --out samples.fasta
     seqguide sample --ckpt model.ckpt -n 32 --guidance svdd:particles=8 --oracle gc --out guided.csv
     seqguide guiders list | seqguide guiders show NAME
@@ -28,7 +29,8 @@ __all__ = ["main"]
 _USAGE = """usage: seqguide <command> [options]
 
 commands:
-  train         train a masked diffusion model (LightningCLI; --help for all options)
+  train         train a model from a LightningCLI config (masked diffusion, or an image model when
+                model.class_path is GaussianDiffusion / FlowMatching; --help for all options)
   sample        sample sequences from a trained checkpoint (optionally guided: --guidance NAME:key=value,...)
   guiders       list the guidance methods, or show one's arguments (guiders list | guiders show NAME)
   train-value   train a learned value model (SVDD-MC) for a checkpoint and an oracle
@@ -41,6 +43,12 @@ Run 'seqguide <command> --help' for a command's options.
 
 
 def _train(argv: Sequence[str]) -> int:
+    from seqguide.training_images import is_image_config
+
+    if is_image_config(argv):  # model.class_path GaussianDiffusion / FlowMatching: the image LightningCLI
+        from seqguide.training_images import train_images_cli
+
+        return train_images_cli(argv)
     from seqguide.training import train_cli
 
     return train_cli(argv)

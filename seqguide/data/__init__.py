@@ -7,6 +7,7 @@
   (``amp``, ``moses``, ``moses_test``, ``nci``, ``crp``, ``ars``, ``splice5``, ``ww``).
 * :mod:`~seqguide.data.encoding`: :func:`encode_records`, padding and the too-long policy.
 * :mod:`~seqguide.data.datamodule`: :class:`SequenceDataModule`, the LightningDataModule.
+* :mod:`~seqguide.data.images`: :class:`ImageDataModule` for packaged image sets (``digits``, ``photo_patches``).
 
 Example:
     >>> from seqguide.data import SequenceDataModule
@@ -21,14 +22,18 @@ Example:
 from seqguide.data.datamodule import SequenceDataModule, TokenDataset
 from seqguide.data.encoding import EncodedSequences, encode_records, validate_records
 from seqguide.data.formats import detect_format
+from seqguide.data.images import IMAGE_PRESETS, ImageDataModule, ImageDataset, load_image_preset
 from seqguide.data.presets import PRESETS, Preset, list_presets, load_preset
 from seqguide.data.readers import read_fasta, read_table
 from seqguide.data.records import SequenceRecords
 from seqguide.data.smiles import read_smiles, selfies_alphabet, to_selfies
 
 __all__ = [
+    "IMAGE_PRESETS",
     "PRESETS",
     "EncodedSequences",
+    "ImageDataModule",
+    "ImageDataset",
     "Preset",
     "SequenceDataModule",
     "SequenceRecords",
@@ -36,6 +41,7 @@ __all__ = [
     "detect_format",
     "encode_records",
     "list_presets",
+    "load_image_preset",
     "load_preset",
     "read_fasta",
     "read_smiles",

@@ -10,7 +10,8 @@ The loop (``seqguide.sampling.sample``) calls, at every step from time t to s < 
     state    = guider.select(cands, t)                  # value-based selection / resampling
     state    = guider.remask(state, pred, t)            # APS anchored remasking
 
-and once at the end ``guider.finalize(state)``. Every hook defaults to the identity, so a guider
+and once at the end ``guider.finalize(state)``. When a guider reorders rows (resampling) every guider's
+``reorder(index)`` is called, so per-row state stays aligned. Every hook defaults to the identity, so a guider
 implements only the hooks it needs, and several guiders compose in list order. At most one guider
 of a stack may implement ``propose`` and at most one ``select``.
 
@@ -35,8 +36,9 @@ if TYPE_CHECKING:
 
 __all__ = ["HOOKS", "Candidates", "Final", "Guider", "stack_problems"]
 
-#: The loop's hooks, in the order it calls them (``reset`` before step 0, ``finalize`` after the last step).
-HOOKS = ("reset", "conditions", "combine", "adjust", "propose", "select", "remask", "finalize")
+#: The loop's hooks, in the order it calls them (``reset`` before step 0, ``reorder`` whenever a guider reorders
+#: rows, ``finalize`` after the last step).
+HOOKS = ("reset", "conditions", "combine", "adjust", "propose", "select", "remask", "reorder", "finalize")
 
 
 @dataclass
@@ -152,6 +154,10 @@ class Guider:
     def finalize(self, state: torch.Tensor) -> Final:
         """Reduce the ``n * expansion`` rows to the output."""
         return Final(state)
+
+    def reorder(self, index: torch.Tensor) -> None:
+        """Rows were reordered (SMC resampling, beam selection): new row i is old row ``index[i]``.
+        Guiders that keep per-row state (momentum buffers, integrals) reorder it here."""
 
     def trace(self) -> dict[str, Any]:
         """Per-run diagnostics merged into ``Samples.trace`` (e.g. resampling counts)."""

@@ -73,6 +73,20 @@ _BUILTIN: dict[str, str] = {
     "smc": "seqguide.guidance.smc:SMC",
     "best_of_n": "seqguide.guidance.best_of_n:BestOfN",
     "beam": "seqguide.guidance.beam:BeamSearch",
+    # classifier-free guidance family (combine hook)
+    "cfg": "seqguide.guidance.cfg:CFG",
+    "guidance_interval": "seqguide.guidance.guidance_interval:GuidanceInterval",
+    "cfg_plus_plus": "seqguide.guidance.cfg_plus_plus:CFGPlusPlus",
+    "apg": "seqguide.guidance.apg:APG",
+    "fdg": "seqguide.guidance.fdg:FDG",
+    "cfg_zero_star": "seqguide.guidance.cfg_zero_star:CFGZeroStar",
+    "adaptive_guidance": "seqguide.guidance.adaptive_guidance:AdaptiveGuidance",
+    "linear_ag": "seqguide.guidance.linear_ag:LinearAG",
+    "raag": "seqguide.guidance.raag:RAAG",
+    "cfg_ctrl": "seqguide.guidance.cfg_ctrl:CFGCtrl",
+    "dynamic_cfg": "seqguide.guidance.dynamic_cfg:DynamicCFG",
+    # gradient guidance on images (adjust hook)
+    "classifier": "seqguide.guidance.classifier_guidance:ClassifierGuidance",
 }
 
 _EMPTY = inspect.Parameter.empty

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from seqguide.prediction import Prediction
 from seqguide.sampling.rows import unique_rows
 
 if TYPE_CHECKING:
@@ -99,6 +100,9 @@ class SamplingContext:
         self.s = 1.0
         self.branches: tuple[str, ...] = ("cond",)
         self.lookahead = False
+        #: During a look-ahead prediction: ``(N,)`` the loop row each predicted state descends from (so guiders
+        #: with per-row state or labels can index them); None while the loop predicts its own rows.
+        self.lookahead_rows: torch.Tensor | None = None
         self._entries: list[_Entry] = []  # predictions that may be reused (newest last)
         self._time_conditioned = bool(getattr(model, "time_conditioned", True))
         # Only predictions of discrete states can be matched by content.
@@ -210,33 +214,58 @@ class SamplingContext:
             raise KeyError("after combine() the predictions must hold a 'cond' entry (the one the step uses)")
         return out["cond"]
 
-    def predict(self, state: torch.Tensor, t: float, rows: torch.Tensor | None = None) -> Any:
+    def predict(self, state: torch.Tensor, t: float, rows: torch.Tensor | None = None, *,
+                adjust: bool = False) -> Any:
         """Look-ahead prediction for arbitrary states (e.g. candidate next states at time s).
 
-        Evaluates the current branches and applies the guiders' ``combine``. The raw predictions are
-        remembered, so if one of these states becomes the loop's state at time ``t``, the network is
-        not called for it again.
+        Evaluates the current branches and applies the guiders' ``combine`` (and their ``adjust`` when
+        ``adjust=True``). The raw predictions are remembered, so if one of these states becomes the loop's
+        state at time ``t``, the network is not called for it again.
 
         Args:
             state: ``(N, ...)`` states to predict for.
             t: Their time.
             rows: ``(N,)`` the loop row each state descends from (for class labels); default ``arange``.
+            adjust: Also apply the guiders' ``adjust`` hooks (the full guided prediction, as the loop's step
+                would see it).
         """
         if rows is None:
             rows = torch.arange(state.shape[0], device=state.device)
         preds = self._predict_raw(state, t, rows)
-        self.lookahead = True
+        previous = (self.lookahead, self.lookahead_rows)
+        self.lookahead, self.lookahead_rows = True, rows
         try:
-            return self.combine(dict(preds), t)
+            pred = self.combine(dict(preds), t)
+            if adjust:
+                for g in self.guiders:
+                    pred = g.adjust(state, pred, t)
+            return pred
         finally:
-            self.lookahead = False
+            self.lookahead, self.lookahead_rows = previous
+
+    def attach_evaluator(self, pred: Any) -> Any:
+        """Give a continuous prediction of the loop's rows an evaluator for second-order steps (Heun): the
+        fully guided prediction of other states at another time, counted in ``nfe``."""
+        if not isinstance(pred, Prediction):
+            raise TypeError(f"a second-order step needs a Prediction, got {type(pred).__name__}")
+        rows = torch.arange(pred.value.shape[0], device=pred.value.device)
+        return pred.replace(evaluate=lambda x, t, r: self.predict(x, t, r, adjust=True), rows=rows)
+
+    def current_labels(self) -> torch.Tensor | None:
+        """``(N,)`` class labels of the rows being predicted (look-ahead rows during a look-ahead), or None."""
+        if self.cond is None:
+            return None
+        return self.cond if self.lookahead_rows is None else self.cond[self.lookahead_rows]
 
     # ------------------------------------------------------------------ bookkeeping
     def gather(self, index: torch.Tensor) -> None:
-        """Rows were reordered: new row i is old row ``index[i]`` (resampling). Keeps the labels aligned;
-        cached predictions are matched by content, so they need no remapping."""
+        """Rows were reordered: new row i is old row ``index[i]`` (resampling). Keeps the labels and every
+        guider's per-row state (``Guider.reorder``) aligned; cached predictions are matched by content, so
+        they need no remapping."""
         if self.cond is not None:
             self.cond = self.cond[index]
+        for g in self.guiders:
+            g.reorder(index)
 
     def score(self, oracle: Any, clean: torch.Tensor | Sequence[str]) -> Any:
         """Score clean states (decoded with the model) or strings with ``oracle``; counted in the trace."""

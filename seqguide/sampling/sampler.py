@@ -188,6 +188,8 @@ def _run_chunk(model: Any, ctx: SamplingContext, guiders: list[Guider], times: l
         pred = ctx.combine(preds, t)
         for g in guiders:
             pred = g.adjust(state, pred, t)
+        if getattr(model, "second_order", False):  # e.g. Heun: the step evaluates the guided prediction again
+            pred = ctx.attach_evaluator(pred)
         cands = proposer.propose(model, state, pred, t, s) if proposer is not None else None
         if cands is None:
             nxt = model.step(state, pred, t, s, ctx.generator)
