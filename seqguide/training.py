@@ -47,8 +47,30 @@ class SeqguideCLI(LightningCLI):
         })
 
 
+def _config_files(argv: Sequence[str]) -> list[str]:
+    """The ``--config FILE`` / ``--config=FILE`` arguments of a command line."""
+    found = []
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            found.append(argv[i + 1])
+        elif arg.startswith("--config="):
+            found.append(arg.partition("=")[2])
+    return found
+
+
 def train_cli(argv: Sequence[str] | None = None) -> int:
     """``seqguide train [--config FILE] [--trainer.* ...] [--model.* ...] [--data.* ...]``."""
+    import sys
+
+    from seqguide.yaml_io import ConfigError, read_yaml
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:  # the project's YAML refusals (binary files, duplicate keys, alias bombs) before jsonargparse reads it
+        for file in _config_files(args):
+            read_yaml(file, what="training config")
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     cli = SeqguideCLI(
         MaskedDiffusion,
         SequenceDataModule,

@@ -24,6 +24,11 @@ Top-level keys::
     report:      report options (top-k)
     quick:       overrides applied by --quick (consumed when the file is read, see config_io)
 
+Every number meant to be finite is: NaN and +-inf are refused for every float key (the base model sets
+pydantic's ``allow_inf_nan=False``) and anywhere inside an oracle's free-form ``args``, with the key path
+(a NaN bound would silently switch a hard constraint off; a NaN weight would make every design invalid
+while the budget is spent).
+
 **What the budget counts.** ``loop.budget`` is the number of unique designs scored by the campaign
 objective (the "assay"). A design is charged once, the first time it is sent to the objective's
 oracles, whether it comes back valid or not. It is never charged again: candidates already in the store
@@ -38,10 +43,12 @@ calls made by guidance (``value: oracle``) are *not* charged; the store counts t
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -52,6 +59,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "BackboneConfig",
@@ -81,9 +89,27 @@ ValueSource = Literal["oracle", "surrogate", "value_model"]
 
 
 class _Strict(BaseModel):
-    """Base: unknown keys are errors; defaults are validated too."""
+    """Base: unknown keys are errors; defaults are validated too; float keys must be finite numbers."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
+
+
+def _finite_tree(value: Any, path: str = "") -> Any:
+    """Refuse NaN/+-inf anywhere inside plain data (free-form ``args``), naming the key path below it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PydanticCustomError("non_finite", "Input should be a finite number (got {value})",
+                                  {"subpath": path, "value": repr(value)})
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _finite_tree(v, f"{path}.{k}")
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _finite_tree(v, f"{path}[{i}]")
+    return value
+
+
+#: Keyword arguments of an oracle: free-form plain data, every number finite.
+OracleArgs = Annotated[dict[str, Any], AfterValidator(_finite_tree)]
 
 
 # ------------------------------------------------------------------------------------------------ model
@@ -253,7 +279,7 @@ class OracleSpec(_Strict):
     """
 
     name: str
-    args: dict[str, Any] = Field(default_factory=dict)
+    args: OracleArgs = Field(default_factory=dict)
     weight: float = 1.0
     label: str | None = None
 
@@ -271,7 +297,7 @@ class ConstraintSpec(_Strict):
     """
 
     name: str
-    args: dict[str, Any] = Field(default_factory=dict)
+    args: OracleArgs = Field(default_factory=dict)
     lower: float | None = None
     upper: float | None = None
     label: str | None = None
