@@ -247,6 +247,11 @@ class Oracle:
             position appears at most once; all of them, unless ``on_send`` stopped the stream.
         """
         items = self._as_items(xs)
+        if type(self).__call__ is not Oracle.__call__:  # a custom __call__: one part through it, as is
+            everything = list(range(len(items)))
+            if items and (on_send is None or on_send(everything) is not False):
+                yield everything, self(items)
+            return
         errors = [self._validate_item(x) for x in items]
         bad = [i for i, e in enumerate(errors) if e is not None]
         if bad:
