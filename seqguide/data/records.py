@@ -50,6 +50,7 @@ class SequenceRecords:
         source: File path or preset name, quoted in errors.
         ids: N record ids (FASTA ids, molecule names), or None.
         lines: N 1-based line numbers where each record starts in ``source``, or None (parquet, lists).
+        n_dropped: Rows the reader left out because a required cell was missing (``missing="drop"``).
 
     Raises:
         ValueError: if the per-record fields do not all have N entries, or labels are out of range.
@@ -62,6 +63,7 @@ class SequenceRecords:
     source: str = ""
     ids: list[str] | None = field(default=None, repr=False)
     lines: list[int] | None = field(default=None, repr=False)
+    n_dropped: int = field(default=0, repr=False)
 
     def __post_init__(self) -> None:
         n = len(self.sequences)

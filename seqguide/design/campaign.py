@@ -124,6 +124,10 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def _config_changes(stored: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    try:  # read the stored config through the current schema: keys added since take their defaults
+        stored = CampaignConfig.model_validate(stored).model_dump(mode="json")
+    except ValueError:  # a config the current schema refuses: compare as stored
+        pass
     a, b = _flatten(stored), _flatten(now)
     changed = []
     for key in sorted(set(a) | set(b)):

@@ -101,7 +101,7 @@ def _datamodule(data: DataConfig, *, path: str | None, alphabet: Any, seed: int)
     from seqguide.data import SequenceDataModule
 
     return SequenceDataModule(path=path, preset=data.preset if path is None else None, alphabet=alphabet,
-                              length=data.length, limit=data.limit, too_long=data.too_long,
+                              length=data.length, limit=data.limit, too_long=data.too_long, missing=data.missing,
                               val_fraction=data.val_fraction, batch_size=data.batch_size, seed=seed)
 
 
@@ -138,6 +138,19 @@ def _train(train: TrainConfig, run_dir: Path, objective: Objective, seed: int, p
             "metrics": {k: round(v, 6) for k, v in result.metrics.items()}, "steps": train.steps}
 
 
+def _same_recipe(stored: str, recipe: str) -> bool:
+    """Whether a cached model's ``train_spec.json`` is the spec about to be trained, once the stored spec is read
+    through the current schema (keys added since it was written take their defaults)."""
+    if stored == recipe:
+        return True
+    try:
+        old = json.loads(stored)
+        old["train"] = TrainConfig.model_validate(old["train"]).model_dump(mode="json")
+    except (ValueError, KeyError, TypeError):
+        return False
+    return json.dumps(old, sort_keys=True) == recipe
+
+
 def prepare_model(config: CampaignConfig, run_dir: Path, objective: Objective, *,
                   progress: bool = False) -> tuple[Any, dict[str, Any]]:
     """Load or train the campaign's model.
@@ -168,7 +181,7 @@ def prepare_model(config: CampaignConfig, run_dir: Path, objective: Objective, *
         recipe = json.dumps({"train": spec.train.model_dump(mode="json"), "seed": seed}, sort_keys=True)
         recipe_file = ckpt.with_name("train_spec.json")
         info = {"source": "trained (cached)"}
-        if not ckpt.is_file() or not recipe_file.is_file() or recipe_file.read_text() != recipe:
+        if not ckpt.is_file() or not recipe_file.is_file() or not _same_recipe(recipe_file.read_text(), recipe):
             # No model yet, or one trained from another spec (a stale directory): train (again).
             info = _train(spec.train, run_dir, objective, seed, progress)
             tmp = ckpt.with_suffix(".partial")

@@ -125,6 +125,8 @@ class DataConfig(_Strict):
         length: Padded length in tokens (default: the longest sequence).
         limit: Read at most this many records.
         too_long: Sequences longer than ``length``: ``error``, ``drop`` or ``truncate``.
+        missing: A table row with an empty/NA/NaN/None sequence or label cell: ``error`` (naming file, line and
+            column) or ``drop`` (left out, counted in the log).
         val_fraction: Held-out fraction for validation.
         batch_size: Training batch size.
     """
@@ -136,6 +138,7 @@ class DataConfig(_Strict):
     length: PositiveInt | None = None
     limit: PositiveInt | None = None
     too_long: Literal["error", "drop", "truncate"] = "error"
+    missing: Literal["error", "drop"] = "error"
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0)
     batch_size: PositiveInt = 64
 
