@@ -62,10 +62,14 @@ def _sample(argv: Sequence[str]) -> int:
 
     try:
         model = MaskedDiffusion.load(args.ckpt, map_location=torch.device(args.device))
-    except (FileNotFoundError, ValueError) as err:
-        parser.error(str(err))
-    out = sample(model, args.num, steps=args.steps or model.length, cond=args.cond, seed=args.seed,
-                 batch_size=args.batch_size, progress=sys.stderr.isatty(), cache=not args.no_cache)
+        classes = model.num_classes
+        if args.cond is not None and not 0 <= args.cond <= classes - (classes == 0):
+            raise ValueError(f"--cond {args.cond}: " + (f"labels are 0..{classes - 1} ({classes} = unconditional)"
+                                                         if classes else "the model is unconditional"))
+        out = sample(model, args.num, steps=args.steps or model.length, cond=args.cond, seed=args.seed,
+                     batch_size=args.batch_size, progress=sys.stderr.isatty(), cache=not args.no_cache)
+    except (FileNotFoundError, ValueError, RuntimeError) as err:  # a bad file or argument: one line, no traceback
+        parser.exit(2, f"seqguide sample: error: {str(err).strip().splitlines()[0] if str(err).strip() else err}\n")
     _write_sequences(out.sequences, args.out)
     print(f"{len(out.sequences)} sequences, nfe={out.trace['nfe']:.1f}, {out.trace['seconds']:.1f}s",
           file=sys.stderr)
