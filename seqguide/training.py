@@ -27,7 +27,7 @@ from lightning.pytorch.cli import LightningCLI
 from seqguide.data import SequenceDataModule
 from seqguide.models.backbones import Backbone
 from seqguide.models.masked import MaskedDiffusion
-from seqguide.step_trainer import checkpoint_callback, step_trainer
+from seqguide.step_trainer import ResumeState, checkpoint_callback, last_checkpoint, step_trainer
 
 __all__ = ["SeqguideCLI", "TrainResult", "train_cli", "train_masked_diffusion"]
 
@@ -45,6 +45,8 @@ class SeqguideCLI(LightningCLI):
             "trainer.default_root_dir": "runs/train",
             "trainer.log_every_n_steps": 20,
         })
+        parser.add_argument("--resume", action="store_true",
+                            help="continue from <default_root_dir>/checkpoints/last.ckpt (a killed run) if it exists")
 
 
 def _config_files(argv: Sequence[str]) -> list[str]:
@@ -77,14 +79,15 @@ def train_cli(argv: Sequence[str] | None = None) -> int:
         args=list(argv) if argv is not None else None,
         run=False,
         save_config_kwargs={"overwrite": True},
-        trainer_defaults={"callbacks": [checkpoint_callback(monitor="val/nll")]},
+        trainer_defaults={"callbacks": [checkpoint_callback(monitor="val/nll"), ResumeState()]},
         seed_everything_default=0,
         auto_configure_optimizers=False,
     )
     ckpt = cli.trainer.checkpoint_callback
     if isinstance(ckpt, ModelCheckpoint) and ckpt.dirpath is None:  # a predictable place: <root>/checkpoints
         ckpt.dirpath = str(Path(cli.trainer.default_root_dir) / "checkpoints")
-    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    resume = last_checkpoint(cli.trainer.default_root_dir) if cli.config.get("resume") else None
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=resume, weights_only=True)
     best = getattr(ckpt, "best_model_path", "") or getattr(ckpt, "last_model_path", "")
     metrics = {k: float(v) for k, v in cli.trainer.callback_metrics.items()}
     print(f"checkpoint: {best}")
@@ -112,6 +115,7 @@ def train_masked_diffusion(
     seed: int = 0,
     progress: bool = True,
     accelerator: str = "auto",
+    resume: bool = False,
     **model_kwargs: Any,
 ) -> TrainResult:
     """Train a :class:`MaskedDiffusion` on ``data`` with a Lightning Trainer.
@@ -125,6 +129,8 @@ def train_masked_diffusion(
         seed: Seed for weights, masking and data order.
         progress: Show Lightning's progress bar.
         accelerator: Lightning accelerator (``"auto"``, ``"cpu"``, ``"gpu"``).
+        resume: Continue a killed run from ``<out_dir>/checkpoints/last.ckpt`` when it exists (the result equals
+            an uninterrupted run's; see :mod:`seqguide.step_trainer`).
         **model_kwargs: Further ``MaskedDiffusion`` arguments (``lr``, ``schedule``, ...).
 
     Returns:
@@ -138,7 +144,7 @@ def train_masked_diffusion(
     has_val = data.val_fraction > 0
     trainer, ckpt_cb = step_trainer(out_dir, monitor="val/nll", has_val=has_val, max_steps=max_steps,
                                     val_check_interval=val_check_interval, progress=progress, accelerator=accelerator)
-    trainer.fit(model, datamodule=data)
+    trainer.fit(model, datamodule=data, ckpt_path=last_checkpoint(out_dir) if resume else None, weights_only=True)
     path = Path(ckpt_cb.best_model_path or ckpt_cb.last_model_path)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     best = MaskedDiffusion.load(path, map_location=model.device) if path.is_file() else model.eval()

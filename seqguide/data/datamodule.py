@@ -27,6 +27,7 @@ from seqguide.data.formats import check_file, detect_format
 from seqguide.data.presets import PRESETS, load_preset
 from seqguide.data.readers import MISSING_POLICIES, read_fasta, read_table
 from seqguide.data.records import SequenceRecords
+from seqguide.data.resumable import ResumableLoader
 from seqguide.data.smiles import read_smiles, selfies_alphabet
 
 __all__ = ["SequenceDataModule", "TokenDataset"]
@@ -298,17 +299,21 @@ class SequenceDataModule(L.LightningDataModule):
         self._load()
 
     def _loader(self, data: TokenDataset, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            data,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
+        kwargs = {"batch_size": self.batch_size, "num_workers": self.num_workers,
+                  "persistent_workers": self.num_workers > 0}
+        if shuffle:  # resumable mid-epoch (Lightning saves its state with each checkpoint); same order as before
+            return ResumableLoader(data, generator=torch.Generator().manual_seed(self.seed),
+                                   consumed=self._batches_trained, **kwargs)
+        return DataLoader(data, shuffle=False, **kwargs)
+
+    def _batches_trained(self) -> int | None:
+        trainer = self.trainer
+        if trainer is None:
+            return None
+        return int(trainer.global_step) * int(getattr(trainer, "accumulate_grad_batches", 1) or 1)
 
     def train_dataloader(self) -> DataLoader:
-        """Shuffled (seeded) training batches."""
+        """Shuffled (seeded) training batches, resumable in the middle of an epoch."""
         return self._loader(self.train_dataset, shuffle=True)
 
     def val_dataloader(self) -> DataLoader | list:

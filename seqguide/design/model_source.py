@@ -2,7 +2,9 @@
 
 With ``model.train`` the model is trained at the start of the first session and saved as
 ``<run_dir>/model/model.ckpt`` (written to a temporary name, then renamed, so a crash never leaves half a
-file there) next to ``train_spec.json``, the spec and seed it was trained from. Later sessions
+file there) next to ``train_spec.json``, the spec and seed it was trained from. A session killed while
+training resumes from the last training checkpoint of the same spec (``<run_dir>/model/train/``), ending
+with the weights an uninterrupted run would have (see :mod:`seqguide.step_trainer`). Later sessions
 (``--resume``) load that file instead of training; a checkpoint whose spec differs is retrained. Either
 way the model the loop uses is the one *loaded from the file*, so an uninterrupted run and a resumed one
 sample with bit-identical weights.
@@ -114,7 +116,9 @@ def _backbone(spec: Any) -> Any:
                                dropout=spec.dropout)
 
 
-def _train(train: TrainConfig, run_dir: Path, objective: Objective, seed: int, progress: bool) -> dict[str, Any]:
+def _train(train: TrainConfig, run_dir: Path, objective: Objective, seed: int, progress: bool,
+           recipe: str) -> dict[str, Any]:
+    from seqguide.step_trainer import last_checkpoint
     from seqguide.training import train_masked_diffusion
 
     data = train.data
@@ -125,13 +129,17 @@ def _train(train: TrainConfig, run_dir: Path, objective: Objective, seed: int, p
         path, alphabet = str(fasta), alphabet or tokens
     dm = _datamodule(data, path=path, alphabet=alphabet, seed=seed)
     work = run_dir / "model" / "train"
-    if work.exists():
+    spec = work / "spec.json"
+    resume = last_checkpoint(work) is not None and spec.is_file() and _same_recipe(spec.read_text(), recipe)
+    if work.exists() and not resume:  # another spec's (or no) checkpoint: start over
         shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    spec.write_text(recipe)
     with _quiet(not progress):
         result = train_masked_diffusion(dm, backbone=_backbone(train.backbone), out_dir=work, max_steps=train.steps,
                                         val_check_interval=train.val_check_interval, seed=seed, progress=progress,
                                         accelerator="cpu", lr=train.lr, warmup_steps=train.warmup_steps,
-                                        schedule=train.schedule)
+                                        schedule=train.schedule, resume=resume)
     if not result.checkpoint.is_file():
         raise RuntimeError(f"training finished without writing a checkpoint under {work}")
     return {"source": "trained", "train_checkpoint": str(result.checkpoint), "data": str(path or data.preset),
@@ -183,7 +191,7 @@ def prepare_model(config: CampaignConfig, run_dir: Path, objective: Objective, *
         info = {"source": "trained (cached)"}
         if not ckpt.is_file() or not recipe_file.is_file() or not _same_recipe(recipe_file.read_text(), recipe):
             # No model yet, or one trained from another spec (a stale directory): train (again).
-            info = _train(spec.train, run_dir, objective, seed, progress)
+            info = _train(spec.train, run_dir, objective, seed, progress, recipe)
             tmp = ckpt.with_suffix(".partial")
             shutil.copyfile(info["train_checkpoint"], tmp)
             os.replace(tmp, ckpt)
