@@ -47,6 +47,7 @@ class ConfigError(ValueError):
         super().__init__("\n".join(self._line(p, m) for p, m in self.problems))
 
     def _line(self, path: str, message: str) -> str:
+        path, message = _one_line(path), _one_line(message)
         return f"{self.file}: {path}: {message}" if path else f"{self.file}: {message}"
 
 
@@ -124,8 +125,9 @@ def parse_yaml(text: str, shown: str = "<yaml>") -> Any:
         ConfigError: one line: invalid YAML (with line and column), a duplicate key (both lines), aliases
             expanding too far, nesting too deep.
     """
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # the reader refuses control characters already here
         node = loader.get_single_node()
         if node is None:
             return None
@@ -136,13 +138,16 @@ def parse_yaml(text: str, shown: str = "<yaml>") -> Any:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        if isinstance(err, yaml.reader.ReaderError):
+            where = f"character {err.position + 1}: "
         problem = getattr(err, "problem", None) or _first_line(err)
         raise ConfigError(shown, [("", f"invalid YAML: {where}{problem}")]) from None
     except RecursionError:
         raise ConfigError(shown, [("", f"invalid YAML: nested too deeply (more than {MAX_YAML_DEPTH} levels "
                                        "are refused)")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_yaml(path: str | Path, shown: str | None = None, *, what: str = "YAML") -> Any:
@@ -185,3 +190,8 @@ def read_yaml(path: str | Path, shown: str | None = None, *, what: str = "YAML")
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__
+
+
+def _one_line(text: str) -> str:
+    """Line breaks (e.g. in a key the user wrote) shown escaped: one problem is one line."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
