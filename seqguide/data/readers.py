@@ -104,6 +104,9 @@ def _scan_fasta(path: Path, limit: int | None) -> tuple[str, list[int]]:
                         "(each FASTA record starts with a '>id' line; comment lines must start with '#')"
                     )
                 else:
+                    odd = next((c for c in line.rstrip("\r\n") if ord(c) > 127), None)
+                    if odd is not None:  # Biopython stores sequences as ASCII bytes
+                        raise ValueError(f"{path}, line {n}: non-ASCII character {odd!r} in sequence data")
                     has_sequence = True
                 kept.append(line if line.endswith("\n") else line + "\n")
     except UnicodeDecodeError as err:
@@ -147,7 +150,10 @@ def read_fasta(
     """
     p = check_file(path)
     text, header_lines = _scan_fasta(p, limit)
-    parsed = list(SeqIO.parse(io.StringIO(text), "fasta"))
+    try:
+        parsed = list(SeqIO.parse(io.StringIO(text), "fasta"))
+    except (ValueError, UnicodeError) as err:  # anything the line scan did not anticipate
+        raise ValueError(f"{path}: Biopython cannot parse the FASTA ({_first_line(err)})") from None
     if len(parsed) != len(header_lines):  # the scan and Biopython must agree on what a record is
         raise ValueError(f"{path}: found {len(header_lines)} headers but Biopython parsed {len(parsed)} records")
     records = SequenceRecords(
@@ -276,12 +282,13 @@ def _read_frame(
         return (frame.head(limit) if limit is not None else frame), None
     skip, sep = _text_layout(p, sep)
     frame = _parsed(p, lambda: pd.read_csv(
-        p, sep=sep, skiprows=skip, nrows=limit, usecols=needed, dtype=str,
+        p, sep=sep, skiprows=skip, nrows=limit, dtype=str,
         keep_default_na=False, skip_blank_lines=False, engine="python" if sep == r"\s+" else "c",
     ))
     lines = np.arange(len(frame)) + skip + 2  # +1 for the header, +1 for 1-based numbering
-    blank = (frame == "").all(axis=1).to_numpy()
-    return frame[~blank].reset_index(drop=True), [int(n) for n in lines[~blank]]
+    # A blank line has no cell at all; a row whose needed cells are empty is data (a missing cell).
+    blank = (frame.fillna("") == "").all(axis=1).to_numpy()
+    return frame.loc[~blank, needed].reset_index(drop=True), [int(n) for n in lines[~blank]]
 
 
 def _scores(frame: pd.DataFrame, columns: list[str], where: Callable[[int], str]) -> np.ndarray:

@@ -116,6 +116,7 @@ class SequenceRecords:
             source=self.source,
             ids=[self.ids[i] for i in idx] if self.ids is not None else None,
             lines=[self.lines[i] for i in idx] if self.lines is not None else None,
+            n_dropped=self.n_dropped,
         )
 
     def with_sequences(self, sequences: list[str]) -> SequenceRecords:
@@ -130,4 +131,5 @@ class SequenceRecords:
             source=self.source,
             ids=self.ids,
             lines=self.lines,
+            n_dropped=self.n_dropped,
         )
