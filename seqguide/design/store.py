@@ -156,7 +156,7 @@ _MIGRATIONS: dict[int, list[str]] = {
     ],
 }
 
-_OURS = {"meta", "runs", "sessions", "rounds", "designs", "oracle_calls", "oracle_cache"}
+_SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def _explain(path: Any, err: sqlite3.Error, doing: str) -> StoreError:
@@ -301,6 +301,11 @@ class DesignStore:
             raise
 
     def _open(self) -> None:
+        if self.path is not None and self.path.is_file() and self.path.stat().st_size > 0:
+            with open(self.path, "rb") as fh:
+                if fh.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:  # never let SQLite write over someone's file
+                    raise StoreError(f"{self.path}: not a seqguide campaign store (the file is not an SQLite "
+                                     "database)")
         if self.path is None:
             self._conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         elif self.readonly:
