@@ -23,6 +23,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from seqguide.data import SequenceDataModule
 from seqguide.models.backbones import Backbone
@@ -87,7 +88,11 @@ def train_cli(argv: Sequence[str] | None = None) -> int:
     if isinstance(ckpt, ModelCheckpoint) and ckpt.dirpath is None:  # a predictable place: <root>/checkpoints
         ckpt.dirpath = str(Path(cli.trainer.default_root_dir) / "checkpoints")
     resume = last_checkpoint(cli.trainer.default_root_dir) if cli.config.get("resume") else None
-    cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=resume, weights_only=True)
+    try:
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=resume, weights_only=True)
+    except SIGTERMException:  # Lightning stopped at a step boundary and saved last.ckpt
+        print("stopped by SIGTERM; continue with the same command and --resume", file=sys.stderr)
+        return 143
     best = getattr(ckpt, "best_model_path", "") or getattr(ckpt, "last_model_path", "")
     metrics = {k: float(v) for k, v in cli.trainer.callback_metrics.items()}
     print(f"checkpoint: {best}")
