@@ -79,7 +79,7 @@ def _validate(args: argparse.Namespace) -> int:
         f"{c.label} (w={c.weight:g})" for c in objective.components)
         + (f"; {len(objective.constraints)} constraint(s)" if objective.constraints else ""))
     print(f"  guidance: {guidance}")
-    print(f"  loop: {cfg.loop.rounds} rounds x {cfg.loop.candidates} candidates, budget {cfg.budget} designs")
+    print(f"  loop: {cfg.loop.rounds} rounds x {cfg.loop.candidates} candidates, budget {cfg.budget} oracle calls")
     return 0
 
 

@@ -29,10 +29,17 @@ pydantic's ``allow_inf_nan=False``) and anywhere inside an oracle's free-form ``
 (a NaN bound would silently switch a hard constraint off; a NaN weight would make every design invalid
 while the budget is spent).
 
-**What the budget counts.** ``loop.budget`` is the number of unique designs scored by the campaign
-objective (the "assay"). A design is charged once, the first time it is sent to the objective's
-oracles, whether it comes back valid or not. It is never charged again: candidates already in the store
-are dropped before scoring, and a resumed run reads what was paid from the store. Designs rejected by a
+**What the budget counts.** ``loop.budget`` is the number of real calls to the campaign objective's oracles
+(the "assay"): every design sent is charged, whether it comes back valid or not. The store's ledger
+(``oracle_calls``) records each design, committed, just before it is sent; its result is committed the moment
+the oracle returns it (item by item for oracles that stream: an ``external`` tool with ``batch_size``, a
+``Parallel`` pool). Candidates already in the store are dropped before scoring, so a stored design is never
+sent again, and a resumed run reads what was paid from the ledger. A process killed while items are in flight
+loses only their results; the resumed run sends those items again, and these *re-paid* calls are real calls:
+charged to the budget and shown in the report (so with a binding budget a killed run ends with fewer designs
+than an uninterrupted one). A SIGKILL landing in the instant between recording a call and sending it charges a
+call the oracle never received (never the reverse). SIGTERM and Ctrl-C stop at the next item boundary:
+nothing in flight is lost and the run stays resumable. Designs rejected by a
 hard constraint are stored (invalid, with the reason) but are not charged: constraints are cheap local
 checks run before the assay. A design whose evaluation failed transiently (a timeout, a crashed external
 tool) is stored invalid with ``transient = 1`` and stays charged; it is not retried automatically.
