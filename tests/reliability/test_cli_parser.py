@@ -31,7 +31,31 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "junk.yaml").write_text("name: [unclosed\n")
     (folder / "junk.csv").write_text("sequence,x\nACGT,1\nNA,2\n")
     (folder / "binary.fa").write_bytes(b">a\n\x00\x01\x02ACGT\n")
+    (folder / "train_on_binary.yaml").write_text(
+        "name: t\nrun_dir: run_t\nmodel:\n  train:\n    data: {path: binary.fa, alphabet: dna}\n    steps: 2\n"
+        "objective:\n  oracles: [{name: gc}]\nloop: {rounds: 1, candidates: 2}\n")
+    (folder / "evil.ckpt").write_bytes(_malicious_checkpoint(folder / "pwned"))
     return folder
+
+
+class _Payload:
+    """A pickle that would create a file if it were ever unpickled with code execution allowed."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def _malicious_checkpoint(marker: Path) -> bytes:
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({"state_dict": {}, "hyper_parameters": {"alphabet": "dna", "backbone": _Payload(marker)}}, buf)
+    return buf.getvalue()
 
 
 @given(argv=st.lists(st.sampled_from(WORDS + FLAGS + VALUES), min_size=0, max_size=7),
@@ -57,6 +81,8 @@ def test_random_command_lines_exit_with_a_status_and_no_traceback(workdir, monke
     (["sample", "--ckpt", "junk.ckpt"], "not a seqguide MaskedDiffusion checkpoint"),
     (["sample", "--ckpt", "empty.ckpt"], "the file is empty"),
     (["train-value", "--ckpt", "junk.ckpt", "--oracle", "gc", "--out", "v.ckpt"], "not a seqguide MaskedDiffusion"),
+    (["sample", "--ckpt", "evil.ckpt"], "holds Python objects other than tensors and plain data; refused"),
+    (["design", "run", "train_on_binary.yaml"], "model.train.data: binary.fa: a binary file"),
 ])
 def test_each_bad_file_is_an_error_of_one_or_two_lines(workdir, monkeypatch, tally, argv, text):
     monkeypatch.chdir(workdir)
@@ -64,4 +90,5 @@ def test_each_bad_file_is_an_error_of_one_or_two_lines(workdir, monkeypatch, tal
     assert code in (1, 2) and text in err and "Traceback" not in err, err
     message = [ln for ln in err.splitlines() if "error" in ln]  # argparse may print its usage block above it
     assert 1 <= len(message) <= 2 and text in "\n".join(message), err
+    assert "weights_only=False" not in err and not (workdir / "pwned").exists()  # no code from a file ever runs
     tally.inputs("CLI: bad files, one or two lines each")
