@@ -248,13 +248,15 @@ class Campaign:
             try:
                 with loop.stop:
                     loop.run(cfg.loop.rounds)
-            except KeyboardInterrupt:
-                observer.close()
-                loop.close("interrupted")
-                store.update_run(loop.run_id, status="interrupted")
-                raise
             except BaseException as err:
                 observer.close()
+                if isinstance(err, KeyboardInterrupt) or loop.stop.requested is not None:
+                    # Ctrl-C / SIGTERM; also when Lightning (fitting a surrogate) turned the signal into SystemExit.
+                    loop.close("interrupted")
+                    store.update_run(loop.run_id, status="interrupted")
+                    if isinstance(err, Interrupted):
+                        raise
+                    raise Interrupted(loop.stop.requested or signal.SIGINT) from None
                 loop.close(f"failed: {type(err).__name__}: {err}")
                 store.update_run(loop.run_id, status="failed")
                 raise
