@@ -193,5 +193,6 @@ def _first_line(err: BaseException) -> str:
 
 
 def _one_line(text: str) -> str:
-    """Line breaks (e.g. in a key the user wrote) shown escaped: one problem is one line."""
-    return text.replace("\r", "\\r").replace("\n", "\\n")
+    """Line breaks and other control characters (e.g. in a key the user wrote) shown escaped: one problem is one
+    line, whatever counts as a line break (``str.splitlines`` also splits on U+001C..U+001E, U+0085, U+2028...)."""
+    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii") for c in text)

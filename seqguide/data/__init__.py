@@ -7,6 +7,7 @@
   (``amp``, ``moses``, ``moses_test``, ``nci``, ``crp``, ``ars``, ``splice5``, ``ww``).
 * :mod:`~seqguide.data.encoding`: :func:`encode_records`, padding and the too-long policy.
 * :mod:`~seqguide.data.datamodule`: :class:`SequenceDataModule`, the LightningDataModule.
+* :mod:`~seqguide.data.resumable`: :class:`ResumableLoader`, a shuffled loader a killed run resumes exactly.
 
 Example:
     >>> from seqguide.data import SequenceDataModule
@@ -24,12 +25,14 @@ from seqguide.data.formats import detect_format
 from seqguide.data.presets import PRESETS, Preset, list_presets, load_preset
 from seqguide.data.readers import read_fasta, read_table
 from seqguide.data.records import SequenceRecords
+from seqguide.data.resumable import ResumableLoader
 from seqguide.data.smiles import read_smiles, selfies_alphabet, to_selfies
 
 __all__ = [
     "PRESETS",
     "EncodedSequences",
     "Preset",
+    "ResumableLoader",
     "SequenceDataModule",
     "SequenceRecords",
     "TokenDataset",
