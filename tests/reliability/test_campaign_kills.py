@@ -220,6 +220,8 @@ def test_random_kills_lose_nothing_and_charge_exactly_the_real_calls(tiny_model,
 
     tally.faults("campaign: SIGKILL at random moments", kills["SIGKILL"], lost=len(set(reference) - set(designs)))
     tally.faults("campaign: SIGTERM at random moments", kills["SIGTERM"])
+    n_real = sum(sum(c.values()) for c in real.values())
+    tally.inputs("campaign: real oracle calls (assay log), every one charged", n_real)
     tally.inputs("campaign: calls re-paid (in flight at a SIGKILL)", len(lost))
     tally.inputs("campaign: calls charged but never sent", never_sent)
     for moment, n in moments.items():
