@@ -2,6 +2,8 @@
 
     seqguide train [--config configs/train/crp.yaml] [--trainer.max_steps 500] [--print_config]
     seqguide sample --ckpt model.ckpt -n 100 --steps 128 --out samples.fasta
+    seqguide sample --ckpt model.ckpt -n 32 --guidance svdd:particles=8 --oracle gc --out guided.csv
+    seqguide guiders list | seqguide guiders show NAME
     seqguide train-value --ckpt model.ckpt --oracle qed --out value.ckpt
     seqguide design run CAMPAIGN.yaml [--quick] [--resume] [key=value ...]
     seqguide design validate CAMPAIGN.yaml
@@ -19,6 +21,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
 
@@ -26,7 +29,8 @@ _USAGE = """usage: seqguide <command> [options]
 
 commands:
   train         train a masked diffusion model (LightningCLI; --help for all options)
-  sample        sample sequences from a trained checkpoint
+  sample        sample sequences from a trained checkpoint (optionally guided: --guidance NAME:key=value,...)
+  guiders       list the guidance methods, or show one's arguments (guiders list | guiders show NAME)
   train-value   train a learned value model (SVDD-MC) for a checkpoint and an oracle
   design        run or validate a YAML design campaign (design run | design validate)
   report        write tables and plots for a campaign run
@@ -42,8 +46,9 @@ def _train(argv: Sequence[str]) -> int:
     return train_cli(argv)
 
 
-def _sample(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="seqguide sample", description="Sample sequences from a checkpoint.")
+def _sample_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seqguide sample", description="Sample sequences from a checkpoint, "
+                                     "optionally steered by guiders from the registry ('seqguide guiders list').")
     parser.add_argument("--ckpt", required=True, help="MaskedDiffusion checkpoint (.ckpt)")
     parser.add_argument("-n", "--num", type=int, default=16, help="number of sequences (default 16)")
     parser.add_argument("--steps", type=int, default=None, help="reverse steps (default: the model length)")
@@ -53,30 +58,111 @@ def _sample(argv: Sequence[str]) -> int:
     parser.add_argument("--batch-size", type=int, default=None, help="samples per batch")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--no-cache", action="store_true", help="disable reuse of unchanged predictions")
+    g = parser.add_argument_group("guidance (validated against each guider's constructor)")
+    g.add_argument("--guidance", action="append", default=[], metavar="SPEC",
+                   help="a guider: NAME, NAME:key=value,key=value (YAML values) or '{method: NAME, ...}'; repeat to "
+                        "stack guiders (see 'seqguide guiders show NAME')")
+    g.add_argument("--oracle", default=None, help="registered oracle for guiders with value: oracle (the look-ahead "
+                   "reward; see 'seqguide oracles list')")
+    g.add_argument("--oracle-arg", action="append", default=[], metavar="KEY=VALUE", help="an --oracle argument")
+    g.add_argument("--surrogate", default=None, help="a saved oracles.Surrogate (.safetensors) for value: surrogate")
+    g.add_argument("--value-model", default=None, help="a ValueModel checkpoint for value: value_model")
+    return parser
+
+
+def _guiders_from_args(args: argparse.Namespace, device: Any) -> list[Any]:
+    """Build the ``--guidance`` stack with the resources the options give; raises GuiderSpecError / ValueError."""
+    from seqguide.guidance.registry import GuiderSpecError, guider_spec, validate_stack
+    from seqguide.guidance.registry_cli import parse_guidance_option
+
+    specs = []
+    for i, text in enumerate(args.guidance):
+        try:
+            specs.append(guider_spec(parse_guidance_option(text)))
+        except GuiderSpecError as err:
+            raise GuiderSpecError([(f"--guidance[{i}]" + (f".{p}" if p else ""), m) for p, m in err.problems]) from None
+    problems = validate_stack(specs)
+    if problems:
+        raise GuiderSpecError([("--guidance", m.replace("guidance[", "--guidance[")) for _, m in problems])
+    needed = {src for spec in specs for src in spec.sources().values()}
+    resources: dict[str, Any] = {}
+    if "oracle" in needed:
+        if args.oracle is None:
+            raise GuiderSpecError([("--oracle", "a guider takes value: oracle: name the oracle with --oracle NAME")])
+        from oracles import Cached, get_oracle
+        from seqguide.guidance.train_value import parse_oracle_args
+
+        try:
+            resources["oracle"] = Cached(get_oracle(args.oracle, **parse_oracle_args(args.oracle_arg)))
+        except (KeyError, TypeError, ValueError) as err:
+            raise GuiderSpecError([("--oracle", str(err).strip("'\""))]) from None
+    if "surrogate" in needed:
+        if args.surrogate is None:
+            raise GuiderSpecError([("--surrogate", "a guider takes value: surrogate: give --surrogate FILE")])
+        from oracles import Surrogate
+
+        resources["surrogate"] = Surrogate.load(args.surrogate, device=device)
+    if "value_model" in needed:
+        if args.value_model is None:
+            raise GuiderSpecError([("--value-model", "a guider takes value: value_model: give --value-model FILE")])
+        from seqguide.guidance.value_model import LearnedValue, ValueModel
+
+        resources["value_model"] = LearnedValue(ValueModel.load(args.value_model, map_location=device),
+                                                resources.get("oracle"))
+    unknown = needed - set(resources)
+    if unknown:
+        raise GuiderSpecError([("--guidance", f"seqguide sample cannot provide the source(s) {sorted(unknown)}")])
+    return [spec.build({param: resources[src] for param, src in spec.sources().items()}) for spec in specs]
+
+
+def _sample(argv: Sequence[str]) -> int:
+    parser = _sample_parser()
     args = parser.parse_args(argv)
 
     import torch
 
+    from seqguide.guidance.registry import GuiderSpecError
     from seqguide.models import MaskedDiffusion
     from seqguide.sampling import sample
 
     try:
-        model = MaskedDiffusion.load(args.ckpt, map_location=torch.device(args.device))
+        device = torch.device(args.device)
+        model = MaskedDiffusion.load(args.ckpt, map_location=device)
         classes = model.num_classes
         if args.cond is not None and not 0 <= args.cond <= classes - (classes == 0):
             raise ValueError(f"--cond {args.cond}: " + (f"labels are 0..{classes - 1} ({classes} = unconditional)"
                                                          if classes else "the model is unconditional"))
-        out = sample(model, args.num, steps=args.steps or model.length, cond=args.cond, seed=args.seed,
-                     batch_size=args.batch_size, progress=sys.stderr.isatty(), cache=not args.no_cache)
     except (FileNotFoundError, ValueError, RuntimeError) as err:  # a bad file or argument: one line, no traceback
-        parser.exit(2, f"seqguide sample: error: {str(err).strip().splitlines()[0] if str(err).strip() else err}\n")
-    _write_sequences(out.sequences, args.out)
-    print(f"{len(out.sequences)} sequences, nfe={out.trace['nfe']:.1f}, {out.trace['seconds']:.1f}s",
+        parser.exit(2, f"seqguide sample: error: {_first_line(err)}\n")
+    try:
+        guiders = _guiders_from_args(args, device)
+    except (GuiderSpecError, FileNotFoundError) as err:
+        problems = getattr(err, "problems", [("", str(err))])
+        for where, msg in problems:
+            print(f"seqguide sample: error: {where + ': ' if where else ''}{msg}", file=sys.stderr)
+        return 2
+    except (ValueError, RuntimeError, OSError) as err:  # e.g. a damaged --surrogate / --value-model file
+        parser.exit(2, f"seqguide sample: error: {_first_line(err)}\n")
+    try:
+        out = sample(model, args.num, steps=args.steps or model.length, cond=args.cond, seed=args.seed,
+                     batch_size=args.batch_size, progress=sys.stderr.isatty(), cache=not args.no_cache,
+                     guidance=guiders)
+    except (ValueError, RuntimeError) as err:
+        parser.exit(2, f"seqguide sample: error: {_first_line(err)}\n")
+    scores = None if out.scores is None else [float(v) for v in out.scores]
+    _write_sequences(out.sequences, args.out, scores)
+    calls = f", oracle calls={out.trace['oracle_calls']}" if guiders else ""
+    print(f"{len(out.sequences)} sequences, nfe={out.trace['nfe']:.1f}{calls}, {out.trace['seconds']:.1f}s",
           file=sys.stderr)
     return 0
 
 
-def _write_sequences(seqs: Sequence[str], out: str | None) -> None:
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _write_sequences(seqs: Sequence[str], out: str | None, scores: Sequence[float] | None = None) -> None:
     if out is None:
         for s in seqs:
             print(s)
@@ -89,8 +175,10 @@ def _write_sequences(seqs: Sequence[str], out: str | None) -> None:
     elif suffix == ".csv":
         import pandas as pd
 
-        pd.DataFrame({"id": [f"sample_{i}" for i in range(len(seqs))], "sequence": list(seqs)}).to_csv(
-            path, index=False)
+        table = {"id": [f"sample_{i}" for i in range(len(seqs))], "sequence": list(seqs)}
+        if scores is not None:
+            table["score"] = list(scores)
+        pd.DataFrame(table).to_csv(path, index=False)
     else:
         raise SystemExit(f"seqguide sample: --out must end in .fasta/.fa or .csv, got {out!r}")
     print(f"wrote {path}", file=sys.stderr)
@@ -109,6 +197,7 @@ _COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "train": _train,
     "sample": _sample,
     "train-value": _lazy("seqguide.guidance.train_value", "main"),
+    "guiders": _lazy("seqguide.guidance.registry_cli", "guiders_main"),
     "design": _lazy("seqguide.design.cli", "design_main"),
     "report": _lazy("seqguide.design.cli", "report_main"),
     "oracles": _lazy("oracles.cli", "main"),

@@ -71,7 +71,7 @@ def _validate(args: argparse.Namespace) -> int:
     model = cfg.model.checkpoint or f"trained: {cfg.model.train.steps} steps on " + (  # type: ignore[union-attr]
         cfg.model.train.data.preset or cfg.model.train.data.path  # type: ignore[union-attr]
         or f"{cfg.model.train.data.ehrlich_samples} Ehrlich DMP draws")  # type: ignore[union-attr]
-    guidance = ", ".join(f"{g.method}(value={g.value})" for g in cfg.guidance) or "unguided"
+    guidance = ", ".join(g.describe() for g in cfg.guidance) or "unguided"
     print(f"{args.file}: OK{' (quick)' if args.quick else ''}")
     print(f"  name {cfg.name!r}, seed {cfg.seed}, run dir {campaign.run_dir}, store {campaign.store_path}")
     print(f"  model: {model}")

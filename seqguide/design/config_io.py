@@ -28,6 +28,7 @@ Numbers are finite wherever a number is meant: NaN and +-inf are refused for eve
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -276,11 +277,18 @@ def _message(err: Mapping[str, Any]) -> tuple[str, str]:
     msg = str(err["msg"])
     if kind == "non_finite":  # raised inside a free-form mapping: the context names the key below ``path``
         return path + str(ctx.get("subpath", "")), msg
+    if kind.startswith("guider"):  # the guider registry's messages are complete (they name what was given)
+        return path, msg
     if kind in ("value_error", "assertion_error"):
         return path, msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     value = err.get("input")
     if isinstance(value, (dict, list)):
         return path, msg
+    if kind == "literal_error" and isinstance(value, str):
+        expected = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        close = difflib.get_close_matches(value, expected, n=1, cutoff=0.5)
+        if close:
+            return path, f"{msg} (got {_got(value)}; did you mean {close[0]!r}?)"
     return path, f"{msg} (got {_got(value)})"
 
 

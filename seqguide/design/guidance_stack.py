@@ -1,6 +1,9 @@
 """Build a campaign's guidance stack each round, with the value source each guider asks for.
 
-Value sources (``guidance[i].value``):
+Every guider comes from the guider registry (:mod:`seqguide.guidance.registry`): the campaign validated each
+``guidance`` entry against the guider's constructor, and here each *resource* parameter of it (``value`` for
+SVDD, SMC, best-of-N and beam search; whatever a guider lists in its ``resources``) is given the object its
+source resolves to for the round. Sources:
 
 * ``oracle``: the campaign objective itself, applied to the model's look-ahead (SVDD-PM style). Its calls
   are *not* charged to the budget; they are memoised in the store file (table ``oracle_cache``) and
@@ -28,35 +31,13 @@ from typing import Any
 from oracles import Cached, Oracle
 from seqguide.design.loop import GuidancePlan, LoopState, Purpose, derive_seed
 from seqguide.design.objective import Objective
-from seqguide.design.schema import (
-    BeamConfig,
-    BestOfNConfig,
-    GuidanceConfig,
-    SMCConfig,
-    SurrogateConfig,
-    SVDDConfig,
-    ValueModelConfig,
-)
-from seqguide.guidance import SMC, SVDD, BeamSearch, BestOfN, Guider
+from seqguide.design.schema import SurrogateConfig, ValueModelConfig
+from seqguide.guidance import Guider
+from seqguide.guidance.registry import GuiderSpec
 
-__all__ = ["CampaignGuidance", "make_guider", "value_model_available"]
+__all__ = ["CampaignGuidance", "value_model_available"]
 
 _VALUE_MODEL_MODULE = "seqguide.guidance.value_model"
-
-
-def make_guider(config: GuidanceConfig, value: Any) -> Guider:
-    """The guider a config entry describes, with ``value`` (an Oracle or a ValueFunction)."""
-    if isinstance(config, SVDDConfig):
-        return SVDD(value, particles=config.particles, alpha=config.alpha, start=config.start, stop=config.stop)
-    if isinstance(config, SMCConfig):
-        return SMC(value, particles=config.particles, lam=config.lam, potential=config.potential,
-                   resample_every=config.resample_every, ess_threshold=config.ess_threshold, output=config.output,
-                   start=config.start, stop=config.stop)
-    if isinstance(config, BestOfNConfig):
-        return BestOfN(value, n=config.n)
-    if isinstance(config, BeamConfig):
-        return BeamSearch(value, beams=config.beams, expand=config.expand)
-    raise TypeError(f"unknown guidance config {type(config).__name__}")
 
 
 def value_model_available() -> bool:
@@ -81,7 +62,7 @@ class CampaignGuidance:
     """The guidance factory of a campaign (see the module docstring).
 
     Args:
-        configs: The ``guidance`` entries.
+        configs: The ``guidance`` entries (validated guider specs).
         objective: The campaign objective (the ``oracle`` value source).
         model: The generative model (its alphabet is the surrogate's).
         run_dir: Where per-round value models are saved.
@@ -91,7 +72,7 @@ class CampaignGuidance:
         progress: Show fitting progress.
     """
 
-    def __init__(self, configs: list[Any], objective: Objective, model: Any, *, run_dir: Path,
+    def __init__(self, configs: list[GuiderSpec], objective: Objective, model: Any, *, run_dir: Path,
                  store_path: Path | None, surrogate: SurrogateConfig, value_model: ValueModelConfig,
                  progress: bool = False) -> None:
         self.configs = list(configs)
@@ -103,7 +84,7 @@ class CampaignGuidance:
         self.progress = progress
         self._lookahead: Oracle | None = None
         self._store_path = store_path
-        sources = {c.value for c in self.configs}
+        sources = {src for c in self.configs for src in c.sources().values()}
         if "value_model" in sources and not value_model_available():
             raise ValueError(f"guidance value 'value_model' needs {_VALUE_MODEL_MODULE}.fit_value_model, which this "
                              "installation does not have; use value: surrogate or value: oracle")
@@ -174,24 +155,32 @@ class CampaignGuidance:
         return LearnedValue(ValueModel.load(file)), f"{file.relative_to(self.run_dir)} ({len(labels)} labels)"
 
     # ----------------------------------------------------------------------------- factory
+    def _resolve(self, source: str, state: LoopState) -> tuple[Any, str]:
+        if source == "oracle":
+            return self.lookahead(), "objective look-ahead"
+        if source == "surrogate":
+            return self._surrogate(state)
+        if source == "value_model":
+            return self._value_model(state)
+        raise ValueError(f"campaigns cannot provide the guidance source {source!r}")
+
     def __call__(self, state: LoopState) -> GuidancePlan:
-        """The guidance plan of a round: build each guider with its value, or leave it out (unguided)."""
+        """The guidance plan of a round: build each guider with its resources, or leave it out (unguided) while a
+        source has nothing to offer yet (a surrogate or value model before enough labels)."""
         start = time.perf_counter()
         cache: dict[str, tuple[Any, str]] = {}
         guiders: list[Guider] = []
         notes: list[str] = []
-        for cfg in self.configs:
-            if cfg.value not in cache:
-                if cfg.value == "oracle":
-                    cache[cfg.value] = (self.lookahead(), "objective look-ahead")
-                elif cfg.value == "surrogate":
-                    cache[cfg.value] = self._surrogate(state)
-                else:
-                    cache[cfg.value] = self._value_model(state)
-            value, note = cache[cfg.value]
-            if note not in notes:
-                notes.append(note)
-            if value is not None:
-                guiders.append(make_guider(cfg, value))
+        for spec in self.configs:
+            resources: dict[str, Any] = {}
+            for param, source in spec.sources().items():
+                if source not in cache:
+                    cache[source] = self._resolve(source, state)
+                value, note = cache[source]
+                if note not in notes:
+                    notes.append(note)
+                resources[param] = value
+            if all(v is not None for v in resources.values()):
+                guiders.append(spec.build(resources))
         sources = sorted(cache) or ["none"]
         return GuidancePlan(guiders, "+".join(sources), "; ".join(notes) or None, time.perf_counter() - start)

@@ -17,7 +17,8 @@ Top-level keys::
                  the run and cached in <run_dir>/model/ (a resumed run never retrains)
     sampling:    reverse steps, batch size and class label used to draw candidates
     objective:   the "assay": oracles with weights, how they combine, hard constraints
-    guidance:    the guidance stack (svdd | smc | best_of_n | beam), each with its value source
+    guidance:    the guidance stack: registered guiders (``seqguide guiders list``) with their arguments and
+                 value sources (``value: oracle | surrogate | value_model``)
     loop:        rounds, new designs per round, the oracle budget, scoring batch size
     surrogate:   the ensemble surrogate retrained each round (used by guiders with value: surrogate)
     value_model: the learned SVDD-MC value model (used by guiders with value: value_model)
@@ -59,31 +60,30 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    NonNegativeFloat,
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
+    WrapValidator,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
+from seqguide.guidance.registry import GuiderSpec, raise_problems, validate_mapping, validate_stack
+
 __all__ = [
+    "CAMPAIGN_SOURCES",
     "BackboneConfig",
-    "BeamConfig",
-    "BestOfNConfig",
     "CampaignConfig",
     "ConstraintSpec",
     "ConvBackboneConfig",
     "DataConfig",
-    "GuidanceConfig",
+    "GuidanceEntry",
     "LoopConfig",
     "ModelConfig",
     "ObjectiveConfig",
     "OracleSpec",
     "ReportConfig",
-    "SMCConfig",
-    "SVDDConfig",
     "SamplingConfig",
     "SurrogateConfig",
     "TrainConfig",
@@ -92,7 +92,6 @@ __all__ = [
 ]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-ValueSource = Literal["oracle", "surrogate", "value_model"]
 
 
 class _Strict(BaseModel):
@@ -350,62 +349,27 @@ class ObjectiveConfig(_Strict):
 
 
 # --------------------------------------------------------------------------------------------- guidance
-class _GuiderConfig(_Strict):
-    """Common to every guider.
-
-    Attributes:
-        value: What the guider uses to judge partial designs:
-            ``oracle`` (the objective itself on the model's look-ahead; cheap, *not* charged to the budget,
-            counted per round as guidance oracle calls), ``surrogate`` (an ensemble retrained on all labels
-            so far at the start of every round; round 0, or too few labels, samples unguided) or
-            ``value_model`` (the SVDD-MC learned value model, needs ``seqguide.guidance.value_model``).
-    """
-
-    value: ValueSource = "oracle"
+#: The value sources a campaign resolves for guiders' resource parameters (``value: surrogate``, ...):
+#: ``oracle`` (the objective itself on the model's look-ahead; memoised, counted per round as guidance oracle
+#: calls), ``surrogate`` (an ensemble retrained on all labels so far at the start of every round; round 0, or too
+#: few labels, samples unguided) or ``value_model`` (the SVDD-MC learned value model).
+CAMPAIGN_SOURCES = ("oracle", "surrogate", "value_model")
 
 
-class SVDDConfig(_GuiderConfig):
-    """Soft value-based decoding (``method: svdd``); see :class:`seqguide.guidance.SVDD`."""
-
-    method: Literal["svdd"]
-    particles: PositiveInt = 8
-    alpha: NonNegativeFloat = 0.0
-    start: float = Field(0.0, ge=0.0, lt=1.0)
-    stop: float = Field(1.0, gt=0.0, le=1.0)
-
-
-class SMCConfig(_GuiderConfig):
-    """SMC / Feynman-Kac steering (``method: smc``); see :class:`seqguide.guidance.SMC`."""
-
-    method: Literal["smc"]
-    particles: PositiveInt = 8
-    lam: NonNegativeFloat = 1.0
-    potential: Literal["diff", "max", "sum", "rt"] = "diff"
-    resample_every: PositiveInt = 1
-    ess_threshold: NonNegativeFloat = 0.5
-    output: Literal["sample", "best"] = "sample"
-    start: float = Field(0.0, ge=0.0, lt=1.0)
-    stop: float = Field(1.0, gt=0.0, le=1.0)
+def _guider(value: Any, handler: Any) -> GuiderSpec:
+    """One ``guidance`` entry, validated by the guider registry against the guider's own constructor."""
+    spec = validate_mapping(value)
+    foreign = [((param,), f"{spec.method} takes its {param} from {source!r}, which campaigns do not provide "
+                          f"(campaign sources: {', '.join(CAMPAIGN_SOURCES)})")
+               for param, source in spec.sources().items() if source not in CAMPAIGN_SOURCES]
+    if foreign:
+        raise_problems(foreign, value)
+    return spec
 
 
-class BestOfNConfig(_GuiderConfig):
-    """Best of N unguided samples (``method: best_of_n``); see :class:`seqguide.guidance.BestOfN`."""
-
-    method: Literal["best_of_n"]
-    n: PositiveInt = 8
-
-
-class BeamConfig(_GuiderConfig):
-    """Value-guided beam search (``method: beam``); see :class:`seqguide.guidance.BeamSearch`."""
-
-    method: Literal["beam"]
-    beams: PositiveInt = 4
-    expand: PositiveInt = 4
-
-
-GuidanceConfig = Annotated[SVDDConfig | SMCConfig | BestOfNConfig | BeamConfig, Field(discriminator="method")]
-_SELECTORS = ("svdd", "smc", "beam")
-_EXPANDERS = ("smc", "beam", "best_of_n")
+#: One guidance entry: ``{method: <registered name or class path>, <resource>: <source>, <argument>: <value>}``.
+#: Its keys, types and defaults are the guider constructor's (``seqguide guiders show NAME``).
+GuidanceEntry = Annotated[Any, WrapValidator(_guider)]
 
 
 # ----------------------------------------------------------------------------------------- loop & co.
@@ -499,7 +463,7 @@ class CampaignConfig(_Strict):
     model: ModelConfig
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     objective: ObjectiveConfig
-    guidance: list[GuidanceConfig] = Field(default_factory=list)
+    guidance: list[GuidanceEntry] = Field(default_factory=list)
     loop: LoopConfig = Field(default_factory=LoopConfig)
     surrogate: SurrogateConfig = Field(default_factory=SurrogateConfig)
     value_model: ValueModelConfig = Field(default_factory=ValueModelConfig)
@@ -514,16 +478,10 @@ class CampaignConfig(_Strict):
 
     @field_validator("guidance")
     @classmethod
-    def _one_selector(cls, v: list[Any]) -> list[Any]:
-        methods = [g.method for g in v]
-        selectors = [m for m in methods if m in _SELECTORS]
-        if len(selectors) > 1:
-            raise ValueError(f"at most one of {', '.join(_SELECTORS)} per stack (each selects among candidates); "
-                             f"got {selectors}")
-        expanders = [m for m in methods if m in _EXPANDERS]
-        if len(expanders) > 1:
-            raise ValueError(f"at most one of {', '.join(_EXPANDERS)} per stack (each runs several particles "
-                             f"per design); got {expanders}")
+    def _runnable_stack(cls, v: list[GuiderSpec]) -> list[GuiderSpec]:
+        problems = validate_stack(v)
+        if problems:
+            raise_problems([((), m) for _, m in problems], v)
         return v
 
     @property
@@ -533,4 +491,4 @@ class CampaignConfig(_Strict):
 
     def value_sources(self) -> set[str]:
         """The value sources the guidance stack uses (``oracle``, ``surrogate``, ``value_model``)."""
-        return {g.value for g in self.guidance}
+        return {source for g in self.guidance for source in g.sources().values()}

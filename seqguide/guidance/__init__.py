@@ -3,6 +3,7 @@
 from seqguide.guidance.base import Candidates, Final, Guider
 from seqguide.guidance.beam import BeamSearch
 from seqguide.guidance.best_of_n import BestOfN
+from seqguide.guidance.registry import build_guider, guider_info, guider_spec, list_guiders
 from seqguide.guidance.smc import SMC
 from seqguide.guidance.svdd import SVDD
 from seqguide.guidance.value import CallableValue, PosteriorMeanValue, ValueFunction, as_value
@@ -22,7 +23,11 @@ __all__ = [
     "ValueFunction",
     "ValueModel",
     "as_value",
+    "build_guider",
     "fit_value_model",
+    "guider_info",
+    "guider_spec",
+    "list_guiders",
 ]
 
 # The learned value model (SVDD-MC) needs Lightning; import it on first use so that `import seqguide` stays light.

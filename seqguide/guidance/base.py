@@ -24,16 +24,19 @@ the loop runs ``n * expansion`` rows, e.g. SMC's k particles or best-of-N's N dr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
 if TYPE_CHECKING:
     from seqguide.sampling.context import SamplingContext
 
-__all__ = ["Candidates", "Final", "Guider"]
+__all__ = ["HOOKS", "Candidates", "Final", "Guider", "stack_problems"]
+
+#: The loop's hooks, in the order it calls them (``reset`` before step 0, ``finalize`` after the last step).
+HOOKS = ("reset", "conditions", "combine", "adjust", "propose", "select", "remask", "finalize")
 
 
 @dataclass
@@ -88,6 +91,11 @@ class Guider:
     branches: tuple[str, ...] = ("cond",)
     #: Rows the loop runs per requested sample (particles); reduced again by :meth:`finalize`.
     expansion: int = 1
+    #: Constructor parameters that take objects rather than YAML values, with the sources a campaign or the CLI
+    #: may resolve them from (the first is the default), e.g. ``{"value": ("oracle", "surrogate", "value_model")}``.
+    resources: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: The paper (and equation or algorithm) the method follows, e.g. ``"Li et al. 2024, arXiv 2408.08252"``.
+    paper: ClassVar[str] = ""
 
     def __init__(self, *, start: float = 0.0, stop: float = 1.0) -> None:
         if not 0.0 <= start < 1.0:
@@ -157,3 +165,30 @@ class Guider:
     def __repr__(self) -> str:
         window = "" if (self.start, self.stop) == (0.0, 1.0) else f", start={self.start}, stop={self.stop}"
         return f"{type(self).__name__}({window.lstrip(', ')})"
+
+
+def stack_problems(guiders: Sequence[Guider], label: Callable[[Guider], str] | None = None) -> list[str]:
+    """Why a list of guiders cannot run as one stack (empty when it can).
+
+    At most one guider may implement ``propose`` and at most one ``select`` (each decides the next state), and at
+    most one may run several particles per sample (``expansion``).
+
+    Args:
+        guiders: The stack, in order.
+        label: How to name a guider in the messages (default: its class name).
+    """
+    name = label or (lambda g: type(g).__name__)
+    roles: dict[tuple[str, ...], list[str]] = {}  # guiders in conflict -> the hooks they both implement
+    for hook in ("propose", "select"):
+        users = tuple(name(g) for g in guiders if g.implements(hook))
+        if len(users) > 1:
+            roles.setdefault(users, []).append(hook)
+    what = {("propose",): "propose candidate next states", ("select",): "select among candidates",
+            ("propose", "select"): "propose and select candidates"}
+    problems = [f"at most one guider per stack may {what[tuple(hooks)]} ({', '.join(h + '()' for h in hooks)}); "
+                f"got {' and '.join(users)}" for users, hooks in roles.items()]
+    expanders = [name(g) for g in guiders if g.expansion != 1]
+    if len(expanders) > 1:
+        problems.append(f"at most one guider per stack may run several particles per sample; got "
+                        f"{' and '.join(expanders)}")
+    return problems

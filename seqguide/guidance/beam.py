@@ -9,7 +9,7 @@ instead of keeping one lineage per sample.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -28,10 +28,15 @@ class BeamSearch(Guider):
         expand: Candidates proposed per beam and step.
     """
 
+    resources: ClassVar[dict[str, tuple[str, ...]]] = {"value": ("oracle", "surrogate", "value_model")}
+    paper: ClassVar[str] = "value-guided beam search over denoising steps (greedy SVDD is beams=1)"
+
     def __init__(self, value: Any, *, beams: int = 4, expand: int = 4) -> None:
         super().__init__()
-        if beams < 1 or expand < 1:
-            raise ValueError(f"beams and expand must be >= 1, got beams={beams}, expand={expand}")
+        if beams < 1:
+            raise ValueError(f"beams must be >= 1, got {beams}")
+        if expand < 1:
+            raise ValueError(f"expand must be >= 1, got {expand}")
         self.value: ValueFunction = as_value(value)
         self.beams = beams
         self.expand = expand

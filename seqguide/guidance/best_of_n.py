@@ -6,7 +6,7 @@ guidance, N times the network cost of one sample and N oracle calls per request.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -23,6 +23,9 @@ class BestOfN(Guider):
         value: An Oracle or a :class:`ValueFunction` (only its terminal reward is used).
         n: Samples drawn per request.
     """
+
+    resources: ClassVar[dict[str, tuple[str, ...]]] = {"value": ("oracle", "surrogate", "value_model")}
+    paper: ClassVar[str] = "best-of-N baseline (as in Li et al. 2024, arXiv 2408.08252, and Singhal et al. 2025)"
 
     def __init__(self, value: Any, *, n: int = 8) -> None:
         super().__init__()

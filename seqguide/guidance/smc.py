@@ -30,7 +30,7 @@ Log-weights accumulate between resamplings; particles are resampled within their
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import torch
 
@@ -63,17 +63,20 @@ class SMC(Guider):
         stop: Fraction after which they are not (the final correction still happens).
     """
 
+    resources: ClassVar[dict[str, tuple[str, ...]]] = {"value": ("oracle", "surrogate", "value_model")}
+    paper: ClassVar[str] = "Singhal et al. 2025, arXiv 2501.06848 (FK steering), Alg. 1"
+
     def __init__(
         self,
         value: Any,
         *,
         particles: int = 8,
         lam: float = 1.0,
-        potential: str = "diff",
+        potential: Literal["diff", "max", "sum", "rt"] = "diff",
         resample_every: int = 1,
         ess_threshold: float = 0.5,
-        output: str = "sample",
-        resampling: str = "multinomial",
+        output: Literal["sample", "best", "all"] = "sample",
+        resampling: Literal["multinomial", "systematic"] = "multinomial",
         start: float = 0.0,
         stop: float = 1.0,
     ) -> None:

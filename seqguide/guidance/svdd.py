@@ -14,7 +14,7 @@ model for SVDD-MC.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -34,6 +34,9 @@ class SVDD(Guider):
         start: Fraction of the run at which guidance starts (earlier steps are plain model steps).
         stop: Fraction at which it stops.
     """
+
+    resources: ClassVar[dict[str, tuple[str, ...]]] = {"value": ("oracle", "surrogate", "value_model")}
+    paper: ClassVar[str] = "Li et al. 2024, arXiv 2408.08252 (SVDD), Alg. 1"
 
     def __init__(self, value: Any, *, particles: int = 8, alpha: float = 0.0, start: float = 0.0,
                  stop: float = 1.0) -> None:

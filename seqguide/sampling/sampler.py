@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from seqguide.devices import model_device
-from seqguide.guidance.base import Candidates, Final, Guider
+from seqguide.guidance.base import Candidates, Final, Guider, stack_problems
 from seqguide.sampling.context import Counters, SamplingContext
 
 __all__ = ["Samples", "sample"]
@@ -70,13 +70,9 @@ def _check_guidance(guidance: Guider | Sequence[Guider]) -> list[Guider]:
     for i, g in enumerate(guiders):
         if not isinstance(g, Guider):
             raise TypeError(f"guidance[{i}] must be a seqguide Guider, got {type(g).__name__}")
-    for hook in ("propose", "select"):
-        users = [type(g).__name__ for g in guiders if g.implements(hook)]
-        if len(users) > 1:
-            raise ValueError(f"at most one guider may implement {hook}(); got {users}")
-    expanders = [g for g in guiders if g.expansion != 1]
-    if len(expanders) > 1:
-        raise ValueError(f"at most one guider may run several particles per sample; got {expanders}")
+    problems = stack_problems(guiders)
+    if problems:
+        raise ValueError("; ".join(problems))
     return guiders
 
 

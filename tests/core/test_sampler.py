@@ -117,7 +117,7 @@ def test_hooks_are_called_in_design_order(net_model) -> None:
 
 
 def test_guidance_contracts_are_checked(net_model) -> None:
-    with pytest.raises(ValueError, match="at most one guider may implement propose"):
+    with pytest.raises(ValueError, match=r"at most one guider per stack may propose and select candidates"):
         sample(net_model, 2, steps=2, guidance=[_Recorder([]), _Recorder([])], progress=False)
     with pytest.raises(TypeError, match=r"guidance\[0\] must be a seqguide Guider"):
         sample(net_model, 2, steps=2, guidance=[object()], progress=False)

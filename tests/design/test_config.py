@@ -88,7 +88,7 @@ def test_wrong_type(here, write_yaml):
 
 def test_negative_guidance_parameter(here, write_yaml):
     msg = _error(_with("particles: 4", "particles: -3"), write_yaml)
-    assert msg == "campaign.yaml: guidance[0].particles: Input should be greater than 0 (got -3)"
+    assert msg == "campaign.yaml: guidance[0].particles: particles must be >= 1, got -3"
 
 
 def test_negative_budget(here, write_yaml):
@@ -122,14 +122,19 @@ def test_unknown_key_that_lives_one_level_down(here, write_yaml):
 
 def test_unknown_key_inside_a_guider_names_that_guider_s_keys(here, write_yaml):
     msg = _error(_with("particles: 4", "particles: 4\n    beams: 2"), write_yaml)
-    assert msg == ("campaign.yaml: guidance[0].beams: unknown key (allowed: value, method, particles, alpha, start, "
-                   "stop)")
+    assert msg == ("campaign.yaml: guidance[0].beams: unknown argument of svdd (allowed: method, value, particles, "
+                   "alpha, start, stop)")
+    msg = _error(_with("particles: 4", "particle: 4"), write_yaml)
+    assert msg == ("campaign.yaml: guidance[0].particle: unknown argument of svdd (did you mean 'particles'? allowed: "
+                   "method, value, particles, alpha, start, stop)")
 
 
 def test_unknown_guidance_method(here, write_yaml):
     msg = _error(_with("method: svdd", "method: magic"), write_yaml)
-    assert msg == ("campaign.yaml: guidance[0].method: unknown method 'magic' (expected one of: 'svdd', 'smc', "
-                   "'best_of_n', 'beam')")
+    assert msg == ("campaign.yaml: guidance[0].method: unknown guider 'magic' (available: beam, best_of_n, smc, svdd; "
+                   "or a class path such as 'my_package.guiders:MyGuider')")
+    msg = _error(_with("method: svdd", "method: svd"), write_yaml)
+    assert msg.startswith("campaign.yaml: guidance[0].method: unknown guider 'svd' (did you mean 'svdd'? available: ")
 
 
 def test_missing_required_section(here, write_yaml):
@@ -158,8 +163,7 @@ def test_bad_override_value_is_reported_at_its_key(here, write_yaml):
     assert msg == ("campaign.yaml: loop.candidates: Input should be greater than 0 (got -1) [from a command-line "
                    "override]")
     msg = _error(_with("guidance.0.particles: 2", "guidance.0.particles: 0"), write_yaml, quick=True)
-    assert msg == ("campaign.yaml: guidance[0].particles: Input should be greater than 0 (got 0) [from a quick: "
-                   "override]")
+    assert msg == "campaign.yaml: guidance[0].particles: particles must be >= 1, got 0 [from a quick: override]"
 
 
 def test_malformed_override(here, write_yaml):
@@ -225,8 +229,11 @@ def test_oracle_arguments_are_checked_when_the_objective_is_built(here, write_ya
 
 def test_two_selecting_guiders_are_rejected(here, write_yaml):
     msg = _error(_with("particles: 4", "particles: 4\n  - method: beam"), write_yaml)
-    assert msg == ("campaign.yaml: guidance: at most one of svdd, smc, beam per stack (each selects among "
-                   "candidates); got ['svdd', 'beam']")
+    assert msg == ("campaign.yaml: guidance: at most one guider per stack may propose and select candidates "
+                   "(propose(), select()); got svdd (guidance[0]) and beam (guidance[1])")
+    msg = _error(_with("particles: 4", "particles: 4\n  - method: smc"), write_yaml)
+    assert msg == ("campaign.yaml: guidance: at most one guider per stack may select among candidates (select()); "
+                   "got svdd (guidance[0]) and smc (guidance[1])")
 
 
 # ----------------------------------------------------------------------------------------------- CLI
@@ -234,7 +241,7 @@ def test_cli_validate_reports_errors_with_exit_code_2(here, write_yaml, capsys):
     write_yaml(_with("particles: 4", "particles: -3"))
     assert design_main(["validate", "campaign.yaml"]) == 2
     err = capsys.readouterr().err
-    assert "campaign.yaml: guidance[0].particles: Input should be greater than 0 (got -3)" in err
+    assert "campaign.yaml: guidance[0].particles: particles must be >= 1, got -3" in err
 
 
 def test_cli_validate_ok(here, write_yaml, capsys):
@@ -243,3 +250,9 @@ def test_cli_validate_ok(here, write_yaml, capsys):
     out = capsys.readouterr().out
     assert out.startswith("campaign.yaml: OK (quick)")
     assert "loop: 1 rounds x 4 candidates, budget 4 oracle calls" in out
+
+
+def test_a_misspelled_choice_suggests_the_nearest(here, write_yaml):
+    msg = _error(_with("    - name: gc\n", "    - name: gc\n  combine: summ\n"), write_yaml)
+    assert msg == ("campaign.yaml: objective.combine: Input should be 'sum', 'product' or 'geometric' (got 'summ'; did "
+                   "you mean 'sum'?)")

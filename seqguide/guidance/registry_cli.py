@@ -1,0 +1,177 @@
+"""``seqguide guiders``: the guider registry from the command line, and the ``--guidance`` option syntax.
+
+    seqguide guiders list                      every guider: name, hooks, paper, arguments
+    seqguide guiders show NAME [NAME ...]      one guider's arguments with types, defaults and docs, as YAML
+    seqguide guiders show --all --markdown     the campaign YAML reference for guidance (docs/guiders.md)
+
+``--guidance`` (``seqguide sample``) takes ``NAME`` or ``NAME:key=value,key=value`` (values are YAML scalars,
+e.g. ``svdd:particles=8,alpha=0.5``) or an inline YAML mapping (``'{method: smc, lam: 10}'``); repeat it to
+stack guiders. Everything is validated by the registry against the guiders' own constructors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+
+from seqguide.guidance.registry import GuiderInfo, GuiderSpecError, guider_info, list_guiders
+
+__all__ = ["guiders_main", "parse_guidance_option", "reference_markdown", "yaml_example"]
+
+_REGENERATE = "seqguide guiders show --all --markdown > docs/guiders.md"
+
+
+def parse_guidance_option(text: str) -> dict[str, Any]:
+    """``"svdd:particles=8,alpha=0.5"`` or ``"{method: svdd, particles: 8}"`` -> a guider mapping.
+
+    Raises:
+        GuiderSpecError: for a malformed option (the guider's own arguments are checked later, by the registry).
+    """
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise GuiderSpecError([("", f"--guidance {text!r} is not a valid YAML mapping: {err}")]) from None
+        if not isinstance(data, dict):
+            raise GuiderSpecError([("", f"--guidance {text!r} must be a mapping such as '{{method: svdd}}'")])
+        return data
+    name, _, rest = text.partition(":")
+    if not name.strip():
+        raise GuiderSpecError([("", f"--guidance {text!r}: give a guider name, e.g. svdd:particles=8")])
+    data: dict[str, Any] = {"method": name.strip()}
+    for item in filter(None, (p.strip() for p in rest.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise GuiderSpecError([("", f"--guidance {text!r}: expected key=value after the name, got {item!r}")])
+        try:
+            data[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            raise GuiderSpecError([(key.strip(), f"cannot parse {value!r}")]) from None
+    return data
+
+
+def _class_path(info: GuiderInfo) -> str:
+    return f"{info.cls.__module__}:{info.cls.__qualname__}"
+
+
+def _arguments_line(info: GuiderInfo) -> str:
+    parts = [f"{r}: {' | '.join(s)}" for r, s in info.resources.items()]
+    for p in info.params:
+        default = "" if p.required else f" = {p.default!r}"
+        parts.append(f"{p.name}: {p.type_text()}{default}" + ("" if p.yaml else " (Python only)"))
+    return ", ".join(parts) or "(none)"
+
+
+def _list(out: Any) -> int:
+    for name in list_guiders():
+        try:
+            info = guider_info(name)
+        except GuiderSpecError as err:  # a broken plugin must not hide the others
+            print(f"{name}\n    cannot load: {err}", file=out)
+            continue
+        origin = "" if info.origin == "built-in" else f"  [{info.origin}]"
+        print(f"{name}  {_class_path(info)}{origin}", file=out)
+        print(f"    {info.summary}", file=out)
+        print(f"    paper: {info.paper or '-'}", file=out)
+        print(f"    hooks: {', '.join(info.hooks) or '-'}", file=out)
+        print(f"    arguments: {_arguments_line(info)}", file=out)
+    return 0
+
+
+def yaml_example(info: GuiderInfo) -> str:
+    """The guider as a campaign ``guidance`` entry with every default, one commented line per key."""
+    rows: list[tuple[str, str]] = [(f"- method: {info.name}", info.summary)]
+    docs = info.resource_docs
+    for r, sources in info.resources.items():
+        rows.append((f"  {r}: {sources[0]}", f"one of {', '.join(sources)}. {docs.get(r, '')}".strip()))
+    for p in info.params:
+        if not p.yaml:
+            continue
+        value = "<required>" if p.required else yaml.safe_dump(p.default, default_flow_style=True).strip()
+        value = value.removesuffix("\n...").strip()
+        rows.append((f"  {p.name}: {value}", f"{p.type_text()}. {p.doc}".strip()))
+    width = max(len(a) for a, _ in rows) + 2
+    return "\n".join(f"{a:<{width}}# {b}" if b else a for a, b in rows)
+
+
+def _show(names: Sequence[str], out: Any) -> int:
+    for i, name in enumerate(names):
+        info = guider_info(name)
+        if i:
+            print(file=out)
+        print(f"{info.name}: {info.summary}", file=out)
+        print(f"  class:  {_class_path(info)} ({info.origin})", file=out)
+        print(f"  paper:  {info.paper or '-'}", file=out)
+        print(f"  hooks:  {', '.join(info.hooks) or '-'}", file=out)
+        python_only = [p.name for p in info.params if not p.yaml]
+        if python_only:
+            print(f"  Python-only arguments: {', '.join(python_only)}", file=out)
+        print("  YAML (campaign 'guidance:' entry, every default shown):", file=out)
+        for line in yaml_example(info).splitlines():
+            print(f"    {line}", file=out)
+    return 0
+
+
+def reference_markdown(names: Sequence[str] | None = None) -> str:
+    """The campaign YAML reference for guidance, generated from the registry (``docs/guiders.md``)."""
+    names = list(names or list_guiders())
+    lines = [
+        "# Guidance reference",
+        "",
+        f"Generated from the guider registry by `{_REGENERATE}`; do not edit by hand.",
+        "",
+        "Each campaign `guidance:` entry names a guider by `method:` (a name below, or a class path such as",
+        "`my_package.guiders:MyGuider`; other packages register theirs through the `seqguide.guiders` entry-point",
+        "group). Its other keys are the guider constructor's arguments, validated against the constructor's own",
+        "signature and type hints; a resource argument (`value: ...`) names the source a campaign resolves it from:",
+        "`oracle` (the objective on the model's look-ahead), `surrogate` (an ensemble refitted on every label so far",
+        "each round) or `value_model` (the SVDD-MC learned value model).",
+        "",
+        "| name | hooks | paper |",
+        "| --- | --- | --- |",
+    ]
+    infos = [guider_info(n) for n in names]
+    lines += [f"| [`{i.name}`](#{i.name}) | {', '.join(i.hooks)} | {i.paper} |" for i in infos]
+    for info in infos:
+        lines += ["", f"## {info.name}", "", f"{info.summary}", "",
+                  f"`{_class_path(info)}`; paper: {info.paper or '-'}; hooks: {', '.join(info.hooks) or '-'}.", "",
+                  "```yaml", "guidance:", *("  " + line for line in yaml_example(info).splitlines()), "```"]
+        python_only = [p.name for p in info.params if not p.yaml]
+        if python_only:
+            lines += ["", f"Python-only arguments (not settable from YAML): {', '.join(python_only)}."]
+    return "\n".join(lines) + "\n"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="seqguide guiders", description="List and describe the registered guiders.")
+    sub = p.add_subparsers(dest="action", required=True)
+    sub.add_parser("list", help="every guider with its hooks, paper and arguments")
+    show = sub.add_parser("show", help="a guider's arguments with types, defaults and docs (as campaign YAML)")
+    show.add_argument("names", nargs="*", metavar="NAME", help="guider names or class paths")
+    show.add_argument("--all", action="store_true", help="every registered guider")
+    show.add_argument("--markdown", action="store_true", help="the Markdown reference (docs/guiders.md)")
+    return p
+
+
+def guiders_main(argv: Sequence[str]) -> int:
+    """Entry point of ``seqguide guiders`` (``argv`` without the word ``guiders``)."""
+    args = _parser().parse_args(list(argv))
+    try:
+        if args.action == "list":
+            return _list(sys.stdout)
+        names = list_guiders() if args.all else args.names
+        if not names:
+            print("error: give a guider name (see 'seqguide guiders list') or --all", file=sys.stderr)
+            return 2
+        if args.markdown:
+            sys.stdout.write(reference_markdown(names))
+            return 0
+        return _show(names, sys.stdout)
+    except GuiderSpecError as err:
+        print(f"error: {'; '.join(m for _, m in err.problems)}", file=sys.stderr)
+        return 2
