@@ -9,6 +9,18 @@ Subclasses of :class:`Oracle` follow botorch's test-function pattern: they imple
 :meth:`Oracle._score` on inputs that already passed validation; the base ``__call__`` does the
 validation, the NaN-with-reason bookkeeping and the isolation of items that make a batch crash.
 
+Two pieces of bookkeeping let callers account for every real evaluation:
+
+* :attr:`Oracle.items_received` counts the items handed to ``_score``, the item-by-item retries of a
+  crashed batch included (what a paid scorer would bill); wrappers that run the oracle in other processes
+  add the children's counts to it.
+* :meth:`Oracle.stream` yields results part by part as they are scored (an external tool's chunks, a
+  process pool's tasks) and announces each part just before it is sent, so a design loop can persist
+  every result as soon as it exists and charge every item the moment it leaves.
+
+A scorer that returns the wrong number of values is a bug, not a bad input: it raises
+:class:`OracleOutputError` naming the counts instead of being retried item by item.
+
 Example:
     >>> from oracles import from_function
     >>> gc = from_function(lambda xs: [s.count("G") / len(s) for s in xs], name="g_frac")
@@ -19,7 +31,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -33,13 +45,27 @@ __all__ = [
     "FunctionOracle",
     "Oracle",
     "OracleLike",
+    "OracleOutputError",
     "OracleResult",
+    "SendGate",
     "from_function",
 ]
+
+#: ``on_send(indices) -> bool | None`` of :meth:`Oracle.stream`: called just before the items at ``indices``
+#: (positions in the streamed batch) are sent to the scorer; returning False stops sending (nothing more
+#: is sent; parts already sent are still yielded).
+SendGate = Callable[[list[int]], "bool | None"]
 
 
 class BudgetExhausted(RuntimeError):
     """Raised *before* spending when an oracle call would exceed its evaluation budget."""
+
+
+class OracleOutputError(ValueError):
+    """A scorer returned something that cannot be N results for N inputs (wrong count or shape).
+
+    Not retried item by item (that would pay every item again for a bug that repeats): it propagates.
+    """
 
 
 @dataclass
@@ -178,6 +204,8 @@ class Oracle:
     maximize: bool = True
     optimal_value: float | None = None
     n_objectives: int = 1
+    #: Items handed to :meth:`_score` so far, retries of a crashed batch included (see the module docstring).
+    items_received: int = 0
 
     def __call__(self, xs: Sequence[str] | torch.Tensor) -> OracleResult:
         items = self._as_items(xs)
@@ -199,6 +227,52 @@ class Oracle:
                 if sub.valid[j]:
                     values[i] = sub.values[j]
         return OracleResult(values, valid, errors, transient)
+
+    def stream(self, xs: Sequence[Any] | torch.Tensor, *,
+               on_send: SendGate | None = None) -> Iterator[tuple[list[int], OracleResult]]:
+        """Score ``xs`` part by part: yield ``(indices, result)`` as each part is scored.
+
+        Items that fail validation come first (they cost nothing and are never announced). Every other
+        item is announced with ``on_send(indices)`` right before it is sent to the scorer; if ``on_send``
+        returns False nothing more is sent (what was already sent is still yielded, the rest is not). The
+        default sends every valid item as one part; oracles that score items independently (an external
+        tool in chunks, a process pool) override :meth:`_stream_valid` to yield smaller parts as they finish.
+
+        Args:
+            xs: N designs.
+            on_send: The send gate (e.g. charge a budget, write "sent" rows); None sends everything.
+
+        Yields:
+            ``(indices, result)``: positions in ``xs`` and their :class:`OracleResult` (same order). Every
+            position appears at most once; all of them, unless ``on_send`` stopped the stream.
+        """
+        items = self._as_items(xs)
+        if type(self).__call__ is not Oracle.__call__:  # a custom __call__: one part through it, as is
+            everything = list(range(len(items)))
+            if items and (on_send is None or on_send(everything) is not False):
+                yield everything, self(items)
+            return
+        errors = [self._validate_item(x) for x in items]
+        bad = [i for i, e in enumerate(errors) if e is not None]
+        if bad:
+            yield bad, OracleResult.invalid(len(bad), [errors[i] for i in bad], self.n_objectives)
+        ok = [i for i, e in enumerate(errors) if e is None]
+        if not ok:
+            return
+
+        def gate(local: list[int]) -> bool:
+            return on_send is None or on_send([ok[j] for j in local]) is not False
+
+        for local, res in self._stream_valid([items[i] for i in ok], gate):
+            yield [ok[j] for j in local], res
+
+    def _stream_valid(self, xs: list[Any], gate: Callable[[list[int]], bool]
+                      ) -> Iterator[tuple[list[int], OracleResult]]:
+        """Yield ``(local indices, result)`` parts for validated items; call ``gate(indices)`` before sending
+        each part and send nothing more once it returns False. Default: one part, via :meth:`_score`."""
+        everything = list(range(len(xs)))
+        if gate(everything):
+            yield everything, self._score_isolated(xs)
 
     # -- to override -----------------------------------------------------------------
     def _score(self, xs: list[Any]) -> np.ndarray | Sequence[float] | OracleResult:
@@ -270,9 +344,10 @@ class Oracle:
             return f"validation failed: {type(err).__name__}: {err}"
 
     def _score_isolated(self, xs: list[Any]) -> OracleResult:
+        self.items_received += len(xs)
         try:
             return self._coerce(self._score(xs), len(xs))
-        except BudgetExhausted:
+        except (BudgetExhausted, OracleOutputError):
             raise
         except Exception as err:
             if len(xs) == 1:
@@ -282,15 +357,30 @@ class Oracle:
         return OracleResult.concat([self._score_isolated([x]) for x in xs])
 
     def _coerce(self, out: Any, n: int) -> OracleResult:
+        k = self.n_objectives
         if isinstance(out, OracleResult):
             if len(out) != n:
-                raise ValueError(f"{self.name}._score returned {len(out)} results for {n} inputs")
+                raise OracleOutputError(f"oracle {self.name!r} returned {len(out)} results for {n} inputs")
+            if out.n_objectives != k:
+                raise OracleOutputError(f"oracle {self.name!r} returned {out.n_objectives} values per input, "
+                                        f"expected {k}")
             return out
-        values = np.asarray(out, dtype=np.float64)
-        if values.ndim == 0 or values.shape[0] != n:
-            raise ValueError(f"{self.name}._score returned shape {values.shape} for {n} inputs")
-        if self.n_objectives == 1 and values.ndim == 2 and values.shape[1] == 1:
+        try:
+            values = np.asarray(out, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise OracleOutputError(f"oracle {self.name!r} returned {type(out).__name__} that is not an array of "
+                                    f"numbers for {n} inputs ({err})") from None
+        got = 1 if values.ndim == 0 else values.shape[0]
+        if got != n:
+            raise OracleOutputError(f"oracle {self.name!r} returned {got} value{'s' * (got != 1)} for {n} inputs "
+                                    "(a scoring function must return one value per input, in order)")
+        if values.ndim == 0:
+            values = values.reshape(1)
+        if k == 1 and values.ndim == 2 and values.shape[1] == 1:
             values = values[:, 0]
+        if values.ndim > 2 or (k == 1 and values.ndim != 1) or (k > 1 and values.shape[1:] != (k,)):
+            raise OracleOutputError(f"oracle {self.name!r} returned values of shape {values.shape} for {n} inputs; "
+                                    + (f"expected ({n},) or ({n}, 1)" if k == 1 else f"expected ({n}, {k})"))
         finite = np.isfinite(values) if values.ndim == 1 else np.isfinite(values).all(axis=1)
         errors = [None if f else f"{self.name} returned a non-finite value" for f in finite]
         return OracleResult(values, finite, errors)

@@ -2,19 +2,22 @@
 
     seqguide oracles list
     seqguide oracles score NAME FILE [--kwargs key=value ...] [--out scores.csv] [--column sequence]
+                                     [--missing error|drop]
 
 The top-level ``seqguide`` command dispatches ``seqguide oracles ...`` to :func:`main`. ``--kwargs``
 values are read as JSON when they parse (``normalize=false``, ``motif='["MA0139.1","MA0079.5"]'``,
-``target=0.5``) and as plain strings otherwise (``motif=CTCF``). FASTA is read with Biopython, CSV/TSV
-with pandas; the result table (id, sequence, value(s), valid, error) goes to ``--out`` as CSV, or to
-stdout.
+``target=0.5``; NaN and infinities are refused) and as plain strings otherwise (``motif=CTCF``). Input
+files are read by the :mod:`seqguide.data` readers, with their rules: FASTA, CSV/TSV/TXT/parquet tables,
+and ``.smi`` SMILES files (optionally ``.gz``); a missing sequence cell is an error naming file, line and
+column unless ``--missing drop``; a binary file is refused. The result table (id, sequence, value(s),
+valid, error) goes to ``--out`` as CSV, or to stdout. Every problem is one ``error:`` line (exit status 2).
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -22,7 +25,20 @@ from typing import Any, TextIO
 __all__ = ["main", "parse_kwargs", "read_sequences"]
 
 _FASTA_SUFFIXES = {".fa", ".fasta", ".fna", ".faa", ".ffn", ".frn", ".fas", ".mpfa"}
-_TABLE_SUFFIXES = {".csv", ".tsv", ".txt"}
+_TABLE_SUFFIXES = {".csv", ".tsv", ".txt", ".parquet"}
+_SMILES_SUFFIXES = {".smi", ".smiles"}
+
+
+def _finite(value: Any, key: str) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise CLIError(f"--kwargs {key}: must be a finite number, got {value}")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _finite(v, f"{key}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _finite(v, f"{key}[{i}]")
+    return value
 
 
 class CLIError(Exception):
@@ -38,25 +54,30 @@ def parse_kwargs(items: list[str] | None) -> dict[str, Any]:
         if not sep or not key:
             raise CLIError(f"--kwargs expects key=value, got {item!r}")
         try:
-            out[key] = json.loads(raw)
+            value = json.loads(raw)
         except json.JSONDecodeError:
-            out[key] = raw
+            value = raw
+        out[key] = _finite(value, key)
     return out
 
 
-def _open_text(path: Path) -> TextIO:
-    return gzip.open(path, "rt") if path.suffix == ".gz" else open(path)
-
-
-def read_sequences(path: str | Path, *, column: str = "sequence", fmt: str = "auto") -> tuple[list[str], list[str]]:
-    """Read ``(ids, sequences)`` from FASTA (Biopython) or CSV/TSV (pandas); ``.gz`` is fine.
+def read_sequences(path: str | Path, *, column: str = "sequence", fmt: str = "auto",
+                   missing: str = "error") -> tuple[list[str], list[str]]:
+    """Read ``(ids, sequences)`` from FASTA, a CSV/TSV/TXT/parquet table or a ``.smi`` file (``.gz`` is fine), with
+    the rules of :mod:`seqguide.data.readers` (missing cells, binary files, line numbers in errors).
 
     Raises:
-        CLIError: for a missing file, an unknown format or a missing column (naming the ones present).
+        CLIError: one line: a missing, binary or malformed file, an unknown format, a missing column (naming
+            the ones present), a missing sequence cell (unless ``missing="drop"``).
     """
+    from seqguide.data.readers import read_fasta, read_table, table_columns
+    from seqguide.data.smiles import read_smiles_file
+
     path = Path(path)
     if not path.exists():
         raise CLIError(f"no such file: {path}")
+    if not path.is_file():
+        raise CLIError(f"{path}: not a file")
     suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
     suffix = suffixes[-1] if suffixes else ""
     if fmt == "auto":
@@ -64,29 +85,27 @@ def read_sequences(path: str | Path, *, column: str = "sequence", fmt: str = "au
             fmt = "fasta"
         elif suffix in _TABLE_SUFFIXES:
             fmt = "csv"
+        elif suffix in _SMILES_SUFFIXES:
+            fmt = "smi"
         else:
-            raise CLIError(f"cannot tell the format of {path.name!r} from its extension; pass --format fasta|csv")
-    if fmt == "fasta":
-        from Bio import SeqIO
-
-        with _open_text(path) as fh:
-            records = list(SeqIO.parse(fh, "fasta"))
-        if not records:
-            raise CLIError(f"{path}: no FASTA records found")
-        return [r.id for r in records], [str(r.seq) for r in records]
-    if fmt != "csv":
-        raise CLIError(f"--format must be auto, fasta or csv, got {fmt!r}")
-    import pandas as pd
-
-    sep = "\t" if suffix == ".tsv" else ","
+            raise CLIError(f"cannot tell the format of {path.name!r} from its extension; pass --format fasta|csv|smi")
     try:
-        df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, compression="infer")
-    except Exception as err:
-        raise CLIError(f"{path}: could not read as a table: {err}") from None
-    if column not in df.columns:
-        raise CLIError(f"{path}: no column {column!r}; columns are {list(df.columns)} (choose one with --column)")
-    ids = df["id"].tolist() if "id" in df.columns else [str(i) for i in range(len(df))]
-    return ids, [s.strip() for s in df[column].tolist()]
+        if fmt == "fasta":
+            rec = read_fasta(path)
+            return list(rec.ids or []), rec.sequences
+        if fmt == "smi":
+            rec = read_smiles_file(path)
+            return (rec.ids if rec.ids else [str(n) for n in rec.lines or range(len(rec))]), rec.sequences
+        if fmt != "csv":
+            raise CLIError(f"--format must be auto, fasta, csv or smi, got {fmt!r}")
+        columns = table_columns(path, sep="\t" if suffix == ".tsv" else None)
+        if column not in columns:
+            raise CLIError(f"{path}: no column {column!r}; columns are {columns} (choose one with --column)")
+        rec = read_table(path, column=column, missing=missing, id_column="id" if "id" in columns else None)
+    except ValueError as err:  # the readers name file, line and column
+        raise CLIError(str(err)) from None
+    ids = rec.ids if rec.ids is not None else [str(i) for i in range(len(rec))]
+    return ids, rec.sequences
 
 
 def _cmd_list(out: TextIO) -> int:
@@ -105,14 +124,17 @@ def _cmd_score(args: argparse.Namespace, out: TextIO) -> int:
     from oracles.registry import get_oracle
 
     kwargs = parse_kwargs(args.kwargs)
-    ids, seqs = read_sequences(args.file, column=args.column, fmt=args.format)
+    ids, seqs = read_sequences(args.file, column=args.column, fmt=args.format, missing=args.missing)
     try:
         oracle = get_oracle(args.name, **kwargs)
     except KeyError as err:
         raise CLIError(str(err.args[0]) if err.args else str(err)) from None
     except (TypeError, ValueError, ImportError, FileNotFoundError) as err:
         raise CLIError(f"cannot build oracle {args.name!r}: {err}") from None
-    res = oracle(seqs)
+    try:
+        res = oracle(seqs)
+    except ValueError as err:  # OracleOutputError: a scorer that returned the wrong number of values
+        raise CLIError(f"oracle {args.name!r} failed: {err}") from None
     table: dict[str, Any] = {"id": ids, "sequence": seqs}
     if res.values.ndim == 1:
         table["value"] = res.values
@@ -146,7 +168,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="oracle arguments; values are JSON when they parse, else strings")
     score.add_argument("--out", help="write the table to this CSV file instead of stdout")
     score.add_argument("--column", default="sequence", help="CSV column holding the sequences")
-    score.add_argument("--format", default="auto", choices=["auto", "fasta", "csv"], help="input format")
+    score.add_argument("--format", default="auto", choices=["auto", "fasta", "csv", "smi"], help="input format")
+    score.add_argument("--missing", default="error", choices=["error", "drop"],
+                       help="a table row with an empty/NA/NaN/None sequence cell: error (default) or drop it")
     return parser
 
 

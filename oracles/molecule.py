@@ -15,7 +15,9 @@
 
 Input is auto-detected: a string made only of bracketed tokens (``[C][=O]...``) is read as SELFIES,
 anything else as SMILES; pass ``input_format="smiles"`` or ``"selfies"`` to force one. A molecule RDKit
-cannot read is invalid with RDKit's own message (e.g. ``SMILES Parse Error: unclosed ring``).
+cannot read is invalid with RDKit's own message (e.g. ``SMILES Parse Error: unclosed ring``). Inputs
+longer than ``max_length`` characters (default :data:`DEFAULT_MAX_LENGTH`) are invalid before RDKit sees
+them: RDKit's parsing and ring perception on a pathological megabyte string can take minutes.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from oracles.wrappers import Composite, Constraint, Transform
 from seqguide.alphabet import Alphabet
 
 __all__ = [
+    "DEFAULT_MAX_LENGTH",
     "QED",
     "Gaussian",
     "LogP",
@@ -49,6 +52,9 @@ __all__ = [
 ]
 
 _FORMATS = ("auto", "smiles", "selfies")
+#: Longest molecule string (characters) an RDKit-based oracle accepts by default; drug-like SMILES are
+#: well under 200 characters and their SELFIES under 1,000.
+DEFAULT_MAX_LENGTH = 2000
 _SELFIES_PATTERN = re.compile(r"(\[[^\[\]]+\])+")
 _LOG_STAMP = re.compile(r"^\[\d\d:\d\d:\d\d\]\s*")
 
@@ -121,18 +127,29 @@ class MoleculeOracle(Oracle):
         input_format: ``"auto"``, ``"smiles"`` or ``"selfies"``.
         alphabet: Optional SELFIES :class:`~seqguide.alphabet.Alphabet` to validate tokens against
             (None accepts any string).
+        max_length: Longest input in characters (longer ones are invalid, uncharged); None: no limit.
     """
 
-    def __init__(self, *, input_format: str = "auto", alphabet: Alphabet | None = None) -> None:
+    def __init__(self, *, input_format: str = "auto", alphabet: Alphabet | None = None,
+                 max_length: int | None = DEFAULT_MAX_LENGTH) -> None:
         if input_format not in _FORMATS:
             raise ValueError(f"{type(self).__name__}: input_format must be one of {_FORMATS}, "
                              f"got {input_format!r}")
+        if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int)
+                                       or max_length < 1):
+            raise ValueError(f"{type(self).__name__}: max_length must be a positive integer or None, "
+                             f"got {max_length!r}")
         self.input_format = input_format
         self.alphabet = alphabet
+        self.max_length = max_length
 
     def validate(self, x: Any) -> str | None:
         if not isinstance(x, str):
             return f"expected a SMILES/SELFIES string, got {type(x).__name__}"
+        limit = getattr(self, "max_length", DEFAULT_MAX_LENGTH)
+        if limit is not None and len(x) > limit:
+            return (f"{len(x)} characters, longer than max_length={limit} (RDKit-based oracles bound their input; "
+                    "pass a larger max_length to score it)")
         return super().validate(x)
 
     def _score_mol(self, mol: Any) -> float:
@@ -231,8 +248,9 @@ class Similarity(MoleculeOracle):
     optimal_value = 1.0
 
     def __init__(self, *, target: str = "CC(=O)Oc1ccccc1C(=O)O", radius: int = 2, n_bits: int = 2048,
-                 input_format: str = "auto", alphabet: Alphabet | None = None) -> None:
-        super().__init__(input_format=input_format, alphabet=alphabet)
+                 input_format: str = "auto", alphabet: Alphabet | None = None,
+                 max_length: int | None = DEFAULT_MAX_LENGTH) -> None:
+        super().__init__(input_format=input_format, alphabet=alphabet, max_length=max_length)
         mol, err = parse_molecule(target, input_format)
         if err is not None:
             raise ValueError(f"Similarity: bad target: {err}")
@@ -286,8 +304,9 @@ class StructuralAlerts(MoleculeOracle):
     default_bounds = (None, 0.0)
 
     def __init__(self, *, catalogs: str | Sequence[str] = ("PAINS",), name: str = "alerts",
-                 input_format: str = "auto", alphabet: Alphabet | None = None) -> None:
-        super().__init__(input_format=input_format, alphabet=alphabet)
+                 input_format: str = "auto", alphabet: Alphabet | None = None,
+                 max_length: int | None = DEFAULT_MAX_LENGTH) -> None:
+        super().__init__(input_format=input_format, alphabet=alphabet, max_length=max_length)
         cats = [c.strip().upper() for c in catalogs.split(",")] if isinstance(catalogs, str) else \
             [str(c).upper() for c in catalogs]
         bad = [c for c in cats if c not in _CATALOGS]
@@ -415,7 +434,7 @@ class ReverseSigmoid(Sigmoid):
 def mpo(*, target: str | None = None, qed_weight: float = 1.0, logp_mu: float = 2.5, logp_sigma: float = 1.5,
         logp_weight: float = 1.0, sa_center: float = 4.5, sa_scale: float = 1.0, sa_weight: float = 1.0,
         similarity_weight: float = 1.0, filters: Sequence[str] = (), input_format: str = "auto",
-        alphabet: Alphabet | None = None) -> Composite:
+        alphabet: Alphabet | None = None, max_length: int | None = DEFAULT_MAX_LENGTH) -> Composite:
     """A drug-likeness multi-property objective in [0, 1] (GuacaMol-style weighted geometric mean).
 
     Components (each a desirability in [0, 1]):
@@ -434,7 +453,7 @@ def mpo(*, target: str | None = None, qed_weight: float = 1.0, logp_mu: float = 
     Returns:
         A :class:`~oracles.wrappers.Composite` named ``"mpo"`` (maximise, optimum 1.0).
     """
-    kw = {"input_format": input_format, "alphabet": alphabet}
+    kw = {"input_format": input_format, "alphabet": alphabet, "max_length": max_length}
     parts: list[tuple[Oracle, float]] = [
         (QED(**kw), qed_weight),
         (Transform(LogP(**kw), Gaussian(logp_mu, logp_sigma), name="logp_desirability", maximize=True,
@@ -456,11 +475,15 @@ def mpo(*, target: str | None = None, qed_weight: float = 1.0, logp_mu: float = 
     return comp
 
 
-def pains(*, input_format: str = "auto", alphabet: Alphabet | None = None) -> StructuralAlerts:
+def pains(*, input_format: str = "auto", alphabet: Alphabet | None = None,
+          max_length: int | None = DEFAULT_MAX_LENGTH) -> StructuralAlerts:
     """Number of PAINS alerts (families A, B and C); a constraint oracle (0 = clean)."""
-    return StructuralAlerts(catalogs=("PAINS",), name="pains", input_format=input_format, alphabet=alphabet)
+    return StructuralAlerts(catalogs=("PAINS",), name="pains", input_format=input_format, alphabet=alphabet,
+                            max_length=max_length)
 
 
-def brenk(*, input_format: str = "auto", alphabet: Alphabet | None = None) -> StructuralAlerts:
+def brenk(*, input_format: str = "auto", alphabet: Alphabet | None = None,
+          max_length: int | None = DEFAULT_MAX_LENGTH) -> StructuralAlerts:
     """Number of Brenk unwanted-substructure alerts; a constraint oracle (0 = clean)."""
-    return StructuralAlerts(catalogs=("BRENK",), name="brenk", input_format=input_format, alphabet=alphabet)
+    return StructuralAlerts(catalogs=("BRENK",), name="brenk", input_format=input_format, alphabet=alphabet,
+                            max_length=max_length)

@@ -13,7 +13,12 @@ Order matters in two ways, and the wrong order raises when the stack is built:
 * :class:`Timeout` sits inside :class:`Parallel` (``Parallel(Timeout(oracle))``), not around it.
 
 A budget counts cache hits as free wherever the cache sits (``Oracle.is_cached`` is forwarded), but
-placing :class:`Cached` outermost is the natural order.
+placing :class:`Cached` outermost is the natural order. It charges what the scorer at the bottom of the
+stack actually received (``Oracle.items_received``: retries of a crashed batch included, and the counts
+of child processes reported back by :class:`Parallel` and :class:`Timeout`).
+
+:class:`Cached`, :class:`Budgeted`, :class:`Parallel` and :class:`Transform` pass :meth:`Oracle.stream`
+through, so a caller sees each chunk a process pool finishes as soon as it finishes.
 
 The multiplicative / geometric-mean composites follow the GuacaMol multi-property objectives
 (Brown et al. 2019, J. Chem. Inf. Model. 59:1096).
@@ -25,18 +30,20 @@ import json
 import math
 import multiprocessing as mp
 import os
+import signal
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from oracles.base import BudgetExhausted, Oracle, OracleResult
+from oracles.base import BudgetExhausted, Oracle, OracleOutputError, OracleResult
 from seqguide.alphabet import Alphabet
 
 __all__ = [
@@ -76,6 +83,47 @@ def _layers(oracle: Oracle) -> list[Oracle]:
 
 def _contains(oracle: Oracle, kind: type) -> bool:
     return any(isinstance(o, kind) for o in _layers(oracle))
+
+
+def _scorer(oracle: Oracle) -> Oracle:
+    """The oracle at the bottom of a wrapper stack: the one whose ``items_received`` counts real work."""
+    while isinstance(oracle, Wrapper):
+        oracle = oracle.inner
+    return oracle
+
+
+def _received(oracle: Oracle) -> int:
+    return _scorer(oracle).items_received
+
+
+def _add_received(oracle: Oracle, n: int) -> None:
+    """Credit ``n`` items scored in another process to the scorer of this process's copy of the stack."""
+    _scorer(oracle).items_received += int(n)
+
+
+def _ignore_interrupts() -> None:
+    """Worker processes leave Ctrl-C to their parent, which stops at the next item boundary."""
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except (ValueError, OSError):  # pragma: no cover - not the main thread of the child
+        pass
+
+
+def _positions(keys: Sequence[str]) -> tuple[dict[str, int], dict[str, list[int]]]:
+    """``(first index of each key, every index of each key)``, keys in first-seen order."""
+    first: dict[str, int] = {}
+    where: dict[str, list[int]] = defaultdict(list)
+    for i, k in enumerate(keys):
+        first.setdefault(k, i)
+        where[k].append(i)
+    return first, where
+
+
+def _spread(res: OracleResult, keys: Sequence[str], where: dict[str, list[int]]) -> tuple[list[int], OracleResult]:
+    """Rows of ``res`` (one per unique key) copied to every position that holds the key."""
+    idx = [i for k in keys for i in where[k]]
+    rows = [j for j, k in enumerate(keys) for _ in where[k]]
+    return idx, res.take(rows)
 
 
 def _check_no_state(oracle: Oracle, where: str) -> None:
@@ -179,7 +227,7 @@ class Cached(Wrapper):
         self.misses = 0
         self._memory: dict[str, tuple[Any, bool, str | None]] = {}
         self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         if self.path is not None:
             self._connect()
 
@@ -303,7 +351,43 @@ class Cached(Wrapper):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+
+    def _stream_valid(self, xs: list[Any], gate: Callable[[list[int]], bool]
+                      ) -> Iterator[tuple[list[int], OracleResult]]:
+        """Cache hits first (free, never announced), then the misses as the inner oracle streams them."""
+        with self._lock:
+            keys = [self.key(x) for x in xs]
+            first, where = _positions(keys)
+            known = self._lookup(list(first))
+            hits = [k for k in first if k in known]
+            if hits:
+                yield _spread(self._table_result(hits, known), hits, where)
+            todo = [k for k in first if k not in known]
+            self.hits += len(xs) - len(todo)
+
+            def inner_gate(local: list[int]) -> bool:
+                return gate([i for j in local for i in where[todo[j]]])
+
+            for local, res in self.inner.stream([xs[first[k]] for k in todo], on_send=inner_gate):
+                got = [todo[j] for j in local]
+                self.misses += len(got)
+                self._store({k: (_row(res.values[j]), bool(res.valid[j]), res.errors[j])
+                             for j, k in enumerate(got) if not res.transient[j]})
+                yield _spread(res, got, where)
+
+    def _table_result(self, keys: list[str], table: dict[str, tuple[Any, bool, str | None]]) -> OracleResult:
+        shape = (len(keys),) if self.n_objectives == 1 else (len(keys), self.n_objectives)
+        values = np.full(shape, np.nan)
+        valid = np.zeros(len(keys), dtype=bool)
+        errors: list[str | None] = []
+        for i, k in enumerate(keys):
+            v, ok, err = table[k]
+            valid[i] = ok
+            if ok:
+                values[i] = v
+            errors.append(err)
+        return OracleResult(values, valid, errors)
 
     def _repr_params(self) -> dict[str, Any]:
         return {"oracle": self.inner, "path": None if self.path is None else str(self.path)}
@@ -339,10 +423,13 @@ def _from_json(text: str | None) -> Any:
 class Budgeted(Wrapper):
     """Count unique paid evaluations and stop at a budget.
 
-    A *paid* evaluation is one unique input (by :meth:`Oracle.key`) that reaches the inner oracle and
-    is not a cache hit of an inner :class:`Cached`. Items that fail validation are free; duplicates
-    within a batch are paid once. Without a cache, an input scored again in a later call is paid again:
-    wrap as ``Cached(Budgeted(...))`` to avoid that.
+    A *paid* evaluation is one input that reaches the scorer at the bottom of the wrapped stack: what it
+    received (``Oracle.items_received``), not what this layer meant to send. Items that fail validation
+    are free; duplicates within a batch are sent (and paid) once; cache hits of an inner :class:`Cached`
+    are free. Without a cache, an input scored again in a later call is paid again: wrap as
+    ``Cached(Budgeted(...))`` to avoid that. When a batch makes the scorer raise, the base class retries
+    it item by item; the failed attempt and the retries are all real calls and are all charged, so ``used``
+    can exceed ``budget`` by the size of that batch (``remaining`` is then 0).
 
     When a batch needs more new evaluations than remain:
 
@@ -373,7 +460,7 @@ class Budgeted(Wrapper):
 
     @property
     def remaining(self) -> int:
-        return self.budget - self.used
+        return max(0, self.budget - self.used)
 
     def call_partial(self, xs: Sequence[Any]) -> OracleResult:
         """Score ``xs``, filling what is left of the budget exactly; the rest is invalid, never raises."""
@@ -383,11 +470,11 @@ class Budgeted(Wrapper):
         finally:
             self._partial_once = False
 
-    def _score(self, xs: list[Any]) -> OracleResult:
+    def _plan(self, xs: list[Any]) -> tuple[dict[str, int], dict[str, list[int]], list[str]]:
+        """First/all positions of each key and the unique keys to send (raises BudgetExhausted before
+        spending anything)."""
         keys = [self.key(x) for x in xs]
-        first: dict[str, int] = {}
-        for i, k in enumerate(keys):
-            first.setdefault(k, i)
+        first, where = _positions(keys)
         new = [k for k in first if not self.inner.is_cached(k)]
         new_set = set(new)
         allowed = new_set
@@ -400,19 +487,48 @@ class Budgeted(Wrapper):
                     "the remaining budget"
                 )
             allowed = set(new[: self.remaining])
-        send = [k for k in first if k in allowed or k not in new_set]
-        res = self.inner([xs[first[k]] for k in send]) if send else OracleResult.empty(self.n_objectives)
-        self.used += sum(1 for k in send if k in allowed)
-        where = {k: j for j, k in enumerate(send)}
+        return first, where, [k for k in first if k in allowed or k not in new_set]
+
+    def _exhausted(self, keys: list[str], where: dict[str, list[int]]) -> tuple[list[int], OracleResult]:
+        idx = [i for k in keys for i in where[k]]
+        return idx, OracleResult.invalid(len(idx), BUDGET_EXHAUSTED_REASON, self.n_objectives, transient=True)
+
+    def _score(self, xs: list[Any]) -> OracleResult:
+        first, where, send = self._plan(xs)
+        before = _received(self.inner)
+        try:
+            res = self.inner([xs[first[k]] for k in send]) if send else OracleResult.empty(self.n_objectives)
+        finally:
+            self.used += _received(self.inner) - before
         out = OracleResult.invalid(len(xs), BUDGET_EXHAUSTED_REASON, self.n_objectives, transient=True)
-        for i, k in enumerate(keys):
-            j = where.get(k)
-            if j is not None:
+        for j, k in enumerate(send):
+            for i in where[k]:
                 out.values[i] = res.values[j]
                 out.valid[i] = res.valid[j]
                 out.errors[i] = res.errors[j]
                 out.transient[i] = res.transient[j]
         return OracleResult(out.values, out.valid, out.errors, out.transient)
+
+    def _stream_valid(self, xs: list[Any], gate: Callable[[list[int]], bool]
+                      ) -> Iterator[tuple[list[int], OracleResult]]:
+        first, where, send = self._plan(xs)
+        sent = set(send)
+        refused = [k for k in first if k not in sent]
+        if refused:
+            yield self._exhausted(refused, where)
+
+        def inner_gate(local: list[int]) -> bool:
+            return gate([i for j in local for i in where[send[j]]])
+
+        before = _received(self.inner)
+        try:
+            for local, res in self.inner.stream([xs[first[k]] for k in send], on_send=inner_gate):
+                now = _received(self.inner)
+                self.used += now - before
+                before = now
+                yield _spread(res, [send[j] for j in local], where)
+        finally:
+            self.used += _received(self.inner) - before
 
     def _repr_params(self) -> dict[str, Any]:
         return {"oracle": self.inner, "budget": self.budget}
@@ -425,6 +541,7 @@ _WORKER_ORACLE: Oracle | None = None
 def _pool_init(oracle: Oracle) -> None:
     global _WORKER_ORACLE
     _WORKER_ORACLE = oracle
+    _ignore_interrupts()
     try:  # one thread per worker: the pool already uses the cores
         import torch
 
@@ -433,9 +550,12 @@ def _pool_init(oracle: Oracle) -> None:
         pass
 
 
-def _pool_score(chunk: list[Any]) -> OracleResult:
+def _pool_score(chunk: list[Any]) -> tuple[OracleResult, int]:
+    """Score a chunk in a worker; also return how many items the worker's scorer received for it."""
     assert _WORKER_ORACLE is not None, "worker not initialised"
-    return _WORKER_ORACLE(chunk)
+    before = _received(_WORKER_ORACLE)
+    res = _WORKER_ORACLE(chunk)
+    return res, _received(_WORKER_ORACLE) - before
 
 
 class Parallel(Wrapper):
@@ -445,7 +565,9 @@ class Parallel(Wrapper):
     worker receives the oracle once, when it starts: with the ``spawn``/``forkserver`` contexts the
     oracle must be picklable; with ``fork`` (the default on Linux) it is inherited. A worker that dies
     (e.g. a segfault in a native library) costs only its chunk: those items come back invalid and
-    transient, and the pool is rebuilt.
+    transient, and the pool is rebuilt. At most ``workers`` chunks are in flight at a time (the next one
+    is submitted when one finishes), so :meth:`~oracles.base.Oracle.stream` announces a chunk only when a
+    worker is free to take it; workers ignore Ctrl-C (the caller decides when to stop).
 
     Args:
         oracle: A stateless oracle (no Cached/Budgeted inside: put those outside).
@@ -481,29 +603,59 @@ class Parallel(Wrapper):
         return self._pool
 
     def _score(self, xs: list[Any]) -> OracleResult:
+        parts = list(self._stream_valid(xs, lambda _: True))
+        order = np.argsort(np.concatenate([np.asarray(idx, dtype=np.int64) for idx, _ in parts]), kind="stable")
+        return OracleResult.concat([res for _, res in parts]).take(order)
+
+    def _collect(self, fut: Future[Any], size: int) -> tuple[OracleResult, bool]:
+        """A finished task's result (crediting the worker's receipts) and whether the pool broke."""
+        try:
+            res, received = fut.result()
+        except (BudgetExhausted, OracleOutputError):
+            raise
+        except BrokenProcessPool as err:
+            _add_received(self.inner, size)  # it was handed to a worker: assume it was paid
+            return OracleResult.invalid(size, f"{self.name}: worker process died ({err})", self.n_objectives,
+                                        transient=True), True
+        except Exception as err:  # the inner oracle never raises; this is pickling or the pool
+            return OracleResult.invalid(size, f"{self.name}: parallel evaluation failed: {type(err).__name__}: "
+                                              f"{err}", self.n_objectives, transient=True), False
+        _add_received(self.inner, received)
+        return res, False
+
+    def _stream_valid(self, xs: list[Any], gate: Callable[[list[int]], bool]
+                      ) -> Iterator[tuple[list[int], OracleResult]]:
         n = len(xs)
         size = self.chunk_size or max(1, math.ceil(n / self.workers))
-        chunks = [xs[i : i + size] for i in range(0, n, size)]
-        pool = self._get_pool()
-        futures: list[Future[OracleResult]] = [pool.submit(_pool_score, c) for c in chunks]
-        results: list[OracleResult] = []
-        broken = False
-        for chunk, fut in zip(chunks, futures):
-            try:
-                results.append(fut.result())
-            except BudgetExhausted:
-                raise
-            except BrokenProcessPool as err:
-                broken = True
-                results.append(OracleResult.invalid(
-                    len(chunk), f"{self.name}: worker process died ({err})", self.n_objectives, transient=True))
-            except Exception as err:  # the inner oracle never raises; this is pickling or the pool
-                results.append(OracleResult.invalid(
-                    len(chunk), f"{self.name}: parallel evaluation failed: {type(err).__name__}: {err}",
-                    self.n_objectives, transient=True))
-        if broken:
-            self.close()
-        return OracleResult.concat(results)
+        chunks = iter([list(range(i, min(n, i + size))) for i in range(0, n, size)])
+        pending: dict[Future[Any], list[int]] = {}
+        sending = True
+
+        def submit_next() -> bool:
+            nonlocal sending
+            chunk = next(chunks, None) if sending else None
+            if chunk is None or not gate(chunk):
+                sending = False
+                return False
+            pending[self._get_pool().submit(_pool_score, [xs[j] for j in chunk])] = chunk
+            return True
+
+        try:
+            while len(pending) < self.workers and submit_next():
+                pass
+            while pending:
+                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    chunk = pending.pop(fut)
+                    res, broken = self._collect(fut, len(chunk))
+                    if broken:  # every task of a broken pool fails; the next submission starts a new pool
+                        self._pool = None
+                    yield chunk, res
+                while len(pending) < self.workers and submit_next():
+                    pass
+        finally:
+            for fut in pending:  # the consumer stopped early (an error): drop what has not started yet
+                fut.cancel()
 
     def close(self) -> None:
         """Shut the worker pool down (a later call starts a new one)."""
@@ -533,7 +685,9 @@ class Parallel(Wrapper):
 
 # ----------------------------------------------------------------------------------- Timeout
 def _timeout_worker(oracle: Oracle, conn: Any) -> None:
-    """Child process loop: receive a chunk, send back ("ok", OracleResult) or ("raise", exception)."""
+    """Child process loop: receive a chunk, send back ("ok", OracleResult, items received) or
+    ("raise", exception text, items received)."""
+    _ignore_interrupts()
     while True:
         try:
             chunk = conn.recv()
@@ -541,10 +695,12 @@ def _timeout_worker(oracle: Oracle, conn: Any) -> None:
             return
         if chunk is None:
             return
+        before = _received(oracle)
         try:
-            conn.send(("ok", oracle(chunk)))
+            res = oracle(chunk)
+            conn.send(("ok", res, _received(oracle) - before))
         except BaseException as err:
-            conn.send(("raise", f"{type(err).__name__}: {err}"))
+            conn.send(("raise", f"{type(err).__name__}: {err}", _received(oracle) - before))
 
 
 class Timeout(Wrapper):
@@ -617,15 +773,19 @@ class Timeout(Wrapper):
                     proc.join(timeout=1.0)
                     failure = f"worker process died (exit code {proc.exitcode})"
                 if failure is not None:  # the worker is stuck or gone: the chunk is invalid, start a new one
+                    _add_received(self.inner, len(chunk))  # it reached the scorer: assume it was paid
                     results.append(OracleResult.invalid(len(chunk), f"{self.name}: {failure}", self.n_objectives,
                                                         transient=True))
                     self._stop(proc, conn, kill=True)
                     proc = None
                     continue
-                status, payload = reply
+                status, payload, received = reply
+                _add_received(self.inner, received)
                 if status == "raise":
                     if payload.startswith("BudgetExhausted"):
                         raise BudgetExhausted(payload)
+                    if payload.startswith("OracleOutputError"):
+                        raise OracleOutputError(payload.partition(": ")[2])
                     results.append(OracleResult.invalid(len(chunk), f"{self.name} failed: {payload}",
                                                         self.n_objectives))
                 else:
@@ -678,7 +838,14 @@ class Transform(Wrapper):
         return float(np.asarray(self.fn(np.array([inner], dtype=np.float64)))[0])
 
     def _score(self, xs: list[Any]) -> OracleResult:
-        res = self.inner(xs)
+        return self._apply(self.inner(xs))
+
+    def _stream_valid(self, xs: list[Any], gate: Callable[[list[int]], bool]
+                      ) -> Iterator[tuple[list[int], OracleResult]]:
+        for idx, res in self.inner.stream(xs, on_send=gate):
+            yield idx, self._apply(res)
+
+    def _apply(self, res: OracleResult) -> OracleResult:
         values = res.values.copy()
         ok = res.valid.copy()
         errors = list(res.errors)
@@ -736,6 +903,11 @@ class Constraint:
         if lower is None and upper is None:
             raise ValueError(f"Constraint {oracle.name!r}: give lower and/or upper (the oracle has no "
                              "default_bounds)")
+        for what, bound in (("lower", lower), ("upper", upper)):
+            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int | float | np.number)
+                                      or not math.isfinite(float(bound))):
+                raise ValueError(f"Constraint {oracle.name!r}: {what} must be a finite number or None (no bound), "
+                                 f"got {bound!r}")
         if lower is not None and upper is not None and lower > upper:
             raise ValueError(f"Constraint {oracle.name!r}: lower={lower} > upper={upper}")
         self.oracle = oracle

@@ -44,8 +44,14 @@ Run 'seqguide <command> --help' for a command's options.
 
 def _train(argv: Sequence[str]) -> int:
     from seqguide.training_images import is_image_config
+    from seqguide.yaml_io import ConfigError
 
-    if is_image_config(argv):  # model.class_path GaussianDiffusion / FlowMatching: the image LightningCLI
+    try:
+        image = is_image_config(argv)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if image:  # model.class_path GaussianDiffusion / FlowMatching: the image LightningCLI
         from seqguide.training_images import train_images_cli
 
         return train_images_cli(argv)
@@ -133,11 +139,15 @@ def _sample(argv: Sequence[str]) -> int:
     from seqguide.models import MaskedDiffusion
     from seqguide.sampling import sample
 
-    device = torch.device(args.device)
     try:
+        device = torch.device(args.device)
         model = MaskedDiffusion.load(args.ckpt, map_location=device)
-    except (FileNotFoundError, ValueError) as err:
-        parser.error(str(err))
+        classes = model.num_classes
+        if args.cond is not None and not 0 <= args.cond <= classes - (classes == 0):
+            raise ValueError(f"--cond {args.cond}: " + (f"labels are 0..{classes - 1} ({classes} = unconditional)"
+                                                         if classes else "the model is unconditional"))
+    except (FileNotFoundError, ValueError, RuntimeError) as err:  # a bad file or argument: one line, no traceback
+        parser.exit(2, f"seqguide sample: error: {_first_line(err)}\n")
     try:
         guiders = _guiders_from_args(args, device)
     except (GuiderSpecError, FileNotFoundError) as err:
@@ -145,14 +155,25 @@ def _sample(argv: Sequence[str]) -> int:
         for where, msg in problems:
             print(f"seqguide sample: error: {where + ': ' if where else ''}{msg}", file=sys.stderr)
         return 2
-    out = sample(model, args.num, steps=args.steps or model.length, cond=args.cond, seed=args.seed,
-                 batch_size=args.batch_size, progress=sys.stderr.isatty(), cache=not args.no_cache, guidance=guiders)
+    except (ValueError, RuntimeError, OSError) as err:  # e.g. a damaged --surrogate / --value-model file
+        parser.exit(2, f"seqguide sample: error: {_first_line(err)}\n")
+    try:
+        out = sample(model, args.num, steps=args.steps or model.length, cond=args.cond, seed=args.seed,
+                     batch_size=args.batch_size, progress=sys.stderr.isatty(), cache=not args.no_cache,
+                     guidance=guiders)
+    except (ValueError, RuntimeError) as err:
+        parser.exit(2, f"seqguide sample: error: {_first_line(err)}\n")
     scores = None if out.scores is None else [float(v) for v in out.scores]
     _write_sequences(out.sequences, args.out, scores)
     calls = f", oracle calls={out.trace['oracle_calls']}" if guiders else ""
     print(f"{len(out.sequences)} sequences, nfe={out.trace['nfe']:.1f}{calls}, {out.trace['seconds']:.1f}s",
           file=sys.stderr)
     return 0
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _write_sequences(seqs: Sequence[str], out: str | None, scores: Sequence[float] | None = None) -> None:

@@ -23,11 +23,12 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from seqguide.data import SequenceDataModule
 from seqguide.models.backbones import Backbone
 from seqguide.models.masked import MaskedDiffusion
-from seqguide.step_trainer import checkpoint_callback, step_trainer
+from seqguide.step_trainer import ResumeState, checkpoint_callback, last_checkpoint, step_trainer
 
 __all__ = ["SeqguideCLI", "TrainResult", "train_cli", "train_masked_diffusion"]
 
@@ -45,24 +46,53 @@ class SeqguideCLI(LightningCLI):
             "trainer.default_root_dir": "runs/train",
             "trainer.log_every_n_steps": 20,
         })
+        parser.add_argument("--resume", action="store_true",
+                            help="continue from <default_root_dir>/checkpoints/last.ckpt (a killed run) if it exists")
+
+
+def _config_files(argv: Sequence[str]) -> list[str]:
+    """The ``--config FILE`` / ``--config=FILE`` arguments of a command line."""
+    found = []
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            found.append(argv[i + 1])
+        elif arg.startswith("--config="):
+            found.append(arg.partition("=")[2])
+    return found
 
 
 def train_cli(argv: Sequence[str] | None = None) -> int:
     """``seqguide train [--config FILE] [--trainer.* ...] [--model.* ...] [--data.* ...]``."""
+    import sys
+
+    from seqguide.yaml_io import ConfigError, read_yaml
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:  # the project's YAML refusals (binary files, duplicate keys, alias bombs) before jsonargparse reads it
+        for file in _config_files(args):
+            read_yaml(file, what="training config")
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     cli = SeqguideCLI(
         MaskedDiffusion,
         SequenceDataModule,
         args=list(argv) if argv is not None else None,
         run=False,
         save_config_kwargs={"overwrite": True},
-        trainer_defaults={"callbacks": [checkpoint_callback(monitor="val/nll")]},
+        trainer_defaults={"callbacks": [checkpoint_callback(monitor="val/nll"), ResumeState()]},
         seed_everything_default=0,
         auto_configure_optimizers=False,
     )
     ckpt = cli.trainer.checkpoint_callback
     if isinstance(ckpt, ModelCheckpoint) and ckpt.dirpath is None:  # a predictable place: <root>/checkpoints
         ckpt.dirpath = str(Path(cli.trainer.default_root_dir) / "checkpoints")
-    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    resume = last_checkpoint(cli.trainer.default_root_dir) if cli.config.get("resume") else None
+    try:
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=resume, weights_only=True)
+    except SIGTERMException:  # Lightning stopped at a step boundary and saved last.ckpt
+        print("stopped by SIGTERM; continue with the same command and --resume", file=sys.stderr)
+        return 143
     best = getattr(ckpt, "best_model_path", "") or getattr(ckpt, "last_model_path", "")
     metrics = {k: float(v) for k, v in cli.trainer.callback_metrics.items()}
     print(f"checkpoint: {best}")
@@ -90,6 +120,7 @@ def train_masked_diffusion(
     seed: int = 0,
     progress: bool = True,
     accelerator: str = "auto",
+    resume: bool = False,
     **model_kwargs: Any,
 ) -> TrainResult:
     """Train a :class:`MaskedDiffusion` on ``data`` with a Lightning Trainer.
@@ -103,6 +134,8 @@ def train_masked_diffusion(
         seed: Seed for weights, masking and data order.
         progress: Show Lightning's progress bar.
         accelerator: Lightning accelerator (``"auto"``, ``"cpu"``, ``"gpu"``).
+        resume: Continue a killed run from ``<out_dir>/checkpoints/last.ckpt`` when it exists (the result equals
+            an uninterrupted run's; see :mod:`seqguide.step_trainer`).
         **model_kwargs: Further ``MaskedDiffusion`` arguments (``lr``, ``schedule``, ...).
 
     Returns:
@@ -116,7 +149,7 @@ def train_masked_diffusion(
     has_val = data.val_fraction > 0
     trainer, ckpt_cb = step_trainer(out_dir, monitor="val/nll", has_val=has_val, max_steps=max_steps,
                                     val_check_interval=val_check_interval, progress=progress, accelerator=accelerator)
-    trainer.fit(model, datamodule=data)
+    trainer.fit(model, datamodule=data, ckpt_path=last_checkpoint(out_dir) if resume else None, weights_only=True)
     path = Path(ckpt_cb.best_model_path or ckpt_cb.last_model_path)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     best = MaskedDiffusion.load(path, map_location=model.device) if path.is_file() else model.eval()

@@ -88,8 +88,12 @@ def train_images_cli(argv: Sequence[str] | None = None) -> int:
 
 def is_image_config(argv: Sequence[str]) -> bool:
     """Whether ``seqguide train`` arguments configure an image model (by ``model.class_path`` in a
-    ``--config`` file or a ``--model`` flag)."""
-    import yaml
+    ``--config`` file or a ``--model`` flag).
+
+    Raises:
+        seqguide.yaml_io.ConfigError: a config file the project's YAML loader refuses (binary, duplicate keys, ...).
+    """
+    from seqguide.yaml_io import read_yaml
 
     args = list(argv)
     names: list[str] = []
@@ -107,8 +111,7 @@ def is_image_config(argv: Sequence[str]) -> bool:
         path = Path(value)
         if not path.is_file():
             continue  # LightningCLI reports the missing file
-        with path.open() as f:
-            config = yaml.safe_load(f) or {}
+        config = read_yaml(path, value, what="training config") or {}
         model = config.get("model") if isinstance(config, dict) else None
         if isinstance(model, dict) and isinstance(model.get("class_path"), str):
             names.append(model["class_path"])

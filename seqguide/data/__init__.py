@@ -8,6 +8,7 @@
 * :mod:`~seqguide.data.encoding`: :func:`encode_records`, padding and the too-long policy.
 * :mod:`~seqguide.data.datamodule`: :class:`SequenceDataModule`, the LightningDataModule.
 * :mod:`~seqguide.data.images`: :class:`ImageDataModule` for packaged image sets (``digits``, ``photo_patches``).
+* :mod:`~seqguide.data.resumable`: :class:`ResumableLoader`, a shuffled loader a killed run resumes exactly.
 
 Example:
     >>> from seqguide.data import SequenceDataModule
@@ -26,6 +27,7 @@ from seqguide.data.images import IMAGE_PRESETS, ImageDataModule, ImageDataset, l
 from seqguide.data.presets import PRESETS, Preset, list_presets, load_preset
 from seqguide.data.readers import read_fasta, read_table
 from seqguide.data.records import SequenceRecords
+from seqguide.data.resumable import ResumableLoader
 from seqguide.data.smiles import read_smiles, selfies_alphabet, to_selfies
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "ImageDataModule",
     "ImageDataset",
     "Preset",
+    "ResumableLoader",
     "SequenceDataModule",
     "SequenceRecords",
     "TokenDataset",

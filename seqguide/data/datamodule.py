@@ -25,8 +25,9 @@ from seqguide.alphabet import Alphabet, get_alphabet
 from seqguide.data.encoding import TOO_LONG_POLICIES, encode_records
 from seqguide.data.formats import check_file, detect_format
 from seqguide.data.presets import PRESETS, load_preset
-from seqguide.data.readers import read_fasta, read_table
+from seqguide.data.readers import MISSING_POLICIES, read_fasta, read_table
 from seqguide.data.records import SequenceRecords
+from seqguide.data.resumable import ResumableLoader
 from seqguide.data.smiles import read_smiles, selfies_alphabet
 
 __all__ = ["SequenceDataModule", "TokenDataset"]
@@ -83,6 +84,8 @@ class SequenceDataModule(L.LightningDataModule):
         limit: Read at most this many records (first records of a file; see
             :func:`~seqguide.data.load_preset` for presets).
         too_long: For sequences longer than ``length``: ``"error"``, ``"drop"`` or ``"truncate"``.
+        missing: For a table row whose sequence or label cell is missing (empty, NA, NaN, None): ``"error"``
+            (naming file, line and column) or ``"drop"`` (left out and counted).
         seed: Seed of the split, the training-set shuffle and preset subsets.
         num_workers: DataLoader worker processes.
 
@@ -105,6 +108,7 @@ class SequenceDataModule(L.LightningDataModule):
         too_long: str = "error",
         seed: int = 0,
         num_workers: int = 0,
+        missing: str = "error",
     ) -> None:
         super().__init__()
         if (path is None) == (preset is None):
@@ -118,6 +122,8 @@ class SequenceDataModule(L.LightningDataModule):
                     f"alphabet is required for {fmt} file {path}: pass 'dna', 'rna', 'protein', 'selfies' "
                     "(SMILES converted to SELFIES) or a token list"
                 )
+        if missing not in MISSING_POLICIES:
+            raise ValueError(f"missing must be one of {MISSING_POLICIES}, got missing={missing!r}")
         if too_long not in TOO_LONG_POLICIES:
             raise ValueError(f"too_long must be one of {TOO_LONG_POLICIES}, got too_long={too_long!r}")
         if not 0.0 <= val_fraction < 1.0:
@@ -136,6 +142,7 @@ class SequenceDataModule(L.LightningDataModule):
         self._score_columns = score_columns
         self.val_fraction, self.batch_size, self.limit = val_fraction, batch_size, limit
         self.too_long, self.seed, self.num_workers = too_long, seed, num_workers
+        self.missing = missing
         self._records: SequenceRecords | None = None
         self._alphabet: Alphabet | None = None
         self._train: TokenDataset | None = None
@@ -171,7 +178,8 @@ class SequenceDataModule(L.LightningDataModule):
         if self._wants_selfies():
             column = None if self._column == "sequence" else self._column
             records, self.n_invalid = read_smiles(path, column=column, label_column=self._label_column,
-                                                  score_columns=self._score_columns, limit=self.limit)
+                                                  score_columns=self._score_columns, limit=self.limit,
+                                                  missing=self.missing)
             spec = self._alphabet_spec
             if spec is None or (isinstance(spec, str) and spec.lower() == "selfies"):
                 return records, selfies_alphabet(records.sequences)
@@ -182,7 +190,7 @@ class SequenceDataModule(L.LightningDataModule):
             records = read_fasta(path, limit=self.limit)
         else:
             records = read_table(path, column=self._column, label_column=self._label_column,
-                                 score_columns=self._score_columns, limit=self.limit)
+                                 score_columns=self._score_columns, limit=self.limit, missing=self.missing)
         return records, get_alphabet(self._alphabet_spec)
 
     def _load(self) -> None:
@@ -291,17 +299,21 @@ class SequenceDataModule(L.LightningDataModule):
         self._load()
 
     def _loader(self, data: TokenDataset, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            data,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
+        kwargs = {"batch_size": self.batch_size, "num_workers": self.num_workers,
+                  "persistent_workers": self.num_workers > 0}
+        if shuffle:  # resumable mid-epoch (Lightning saves its state with each checkpoint); same order as before
+            return ResumableLoader(data, generator=torch.Generator().manual_seed(self.seed),
+                                   consumed=self._batches_trained, **kwargs)
+        return DataLoader(data, shuffle=False, **kwargs)
+
+    def _batches_trained(self) -> int | None:
+        trainer = self.trainer
+        if trainer is None:
+            return None
+        return int(trainer.global_step) * int(getattr(trainer, "accumulate_grad_batches", 1) or 1)
 
     def train_dataloader(self) -> DataLoader:
-        """Shuffled (seeded) training batches."""
+        """Shuffled (seeded) training batches, resumable in the middle of an epoch."""
         return self._loader(self.train_dataset, shuffle=True)
 
     def val_dataloader(self) -> DataLoader | list:

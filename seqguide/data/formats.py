@@ -21,6 +21,7 @@ __all__ = [
     "SMILES_EXTENSIONS",
     "TABLE_EXTENSIONS",
     "check_file",
+    "check_text",
     "data_extension",
     "detect_format",
     "is_parquet",
@@ -83,6 +84,31 @@ def check_file(path: str | Path) -> Path:
     if not p.is_file():
         raise ValueError(f"{path}: not a regular file")
     return p
+
+
+#: Bytes inspected by :func:`check_text`.
+_SNIFF_BYTES = 1 << 16
+
+
+def check_text(path: str | Path, what: str = "text") -> None:
+    """Refuse a binary file early: a NUL byte in its first 64 KiB (after gunzip) is an error naming the file.
+
+    Raises:
+        ValueError: ``"<file>: a binary file (a NUL byte at offset N), not <what> text"``, or for a ``.gz`` that
+            is not gzip data.
+    """
+    try:
+        if data_extension(path)[1]:
+            with gzip.open(path, "rb") as fh:
+                head = fh.read(_SNIFF_BYTES)
+        else:
+            with open(path, "rb") as fh:
+                head = fh.read(_SNIFF_BYTES)
+    except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError
+        raise ValueError(f"{path}: cannot read the file ({type(err).__name__}: {err})") from None
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        raise ValueError(f"{path}: a binary file (a NUL byte at offset {nul}), not {what} text")
 
 
 def open_text(path: str | Path) -> TextIO:

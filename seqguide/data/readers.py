@@ -7,11 +7,22 @@ on, so every later error can point into the file. Malformed input fails here wit
 Comment lines: in FASTA files, lines starting with ``#`` are skipped anywhere (as in the logomaker
 example files); in text tables, ``#`` comment lines and blank lines are skipped only above the header
 line (a ``#`` inside a data row is data: SELFIES tokens such as ``[#C]`` contain it).
+
+Missing cells: a sequence (or label) cell that is empty or holds one of pandas' missing-value markers
+(``NA``, ``NaN``, ``None``, ``null``, ``N/A``, ...; :data:`MISSING_CELLS`) is never read as a sequence. By
+default (``missing="error"``) it is an error naming the file, the line (or parquet row) and the column; with
+``missing="drop"`` its row is left out, and the count (with the first lines) is logged and kept in
+``SequenceRecords.n_dropped``. The same rule holds for single- and multi-column CSV/TSV/TXT/parquet tables.
+
+Binary or non-UTF-8 files, corrupt gzip or parquet files fail with one ``ValueError`` naming the file.
 """
 
 from __future__ import annotations
 
+import gzip
 import io
+import logging
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +36,7 @@ from seqguide.data.encoding import validate_records
 from seqguide.data.formats import (
     COMMENT_PREFIXES,
     check_file,
+    check_text,
     data_extension,
     is_parquet,
     leading_comment_lines,
@@ -32,10 +44,28 @@ from seqguide.data.formats import (
 )
 from seqguide.data.records import SequenceRecords, describe_record
 
-__all__ = ["labels_from_values", "read_fasta", "read_table", "table_columns"]
+__all__ = ["MISSING_CELLS", "MISSING_POLICIES", "labels_from_values", "read_fasta", "read_table", "table_columns"]
 
-#: Cell values read as "missing" in score columns (sequence and label cells must never be missing).
+log = logging.getLogger(__name__)
+
+#: Cell values read as "missing" in score columns (case-insensitive).
 _MISSING = {"", "na", "nan", "n/a", "null", "none"}
+#: Sequence and label cells that are missing values, never data (pandas' default markers, case-sensitive).
+MISSING_CELLS = frozenset({"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+                           "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"})
+#: What to do with a row whose sequence or label cell is missing.
+MISSING_POLICIES = ("error", "drop")
+_SHOWN_DROPS = 5  # dropped rows named in the warning
+
+
+def _is_missing(v: Any) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, float | np.floating):
+        return bool(np.isnan(v))
+    if v is pd.NA or v is pd.NaT:
+        return True
+    return isinstance(v, str) and v.strip() in MISSING_CELLS
 
 
 # --------------------------------------------------------------------------------------------- FASTA
@@ -53,6 +83,7 @@ def _scan_fasta(path: Path, limit: int | None) -> tuple[str, list[int]]:
     kept: list[str] = []
     headers: list[int] = []
     has_sequence = True
+    check_text(path, "FASTA")
     try:
         with open_text(path) as handle:
             for n, line in enumerate(handle, start=1):
@@ -73,10 +104,15 @@ def _scan_fasta(path: Path, limit: int | None) -> tuple[str, list[int]]:
                         "(each FASTA record starts with a '>id' line; comment lines must start with '#')"
                     )
                 else:
+                    odd = next((c for c in line.rstrip("\r\n") if ord(c) > 127), None)
+                    if odd is not None:  # Biopython stores sequences as ASCII bytes
+                        raise ValueError(f"{path}, line {n}: non-ASCII character {odd!r} in sequence data")
                     has_sequence = True
                 kept.append(line if line.endswith("\n") else line + "\n")
     except UnicodeDecodeError as err:
         raise ValueError(f"{path}: not a UTF-8 text file ({err.reason} at byte {err.start})") from None
+    except (OSError, EOFError, zlib.error) as err:  # a corrupt or truncated .gz
+        raise ValueError(f"{path}: cannot read the file ({type(err).__name__}: {err})") from None
     if not headers:
         raise ValueError(f"{path}: no FASTA records found (the file is empty or holds only comments)")
     if not has_sequence:
@@ -114,7 +150,10 @@ def read_fasta(
     """
     p = check_file(path)
     text, header_lines = _scan_fasta(p, limit)
-    parsed = list(SeqIO.parse(io.StringIO(text), "fasta"))
+    try:
+        parsed = list(SeqIO.parse(io.StringIO(text), "fasta"))
+    except (ValueError, UnicodeError) as err:  # anything the line scan did not anticipate
+        raise ValueError(f"{path}: Biopython cannot parse the FASTA ({_first_line(err)})") from None
     if len(parsed) != len(header_lines):  # the scan and Biopython must agree on what a record is
         raise ValueError(f"{path}: found {len(header_lines)} headers but Biopython parsed {len(parsed)} records")
     records = SequenceRecords(
@@ -200,9 +239,29 @@ def table_columns(path: str | Path, *, sep: str | None = None) -> list[str]:
     if is_parquet(p):
         import pyarrow.parquet as pq
 
-        return list(pq.read_schema(p).names)
+        try:
+            return list(pq.read_schema(p).names)
+        except Exception as err:  # pyarrow raises ArrowInvalid / OSError for a file that is not parquet
+            raise ValueError(f"{path}: not a readable parquet file ({_first_line(err)})") from None
+    check_text(p, "table")
     skip, sep = _text_layout(p, sep)
-    return [str(c) for c in pd.read_csv(p, sep=sep, skiprows=skip, nrows=0).columns]
+    return [str(c) for c in _parsed(p, lambda: pd.read_csv(p, sep=sep, skiprows=skip, nrows=0)).columns]
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:200] if text else type(err).__name__
+
+
+def _parsed(p: Path, read: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    """Run a pandas reader; a malformed table or a corrupt gzip becomes one ValueError naming the file."""
+    try:
+        return read()
+    except UnicodeDecodeError:
+        raise
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, EOFError, zlib.error,
+            gzip.BadGzipFile) as err:
+        raise ValueError(f"{p}: cannot read the table ({_first_line(err)})") from None
 
 
 def _read_frame(
@@ -216,16 +275,20 @@ def _read_frame(
             f"{p}: no column {missing[0]!r}; available columns: {', '.join(repr(c) for c in columns)}"
         )
     if is_parquet(p):
-        frame = pd.read_parquet(p, columns=needed)
+        try:
+            frame = pd.read_parquet(p, columns=needed)
+        except Exception as err:  # pyarrow's errors for a damaged file
+            raise ValueError(f"{p}: not a readable parquet file ({_first_line(err)})") from None
         return (frame.head(limit) if limit is not None else frame), None
     skip, sep = _text_layout(p, sep)
-    frame = pd.read_csv(
-        p, sep=sep, skiprows=skip, nrows=limit, usecols=needed, dtype=str,
+    frame = _parsed(p, lambda: pd.read_csv(
+        p, sep=sep, skiprows=skip, nrows=limit, dtype=str,
         keep_default_na=False, skip_blank_lines=False, engine="python" if sep == r"\s+" else "c",
-    )
+    ))
     lines = np.arange(len(frame)) + skip + 2  # +1 for the header, +1 for 1-based numbering
-    blank = (frame == "").all(axis=1).to_numpy()
-    return frame[~blank].reset_index(drop=True), [int(n) for n in lines[~blank]]
+    # A blank line has no cell at all; a row whose needed cells are empty is data (a missing cell).
+    blank = (frame.fillna("") == "").all(axis=1).to_numpy()
+    return frame.loc[~blank, needed].reset_index(drop=True), [int(n) for n in lines[~blank]]
 
 
 def _scores(frame: pd.DataFrame, columns: list[str], where: Callable[[int], str]) -> np.ndarray:
@@ -247,6 +310,31 @@ def _scores(frame: pd.DataFrame, columns: list[str], where: Callable[[int], str]
     return out[:, 0] if len(columns) == 1 else out
 
 
+def _missing_rows(frame: pd.DataFrame, lines: list[int] | None, columns: list[str], missing: str,
+                  where: Callable[[int], str], source: str) -> tuple[pd.DataFrame, list[int] | None, int]:
+    """Apply the missing-cell rule to the required ``columns``: raise for the first one, or drop the rows."""
+    bad: list[int] = []
+    for i in range(len(frame)):
+        hit = next((c for c in columns if _is_missing(frame[c].iat[i])), None)
+        if hit is None:
+            continue
+        if missing == "error":
+            what = "sequence" if hit == columns[0] else "label"
+            raise ValueError(f"{where(i)}: missing {what} in column {hit!r} ({frame[hit].iat[i]!r}); empty, NA, NaN "
+                             f"and None cells are never read as data (missing='drop' leaves such rows out)")
+        bad.append(i)
+    if not bad:
+        return frame, lines, 0
+    shown = ", ".join(where(i).removeprefix(source).lstrip(", ") for i in bad[:_SHOWN_DROPS])
+    log.warning("%s: dropped %d of %d rows with a missing sequence or label cell (%s%s)", source, len(bad), len(frame),
+                shown, ", ..." if len(bad) > _SHOWN_DROPS else "")
+    keep = np.setdiff1d(np.arange(len(frame)), bad)
+    if not len(keep):
+        raise ValueError(f"{source}: every row has a missing sequence or label cell ({len(bad)} dropped)")
+    new_lines = [lines[i] for i in keep] if lines is not None else None
+    return frame.iloc[keep].reset_index(drop=True), new_lines, len(bad)
+
+
 def read_table(
     path: str | Path,
     *,
@@ -256,6 +344,8 @@ def read_table(
     sep: str | None = None,
     alphabet: Alphabet | str | list[str] | None = None,
     limit: int | None = None,
+    missing: str = "error",
+    id_column: str | None = None,
 ) -> SequenceRecords:
     """Read sequences (and optional labels/scores) from a CSV, TSV, TXT or parquet table.
 
@@ -269,18 +359,25 @@ def read_table(
             comma or whitespace, whichever the header line uses.
         alphabet: If given, every sequence is checked against it.
         limit: Read only the first ``limit`` rows (the rest of the file is not parsed).
+        missing: A row whose sequence or label cell is missing (see the module docstring): ``"error"``
+            (default) or ``"drop"`` (left out, counted in ``n_dropped`` and logged).
+        id_column: Optional column of record ids (kept as ``ids``).
 
     Returns:
         Records with ``lines`` set to each row's line in the file (None for parquet).
 
     Raises:
         FileNotFoundError: if the file does not exist.
-        ValueError: for an empty file, a missing column (the message lists the available ones), an empty
-            sequence or label, a non-numeric score, or an illegal character.
+        ValueError: for an empty, binary or unreadable file, a missing column (the message lists the available
+            ones), a missing sequence or label cell (with ``missing="error"``), a non-numeric score, or an
+            illegal character.
     """
+    if missing not in MISSING_POLICIES:
+        raise ValueError(f"missing must be one of {MISSING_POLICIES}, got missing={missing!r}")
     p = check_file(path)
     score_columns = [score_columns] if isinstance(score_columns, str) else list(score_columns or [])
-    needed = list(dict.fromkeys([column, *([label_column] if label_column else []), *score_columns]))
+    needed = list(dict.fromkeys([column, *([label_column] if label_column else []), *score_columns,
+                                 *([id_column] if id_column else [])]))
     try:
         frame, lines = _read_frame(p, needed, sep, limit)
     except UnicodeDecodeError as err:
@@ -291,11 +388,9 @@ def read_table(
     def where(i: int) -> str:
         return describe_record(str(path), i, line=lines[i] if lines is not None else None)
 
-    sequences: list[str] = []
-    for i, v in enumerate(frame[column].to_numpy()):
-        if v is None or (isinstance(v, float) and np.isnan(v)) or not str(v).strip():
-            raise ValueError(f"{where(i)}: empty sequence in column {column!r}")
-        sequences.append(str(v).strip())
+    frame, lines, dropped = _missing_rows(frame, lines, [column, *([label_column] if label_column else [])],
+                                          missing, where, str(path))
+    sequences = [str(v).strip() for v in frame[column].to_numpy()]
     labels = class_names = None
     if label_column:
         labels, class_names = labels_from_values(list(frame[label_column].to_numpy()), where)
@@ -305,8 +400,10 @@ def read_table(
         scores=_scores(frame, score_columns, where) if score_columns else None,
         class_names=class_names,
         source=str(path),
+        ids=[str(v) for v in frame[id_column].to_numpy()] if id_column else None,
         lines=lines,
     )
+    records.n_dropped = dropped
     if alphabet is not None:
         validate_records(records, get_alphabet(alphabet))
     return records

@@ -50,6 +50,7 @@ class SequenceRecords:
         source: File path or preset name, quoted in errors.
         ids: N record ids (FASTA ids, molecule names), or None.
         lines: N 1-based line numbers where each record starts in ``source``, or None (parquet, lists).
+        n_dropped: Rows the reader left out because a required cell was missing (``missing="drop"``).
 
     Raises:
         ValueError: if the per-record fields do not all have N entries, or labels are out of range.
@@ -62,6 +63,7 @@ class SequenceRecords:
     source: str = ""
     ids: list[str] | None = field(default=None, repr=False)
     lines: list[int] | None = field(default=None, repr=False)
+    n_dropped: int = field(default=0, repr=False)
 
     def __post_init__(self) -> None:
         n = len(self.sequences)
@@ -114,6 +116,7 @@ class SequenceRecords:
             source=self.source,
             ids=[self.ids[i] for i in idx] if self.ids is not None else None,
             lines=[self.lines[i] for i in idx] if self.lines is not None else None,
+            n_dropped=self.n_dropped,
         )
 
     def with_sequences(self, sequences: list[str]) -> SequenceRecords:
@@ -128,4 +131,5 @@ class SequenceRecords:
             source=self.source,
             ids=self.ids,
             lines=self.lines,
+            n_dropped=self.n_dropped,
         )

@@ -2,9 +2,10 @@
 
 A SMILES is kept when RDKit parses it and the ``selfies`` encoder accepts it; every other one is
 skipped, counted, and reported in one logged warning that shows the first few with their line numbers
-and the reason. SELFIES strings are returned as written by ``selfies.encoder`` (no canonicalisation),
-so the alphabet built from them with :meth:`seqguide.Alphabet.selfies_from_data` covers exactly the
-tokens in the data.
+and the reason, in RDKit's own words (e.g. ``SMILES Parse Error: unclosed ring for input: 'C1CC'`` or
+``Explicit valence for atom # 1 C, 5, is greater than permitted``). SELFIES strings are returned as
+written by ``selfies.encoder`` (no canonicalisation), so the alphabet built from them with
+:meth:`seqguide.Alphabet.selfies_from_data` covers exactly the tokens in the data.
 
 Input forms: a ``.smi``/``.smiles`` file (one molecule per line: the SMILES, then optionally
 whitespace and a name; ``#`` comments and a ``smiles`` header line are skipped), a table that has a
@@ -14,11 +15,12 @@ SMILES column (anything :func:`~seqguide.data.readers.read_table` reads), or a l
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from seqguide.alphabet import Alphabet
-from seqguide.data.formats import COMMENT_PREFIXES, check_file, detect_format, open_text
+from seqguide.data.formats import COMMENT_PREFIXES, check_file, check_text, detect_format, open_text
 from seqguide.data.readers import read_table, table_columns
 from seqguide.data.records import SequenceRecords
 
@@ -30,6 +32,25 @@ log = logging.getLogger(__name__)
 _EXAMPLES = 3
 #: Column names tried, case-insensitively, when a SMILES table is read without ``column``.
 _SMILES_COLUMNS = ("smiles", "sequence")
+_LOG_STAMP = re.compile(r"^\[\d\d:\d\d:\d\d\]\s*")
+
+
+def _rdkit_reason(smiles: str) -> str:
+    """Why RDKit rejects ``smiles``, in its own words (its error log, captured), or a generic reason."""
+    from rdkit import Chem, rdBase
+
+    capture = getattr(rdBase, "CaptureErrorLog", None)
+    if capture is None:  # older RDKit: no capture
+        return "RDKit cannot parse it"
+    with capture() as cap:
+        Chem.MolFromSmiles(smiles)
+    lines: list[str] = []
+    for raw in cap.messages.splitlines():
+        line = _LOG_STAMP.sub("", raw).strip().rstrip(":")
+        if line and line not in lines and not set(line) <= {"~", "^", " "} and "Failed parsing SMILES" not in line \
+                and not smiles.startswith(line):
+            lines.append(line)
+    return "RDKit: " + "; ".join(lines) if lines else "RDKit cannot parse it"
 
 
 def smiles_to_selfies(smiles: str) -> tuple[str | None, str | None]:
@@ -52,7 +73,7 @@ def smiles_to_selfies(smiles: str) -> tuple[str | None, str | None]:
     with BlockLogs():  # RDKit would print its own parse errors to stderr
         mol = Chem.MolFromSmiles(s)
     if mol is None:
-        return None, "RDKit cannot parse it"
+        return None, _rdkit_reason(s)
     try:
         return sf.encoder(s), None
     except sf.EncoderError as err:
@@ -130,21 +151,27 @@ def read_smiles_file(path: str | Path, *, limit: int | None = None) -> SequenceR
         ValueError: for a file with no SMILES.
     """
     p = check_file(path)
+    check_text(p, "SMILES")
     smiles: list[str] = []
     names: list[str] = []
     lines: list[int] = []
-    with open_text(p) as handle:
-        for n, line in enumerate(handle, start=1):
-            fields = line.split(None, 1)
-            if not fields or line.startswith(COMMENT_PREFIXES):
-                continue
-            if not smiles and fields[0].lower() == "smiles":  # a header line
-                continue
-            if limit is not None and len(smiles) == limit:
-                break
-            smiles.append(fields[0])
-            names.append(fields[1].strip() if len(fields) > 1 else "")
-            lines.append(n)
+    try:
+        with open_text(p) as handle:
+            for n, line in enumerate(handle, start=1):
+                fields = line.split(None, 1)
+                if not fields or line.startswith(COMMENT_PREFIXES):
+                    continue
+                if not smiles and fields[0].lower() == "smiles":  # a header line
+                    continue
+                if limit is not None and len(smiles) == limit:
+                    break
+                smiles.append(fields[0])
+                names.append(fields[1].strip() if len(fields) > 1 else "")
+                lines.append(n)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not a UTF-8 text file ({err.reason} at byte {err.start})") from None
+    except (OSError, EOFError) as err:  # a corrupt .gz
+        raise ValueError(f"{path}: cannot read the file ({type(err).__name__}: {err})") from None
     if not smiles:
         raise ValueError(f"{path}: no SMILES found (the file is empty or holds only comments)")
     return SequenceRecords(smiles, source=str(path), ids=names if any(names) else None, lines=lines)
@@ -171,6 +198,7 @@ def read_smiles(
     label_column: str | None = None,
     score_columns: list[str] | str | None = None,
     limit: int | None = None,
+    missing: str = "error",
 ) -> tuple[SequenceRecords, int]:
     """Read SMILES and convert them to SELFIES.
 
@@ -182,6 +210,8 @@ def read_smiles(
         label_column: Optional class-label column of a table.
         score_columns: Optional score columns of a table.
         limit: Read only the first ``limit`` molecules (before dropping invalid ones).
+        missing: A table row with a missing SMILES or label cell: ``"error"`` or ``"drop"`` (see
+            :func:`~seqguide.data.readers.read_table`).
 
     Returns:
         ``(records, n_invalid)``: SELFIES records and the number of SMILES skipped as invalid.
@@ -201,7 +231,7 @@ def read_smiles(
         else:
             col = column or _smiles_column(path, table_columns(path))
             raw = read_table(path, column=col, label_column=label_column, score_columns=score_columns,
-                             limit=limit)
+                             limit=limit, missing=missing)
     else:
         items = list(path_or_list)[:limit] if limit is not None else list(path_or_list)
         if not items:

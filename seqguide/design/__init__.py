@@ -3,7 +3,9 @@
 * :mod:`~seqguide.design.schema`: the typed, strict campaign configuration (what the budget counts).
 * :mod:`~seqguide.design.config_io`: YAML, ``quick:``, ``key=value`` overrides, interpolation, error messages.
 * :mod:`~seqguide.design.objective`: weighted oracle components with hard constraints.
-* :mod:`~seqguide.design.store`: the SQLite (WAL) store of runs, rounds and designs.
+* :mod:`~seqguide.design.store`: the SQLite (WAL) store of runs, rounds, designs and the oracle-call ledger.
+* :mod:`~seqguide.design.lock`: one writer per run directory (:class:`RunLock`).
+* :mod:`~seqguide.design.interrupts`: SIGTERM / Ctrl-C stop at the next item boundary (:class:`GracefulStop`).
 * :mod:`~seqguide.design.loop`: :class:`DesignLoop` (propose, evaluate, step, best, history).
 * :mod:`~seqguide.design.campaign`: :class:`Campaign` (a YAML campaign end to end, with resume).
 * :mod:`~seqguide.design.report`: tables and figures of a run.
@@ -17,11 +19,13 @@ Example:
 
 from seqguide.design.campaign import Campaign, CampaignError, CampaignResult
 from seqguide.design.config_io import ConfigError, LoadedCampaign, load_campaign
+from seqguide.design.interrupts import GracefulStop, Interrupted
+from seqguide.design.lock import LockError, RunLock
 from seqguide.design.loop import DesignLoop, GuidancePlan, LoopObserver, LoopState, Proposal, derive_seed
 from seqguide.design.objective import Component, Evaluation, Objective, build_objective
 from seqguide.design.report import Report, load_run, write_report
 from seqguide.design.schema import CampaignConfig
-from seqguide.design.store import DesignRecord, DesignStore, RoundRecord
+from seqguide.design.store import DesignRecord, DesignStore, RoundRecord, StoreError
 
 __all__ = [
     "Campaign",
@@ -34,14 +38,19 @@ __all__ = [
     "DesignRecord",
     "DesignStore",
     "Evaluation",
+    "GracefulStop",
     "GuidancePlan",
+    "Interrupted",
     "LoadedCampaign",
+    "LockError",
     "LoopObserver",
     "LoopState",
     "Objective",
     "Proposal",
     "Report",
     "RoundRecord",
+    "RunLock",
+    "StoreError",
     "build_objective",
     "derive_seed",
     "load_campaign",

@@ -6,11 +6,18 @@
 
 A run lives in ``run_dir`` (default ``runs/campaigns/<name>/``)::
 
-    campaign.sqlite          the store: run, sessions, rounds, designs (+ the guidance look-ahead cache)
+    campaign.sqlite          the store: run, sessions, rounds, designs, the oracle-call ledger (+ the guidance
+                             look-ahead cache)
+    campaign.lock            held by the one process writing the run (pid, host, start time)
     model/model.ckpt         the trained model (training spec only; reused by --resume)
     data/ehrlich_dmp.fasta   training data drawn from an Ehrlich function (ehrlich_samples only)
     surrogates/round_NNN/    each round's surrogate (value: surrogate only)
     report/                  written by ``seqguide report``
+
+One process writes a run at a time: a second ``run`` on a run directory whose lock is held is refused at once
+with a :class:`~seqguide.design.lock.LockError` naming the holder; a lock left by a dead process is taken
+over, and that process's sessions are marked ``interrupted``. SIGTERM and Ctrl-C stop the run at the next
+item boundary (:mod:`seqguide.design.interrupts`): the run is ``interrupted`` and resumable.
 
 ``run(resume=True)`` continues the run recorded in the store: finished rounds are kept, the open round's
 candidate list is rebuilt (it is deterministic) and only its unscored designs are scored. The resolved
@@ -22,6 +29,7 @@ crash, resume with the same number of torch threads (``seqguide design run --thr
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -32,7 +40,9 @@ from typing import Any
 from seqguide.design.config_io import ConfigError, LoadedCampaign, load_campaign
 from seqguide.design.console import ConsoleObserver, make_console, print_top
 from seqguide.design.guidance_stack import CampaignGuidance
+from seqguide.design.interrupts import GracefulStop, Interrupted
 from seqguide.design.keys import design_key
+from seqguide.design.lock import RunLock
 from seqguide.design.loop import DesignLoop
 from seqguide.design.model_source import prepare_model
 from seqguide.design.objective import Objective, build_objective
@@ -61,7 +71,7 @@ class CampaignResult:
         status: ``completed`` (every round ran), ``budget exhausted`` (stopped early: no budget left) or
             ``stopped: ...`` (a round found no new design).
         budget: The oracle budget.
-        budget_used: Designs charged.
+        budget_used: Real objective calls (designs charged, plus calls whose result a crash lost).
         rounds: Every round's record.
         best: The best designs (``report.top_k`` of them), best first.
     """
@@ -114,6 +124,10 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def _config_changes(stored: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    try:  # read the stored config through the current schema: keys added since take their defaults
+        stored = CampaignConfig.model_validate(stored).model_dump(mode="json")
+    except ValueError:  # a config the current schema refuses: compare as stored
+        pass
     a, b = _flatten(stored), _flatten(now)
     changed = []
     for key in sorted(set(a) | set(b)):
@@ -189,28 +203,33 @@ class Campaign:
 
         Raises:
             CampaignError: existing store without ``resume``, or a changed configuration.
-            ConfigError: an oracle argument the oracle rejects.
+            ConfigError: an oracle argument the oracle rejects, a model file that cannot be loaded.
+            LockError: another live process is writing the run directory.
+            StoreError: the store cannot be opened or written (not a store, full disk, read-only).
+            Interrupted: SIGTERM / Ctrl-C; the run is left ``interrupted`` and resumable.
         """
         cfg = self.config
         console = self.console
         animate = console.is_terminal if progress is None else progress
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        store = DesignStore(self.store_path)
+        lock = RunLock(self.run_dir, argv=list(argv) or None).acquire()
+        store: DesignStore | None = None
         guidance: CampaignGuidance | None = None
         try:
+            store = DesignStore(self.store_path)
             run = self._existing_run(store, resume)
+            if run is not None:
+                stale = store.mark_interrupted(run["id"])
+                if stale or lock.previous is not None:
+                    who = f" (the lock of {lock.previous.describe()})" if lock.previous is not None else ""
+                    console.print(f"taking over run {run['name']!r}: {stale} session(s) of a process that is no "
+                                  f"longer running marked interrupted{who}")
             console.print(f"campaign {cfg.name!r}: {'resuming' if run else 'starting'} in {self.run_dir} "
                           f"(store {self.store_path})")
             objective = self.build_objective()
             if cfg.model.train is not None and not (self.run_dir / "model" / "model.ckpt").is_file():
                 console.print(f"training the model ({cfg.model.train.steps} steps) -> {self.run_dir / 'model'}")
-            try:
-                model, model_info = prepare_model(cfg, self.run_dir, objective, progress=animate)
-            except ValueError as err:
-                key, _, msg = str(err).partition(": ")
-                if key.startswith("model"):
-                    raise ConfigError(str(self.loaded.source), [(key, msg)]) from None
-                raise
+            model, model_info = self._model(objective, animate)
             console.print(f"model: {model_info['id']} ({model_info['kind']}, length {model_info['length']})")
             guidance = CampaignGuidance(cfg.guidance, objective, model, run_dir=self.run_dir,
                                         store_path=self.store_path, surrogate=cfg.surrogate,
@@ -222,19 +241,22 @@ class Campaign:
                 max_draws=cfg.loop.max_draws, sample_batch_size=cfg.sampling.batch_size, cond=cfg.sampling.cond,
                 run_id=None if run is None else run["id"], name=cfg.name, config=self.resolved(),
                 model_info=model_info, observer=observer, code_version=code_version(), argv=argv or sys.argv,
-                key=design_key(getattr(model, "alphabet", None)))
+                key=design_key(getattr(model, "alphabet", None)), stop=GracefulStop())
             if run is not None:
                 store.update_run(loop.run_id, config=self.resolved(), budget=cfg.budget, status="running",
                                  ended_at=None)
             try:
-                loop.run(cfg.loop.rounds)
-            except KeyboardInterrupt:
-                observer.close()
-                loop.close("interrupted")
-                store.update_run(loop.run_id, status="interrupted")
-                raise
+                with loop.stop:
+                    loop.run(cfg.loop.rounds)
             except BaseException as err:
                 observer.close()
+                if isinstance(err, KeyboardInterrupt) or loop.stop.requested is not None:
+                    # Ctrl-C / SIGTERM; also when Lightning (fitting a surrogate) turned the signal into SystemExit.
+                    loop.close("interrupted")
+                    store.update_run(loop.run_id, status="interrupted")
+                    if isinstance(err, Interrupted):
+                        raise
+                    raise Interrupted(loop.stop.requested or signal.SIGINT) from None
                 loop.close(f"failed: {type(err).__name__}: {err}")
                 store.update_run(loop.run_id, status="failed")
                 raise
@@ -251,12 +273,39 @@ class Campaign:
                                     loop.budget_used, loop.history, best)
             if best:
                 print_top(console, best, objective.labels)
-            console.print(f"{status}: {result.budget_used}/{result.budget} designs scored over "
-                          f"{len(result.rounds)} rounds")
+            lost = store.lost_calls(loop.run_id)
+            repaid = f" ({lost} re-paid after interruptions)" if lost else ""
+            console.print(f"{status}: {store.count(loop.run_id)} designs over {len(result.rounds)} rounds, "
+                          f"{result.budget_used}/{result.budget} oracle calls{repaid}")
             console.print(f"store:  {self.store_path}")
             console.print(f"report: seqguide report {self.run_dir}   (writes {result.report_dir})")
             return result
         finally:
             if guidance is not None:
                 guidance.close()
-            store.close()
+            if store is not None:
+                store.close()
+            lock.release()
+
+    def _model(self, objective: Objective, animate: bool) -> tuple[Any, dict[str, Any]]:
+        """Load or train the model; a problem with a model file becomes a ConfigError on its key, and a SIGTERM
+        during training (Lightning saves the last checkpoint first) an :class:`Interrupted`."""
+        from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+        from seqguide.models.checkpoints import CheckpointError
+
+        source = str(self.loaded.source)
+        try:
+            return prepare_model(self.config, self.run_dir, objective, progress=animate)
+        except SIGTERMException:
+            raise Interrupted(signal.SIGTERM) from None
+        except CheckpointError as err:
+            key = "model.checkpoint" if self.config.model.checkpoint is not None else "model.train"
+            raise ConfigError(source, [(key, str(err))]) from None
+        except ValueError as err:
+            key, _, msg = str(err).partition(": ")
+            if key.startswith("model"):
+                raise ConfigError(source, [(key, msg)]) from None
+            if self.config.model.train is not None:  # the training data: a reader's error names file and line
+                raise ConfigError(source, [("model.train.data", str(err))]) from None
+            raise

@@ -5,7 +5,9 @@
     seqguide report RUN_DIR_OR_STORE [--top-k K] [--out DIR]
 
 Exit codes: 0 success, 1 the run failed, 2 a configuration problem (the message names file, key and
-expectation), 130 interrupted (resume with ``--resume``).
+expectation) or a run directory another process is writing, 130 interrupted by Ctrl-C and 143 by SIGTERM
+(resume with ``--resume``). Bad input (a campaign file, a checkpoint, a data file, a store) is reported in
+one or two lines, never with a traceback; a traceback is printed only for an unexpected internal error.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ def _validate(args: argparse.Namespace) -> int:
         f"{c.label} (w={c.weight:g})" for c in objective.components)
         + (f"; {len(objective.constraints)} constraint(s)" if objective.constraints else ""))
     print(f"  guidance: {guidance}")
-    print(f"  loop: {cfg.loop.rounds} rounds x {cfg.loop.candidates} candidates, budget {cfg.budget} designs")
+    print(f"  loop: {cfg.loop.rounds} rounds x {cfg.loop.candidates} candidates, budget {cfg.budget} oracle calls")
     return 0
 
 
@@ -108,20 +110,30 @@ def design_main(argv: Sequence[str]) -> int:
         return _EXIT_CONFIG
     args = _action_parser(argv[0]).parse_intermixed_args(argv[1:])
     args.action = argv[0]
+    from oracles.base import OracleOutputError
     from seqguide.design.campaign import CampaignError
     from seqguide.design.config_io import ConfigError
+    from seqguide.design.interrupts import Interrupted
+    from seqguide.design.lock import LockError
+    from seqguide.design.store import StoreError
 
+    resume = f"seqguide design run {args.file} --resume"
     try:
         return _validate(args) if args.action == "validate" else _run(args, argv)
-    except ConfigError as err:
+    except (ConfigError, CampaignError, LockError) as err:
         print(f"error: {err}", file=sys.stderr)
         return _EXIT_CONFIG
-    except CampaignError as err:
+    except StoreError as err:
         print(f"error: {err}", file=sys.stderr)
-        return _EXIT_CONFIG
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with: seqguide design run {args.file} --resume", file=sys.stderr)
-        return _EXIT_INTERRUPTED
+        return _EXIT_FAILED
+    except OracleOutputError as err:
+        print(f"error: the run stopped: {err}; every result stored so far is kept. After fixing the oracle, "
+              f"continue with: {resume}", file=sys.stderr)
+        return _EXIT_FAILED
+    except KeyboardInterrupt as err:
+        how = str(err) if isinstance(err, Interrupted) else "interrupted"
+        print(f"\n{how}: every design scored so far is in the store; continue with: {resume}", file=sys.stderr)
+        return err.exit_code if isinstance(err, Interrupted) else _EXIT_INTERRUPTED
     except Exception:
         traceback.print_exc()
         if args.action == "run":
@@ -141,10 +153,11 @@ def report_main(argv: Sequence[str]) -> int:
     if args.top_k is not None and args.top_k < 1:
         parser.error(f"--top-k must be positive, got {args.top_k}")
     from seqguide.design.report import write_report
+    from seqguide.design.store import StoreError
 
     try:
         rep = write_report(args.run, args.out, top_k=args.top_k)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, StoreError) as err:
         print(f"error: {err}", file=sys.stderr)
         return _EXIT_FAILED
     for path in rep.files.values():

@@ -3,7 +3,7 @@ validation, and error messages that name the file, the key path and what was exp
 
 The pipeline of :func:`load_campaign`::
 
-    yaml.safe_load(file)                  plain data, no Python objects
+    read_yaml(file)                       plain data, no Python objects (see below)
     -> pop the ``quick:`` section          applied only with quick=True
     -> OmegaConf: name default, quick, overrides, ``${...}`` interpolation
     -> pydantic (CampaignConfig)           typed and strict (unknown keys are errors)
@@ -15,6 +15,14 @@ Every problem raises :class:`ConfigError`, whose text is one line per problem::
     campaign.yaml: objective.oracles[0].name: unknown oracle 'foo' (available: amp, brenk, ...)
     campaign.yaml: model.chekpoint: unknown key (did you mean 'checkpoint'? allowed: checkpoint, train, ...)
     campaign.yaml: loop.rounds: Input should be greater than 0 (got 0) [from a command-line override]
+
+Every YAML the project reads from a user goes through :func:`seqguide.yaml_io.read_yaml` /
+:func:`~seqguide.yaml_io.parse_yaml` (campaigns, ``key=value`` overrides, training configs): refused with a
+one-line :class:`ConfigError` are files that are not UTF-8 text, duplicate keys (both lines named), and
+anchors/aliases that expand without bound (see :mod:`seqguide.yaml_io`).
+
+Numbers are finite wherever a number is meant: NaN and +-inf are refused for every float key of the schema
+(pydantic ``allow_inf_nan=False``) and inside the free-form oracle ``args``, with the full key path.
 """
 
 from __future__ import annotations
@@ -28,29 +36,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from seqguide.design.schema import CampaignConfig
+from seqguide.yaml_io import ConfigError, parse_yaml, read_yaml
 
-__all__ = ["ConfigError", "LoadedCampaign", "format_path", "load_campaign", "parse_overrides"]
-
-
-class ConfigError(ValueError):
-    """A campaign file problem; ``str()`` is one ``file: key.path: message`` line per problem.
-
-    Attributes:
-        file: The campaign file as given.
-        problems: ``(key path, message)`` pairs; the path is ``""`` for the file as a whole.
-    """
-
-    def __init__(self, file: str | Path, problems: Sequence[tuple[str, str]]) -> None:
-        self.file = str(file)
-        self.problems = list(problems)
-        super().__init__("\n".join(self._line(p, m) for p, m in self.problems))
-
-    def _line(self, path: str, message: str) -> str:
-        return f"{self.file}: {path}: {message}" if path else f"{self.file}: {message}"
+__all__ = [
+    "ConfigError",
+    "LoadedCampaign",
+    "format_path",
+    "load_campaign",
+    "parse_overrides",
+    "parse_yaml",
+    "read_yaml",
+]
 
 
 @dataclass
@@ -74,15 +73,7 @@ class LoadedCampaign:
 
 # ----------------------------------------------------------------------------------------------- reading
 def _read_yaml(path: Path, shown: str) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(shown, [("", f"campaign file not found ({path.resolve()})")])
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(err, "problem", None) or str(err)
-        raise ConfigError(shown, [("", f"invalid YAML: {where}{problem}")]) from None
+    data = read_yaml(path, shown, what="campaign")
     if data is None:
         raise ConfigError(shown, [("", "the file is empty; expected a mapping of campaign keys")])
     if not isinstance(data, dict):
@@ -108,9 +99,10 @@ def parse_overrides(items: Sequence[str], shown: str = "command line") -> list[t
             raise ConfigError(shown, [("", f"override {item!r} must look like key=value "
                                           "(e.g. loop.rounds=2)")])
         try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
-            raise ConfigError(shown, [(key, f"cannot parse the override value {text!r}")]) from None
+            value = parse_yaml(text, shown) if text.strip() else ""
+        except ConfigError as err:
+            why = err.problems[0][1].removeprefix("invalid YAML: ")
+            raise ConfigError(shown, [(key, f"cannot parse the override value {text!r}: {why}")]) from None
         out.append((key, value))
     return out
 
@@ -129,7 +121,7 @@ def _apply(cfg: Any, key: str, value: Any, shown: str, what: str, origins: dict[
 
     try:
         OmegaConf.update(cfg, key, value, merge=True, force_add=True)
-    except (OmegaConfBaseException, ValueError, IndexError, KeyError) as err:
+    except (OmegaConfBaseException, ValueError, IndexError, KeyError, TypeError, AttributeError) as err:
         raise ConfigError(shown, [(key, f"cannot apply {what} {key}={value!r}: {_first_line(err)}")]) from None
     if origins is not None:
         origins[_display_key(key)] = what
@@ -164,7 +156,7 @@ def _resolve(data: dict[str, Any], *, name: str, quick: Mapping[str, Any] | None
     data.setdefault("name", name)
     try:
         cfg = OmegaConf.create(data)
-    except OmegaConfBaseException as err:
+    except (OmegaConfBaseException, ValueError, TypeError, KeyError) as err:  # e.g. a non-string key, a date
         raise ConfigError(shown, [("", f"cannot read the configuration: {_first_line(err)}")]) from None
     if quick is not None:
         _merge_quick(cfg, quick, shown, origins)
@@ -172,7 +164,7 @@ def _resolve(data: dict[str, Any], *, name: str, quick: Mapping[str, Any] | None
         _apply(cfg, key, value, shown, "command-line override", origins)
     try:
         resolved = OmegaConf.to_container(cfg, resolve=True)
-    except OmegaConfBaseException as err:
+    except (OmegaConfBaseException, ValueError, TypeError, KeyError) as err:
         key = getattr(err, "full_key", None) or ""
         raise ConfigError(shown, [(str(key), f"cannot resolve interpolation: {_first_line(err)}")]) from None
     assert isinstance(resolved, dict)
@@ -283,6 +275,8 @@ def _message(err: Mapping[str, Any]) -> tuple[str, str]:
         return (f"{path}.{disc}" if path else disc), (f"unknown {disc} {ctx.get('tag')!r} "
                                                         f"(expected one of: {ctx.get('expected_tags')})")
     msg = str(err["msg"])
+    if kind == "non_finite":  # raised inside a free-form mapping: the context names the key below ``path``
+        return path + str(ctx.get("subpath", "")), msg
     if kind.startswith("guider"):  # the guider registry's messages are complete (they name what was given)
         return path, msg
     if kind in ("value_error", "assertion_error"):

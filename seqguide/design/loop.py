@@ -13,8 +13,15 @@ The loop a campaign runs, usable on its own from Python::
 Determinism (what makes resume exact): round ``r`` draws with seeds derived from ``(seed, r, draw)``, its
 guidance comes from ``guidance_factory`` given the labels of rounds ``< r`` (and a seed derived from
 ``(seed, r)``), and duplicates are dropped against rounds ``< r`` only, so the candidate list of a round is a
-function of the seed and the store's earlier rounds. Candidates are scored in list order, a batch at a time,
-each batch committed with its round counters; a resumed loop rebuilds the list and skips what is stored.
+function of the seed and the store's earlier rounds. Candidates are scored in list order, a batch at a time;
+a resumed loop rebuilds the list and skips what is stored.
+
+Exactly-once scoring: every design is announced in the store's ledger (``oracle_calls``, committed) just
+before it is sent to the objective's oracles, and its result is committed the moment the oracle returns
+it (item by item for oracles that stream: ``External`` with ``batch_size``, ``Parallel``), so a kill
+loses only the results still in flight. Those designs are scored again after a resume and each real call
+is charged (``budget_used`` counts the ledger). A :class:`~seqguide.design.interrupts.GracefulStop` makes
+SIGTERM and Ctrl-C stop at the next item boundary instead.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from oracles import Oracle
+from seqguide.design.interrupts import GracefulStop
 from seqguide.design.objective import Evaluation, Objective
 from seqguide.design.store import DesignRecord, DesignStore, RoundRecord, utc_now
 from seqguide.guidance.base import Guider
@@ -158,7 +166,7 @@ class LoopObserver:
         """The candidate list is ready; ``to_score`` of them still need scoring."""
 
     def batch_scored(self, loop: DesignLoop, records: list[DesignRecord]) -> None:
-        """A batch was scored and committed."""
+        """Designs were scored and committed (a part of a batch, as the oracle returned it)."""
 
     def round_finished(self, loop: DesignLoop, record: RoundRecord) -> None:
         """A round is complete."""
@@ -174,8 +182,8 @@ class DesignLoop:
         guidance_factory: ``f(LoopState) -> list[Guider] | GuidancePlan`` called once per round (fit a
             surrogate on ``state.labels`` here). None samples unguided.
         store: Where designs go (default: an in-memory store).
-        budget: Unique designs the objective may score in this run (charged designs; see
-            :mod:`seqguide.design.schema`).
+        budget: Real objective calls allowed in this run (each charged design once, plus any call whose result
+            a crash lost; see :mod:`seqguide.design.schema`).
         candidates: New designs per round that pass the objective's free checks and go to its oracles
             (budget permitting); designs rejected by a hard constraint are stored too, on top of these.
         steps: Reverse steps per sample (default: ``model.length``).
@@ -194,6 +202,8 @@ class DesignLoop:
         argv: The command line, recorded with this process's session.
         key: A design's identity for deduplication (default: the sequence itself); e.g. the canonical SMILES of
             a SELFIES string, so that two spellings of one molecule are one design (and paid once).
+        stop: A :class:`~seqguide.design.interrupts.GracefulStop` (installed by the caller) to stop at an item
+            boundary on SIGTERM / Ctrl-C; default: one that only :meth:`GracefulStop.request` triggers.
 
     The loop records a *session* (this process's work on the run) in the store; end it with :meth:`close`
     or use the loop as a context manager.
@@ -210,7 +220,7 @@ class DesignLoop:
                  model_info: dict[str, Any] | None = None, alphabet: dict[str, Any] | None = None,
                  observer: LoopObserver | None = None,
                  code_version: tuple[str | None, str | None] = (None, None), argv: Sequence[str] = (),
-                 key: Callable[[str], str] | None = None) -> None:
+                 key: Callable[[str], str] | None = None, stop: GracefulStop | None = None) -> None:
         for arg, value in (("budget", budget), ("candidates", candidates), ("score_batch", score_batch),
                            ("max_draws", max_draws)):
             if not isinstance(value, int) or value < 1:
@@ -232,6 +242,7 @@ class DesignLoop:
         self.model_info = dict(model_info or {})
         self.observer = observer or LoopObserver()
         self.key: Callable[[str], str] = key or _identity
+        self.stop = stop if stop is not None else GracefulStop()
         resumed = run_id is not None
         if run_id is None:
             if alphabet is None and hasattr(model, "alphabet"):
@@ -273,7 +284,7 @@ class DesignLoop:
 
     @property
     def budget_used(self) -> int:
-        """Designs charged so far (read from the store)."""
+        """Real objective calls so far (the store's ledger: charged designs plus calls lost in a crash)."""
         return self.store.budget_used(self.run_id)
 
     @property
@@ -381,10 +392,11 @@ class DesignLoop:
     # ----------------------------------------------------------------------------- evaluate
     def evaluate(self, sequences: Sequence[str], *, round: int | None = None,
                  proposal: Proposal | None = None) -> list[DesignRecord]:
-        """Score designs under the budget and store them, one committed transaction per batch.
+        """Score designs under the budget and store each result as soon as the oracle returns it.
 
         Designs already in the store are skipped (never paid twice). Designs are taken in order while budget
-        remains; a batch never holds more designs than the budget left, so the budget is never exceeded.
+        remains; a batch never holds more designs than the budget left, so the budget is never exceeded. Each
+        design is recorded in the ledger just before it is sent (see the module docstring).
 
         Args:
             sequences: Designs to score (e.g. a :class:`Proposal`'s, or your own seeds / wild types).
@@ -395,8 +407,9 @@ class DesignLoop:
             The records written by this call, in order.
 
         Raises:
+            Interrupted: at an item boundary after SIGTERM / Ctrl-C (see ``stop``); what came back is stored.
             Exception: whatever the objective raises (nothing valid is expected to; ``Oracle`` isolates bad
-                items). Batches committed before the failure stay in the store.
+                items). Results committed before the failure stay in the store.
         """
         r = self.round if round is None else round
         self.store.begin_round(self.run_id, r, derive_seed(self.seed, r, Purpose.SAMPLE, 0))
@@ -412,29 +425,48 @@ class DesignLoop:
         written: list[DesignRecord] = []
         pos = 0
         while pos < len(todo):
+            self.stop.check()
             room = self.budget_remaining
             if room <= 0:
                 break
             batch = todo[pos : pos + min(self.score_batch, room)]
+            written.extend(self._score_batch(batch, r, proposal, where, first_idx + pos))
             pos += len(batch)
-            start = time.perf_counter()
-            ev = self.objective.evaluate(batch)
-            elapsed = time.perf_counter() - start
-            records = self._records(ev, r, proposal, where, first_idx + len(written))
-            self.store.add_designs(self.run_id, records, score_seconds=elapsed)
-            written.extend(records)
-            self.observer.batch_scored(self, records)
+        self.stop.check()
         return written
 
+    def _score_batch(self, batch: list[str], r: int, proposal: Proposal | None, where: dict[str, int],
+                     offset: int) -> list[DesignRecord]:
+        """Announce, score and store one batch part by part (results committed as the oracle returns them)."""
+        keys = [self.key(s) for s in batch]
+
+        def on_send(index: list[int]) -> bool:
+            if self.stop.stopping:  # a stop was requested: send nothing more
+                return False
+            self.store.record_sent(self.run_id, r, self.session_id, [(keys[i], batch[i]) for i in index])
+            return True
+
+        written: list[DesignRecord] = []
+        start = time.perf_counter()
+        with self.stop.critical():
+            for index, part in self.objective.evaluate_stream(batch, on_send=on_send):
+                now = time.perf_counter()
+                records = self._records(part, r, proposal, where, [offset + i for i in index])
+                self.store.add_designs(self.run_id, records, score_seconds=now - start)
+                start = now
+                written.extend(records)
+                self.observer.batch_scored(self, records)
+        return sorted(written, key=lambda d: d.idx)
+
     def _records(self, ev: Evaluation, r: int, proposal: Proposal | None, where: dict[str, int],
-                 offset: int) -> list[DesignRecord]:
+                 positions: list[int]) -> list[DesignRecord]:
         out = []
         for j, s in enumerate(ev.sequences):
             i = where.get(s)
             comps = {k: (None if not math.isfinite(v[j]) else float(v[j])) for k, v in ev.components.items()}
             obj = float(ev.objective[j]) if ev.valid[j] else None
             out.append(DesignRecord(
-                sequence=s, key=self.key(s), round=r, idx=i if i is not None else offset + j, objective=obj,
+                sequence=s, key=self.key(s), round=r, idx=i if i is not None else positions[j], objective=obj,
                 valid=bool(ev.valid[j]),
                 reason=ev.errors[j], charged=bool(ev.charged[j]), transient=bool(ev.transient[j]), components=comps,
                 guidance=proposal.guidance if proposal is not None else "user",
@@ -483,6 +515,7 @@ class DesignLoop:
             :attr:`history`.
         """
         while self.round < rounds and self.budget_remaining > 0:
+            self.stop.check()
             record = self.step()
             if record.n_candidates == 0:
                 break

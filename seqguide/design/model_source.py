@@ -2,7 +2,9 @@
 
 With ``model.train`` the model is trained at the start of the first session and saved as
 ``<run_dir>/model/model.ckpt`` (written to a temporary name, then renamed, so a crash never leaves half a
-file there) next to ``train_spec.json``, the spec and seed it was trained from. Later sessions
+file there) next to ``train_spec.json``, the spec and seed it was trained from. A session killed while
+training resumes from the last training checkpoint of the same spec (``<run_dir>/model/train/``), ending
+with the weights an uninterrupted run would have (see :mod:`seqguide.step_trainer`). Later sessions
 (``--resume``) load that file instead of training; a checkpoint whose spec differs is retrained. Either
 way the model the loop uses is the one *loaded from the file*, so an uninterrupted run and a resumed one
 sample with bit-identical weights.
@@ -101,7 +103,7 @@ def _datamodule(data: DataConfig, *, path: str | None, alphabet: Any, seed: int)
     from seqguide.data import SequenceDataModule
 
     return SequenceDataModule(path=path, preset=data.preset if path is None else None, alphabet=alphabet,
-                              length=data.length, limit=data.limit, too_long=data.too_long,
+                              length=data.length, limit=data.limit, too_long=data.too_long, missing=data.missing,
                               val_fraction=data.val_fraction, batch_size=data.batch_size, seed=seed)
 
 
@@ -114,7 +116,9 @@ def _backbone(spec: Any) -> Any:
                                dropout=spec.dropout)
 
 
-def _train(train: TrainConfig, run_dir: Path, objective: Objective, seed: int, progress: bool) -> dict[str, Any]:
+def _train(train: TrainConfig, run_dir: Path, objective: Objective, seed: int, progress: bool,
+           recipe: str) -> dict[str, Any]:
+    from seqguide.step_trainer import last_checkpoint
     from seqguide.training import train_masked_diffusion
 
     data = train.data
@@ -125,17 +129,34 @@ def _train(train: TrainConfig, run_dir: Path, objective: Objective, seed: int, p
         path, alphabet = str(fasta), alphabet or tokens
     dm = _datamodule(data, path=path, alphabet=alphabet, seed=seed)
     work = run_dir / "model" / "train"
-    if work.exists():
+    spec = work / "spec.json"
+    resume = last_checkpoint(work) is not None and spec.is_file() and _same_recipe(spec.read_text(), recipe)
+    if work.exists() and not resume:  # another spec's (or no) checkpoint: start over
         shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    spec.write_text(recipe)
     with _quiet(not progress):
         result = train_masked_diffusion(dm, backbone=_backbone(train.backbone), out_dir=work, max_steps=train.steps,
                                         val_check_interval=train.val_check_interval, seed=seed, progress=progress,
                                         accelerator="cpu", lr=train.lr, warmup_steps=train.warmup_steps,
-                                        schedule=train.schedule)
+                                        schedule=train.schedule, resume=resume)
     if not result.checkpoint.is_file():
         raise RuntimeError(f"training finished without writing a checkpoint under {work}")
     return {"source": "trained", "train_checkpoint": str(result.checkpoint), "data": str(path or data.preset),
             "metrics": {k: round(v, 6) for k, v in result.metrics.items()}, "steps": train.steps}
+
+
+def _same_recipe(stored: str, recipe: str) -> bool:
+    """Whether a cached model's ``train_spec.json`` is the spec about to be trained, once the stored spec is read
+    through the current schema (keys added since it was written take their defaults)."""
+    if stored == recipe:
+        return True
+    try:
+        old = json.loads(stored)
+        old["train"] = TrainConfig.model_validate(old["train"]).model_dump(mode="json")
+    except (ValueError, KeyError, TypeError):
+        return False
+    return json.dumps(old, sort_keys=True) == recipe
 
 
 def prepare_model(config: CampaignConfig, run_dir: Path, objective: Objective, *,
@@ -168,9 +189,9 @@ def prepare_model(config: CampaignConfig, run_dir: Path, objective: Objective, *
         recipe = json.dumps({"train": spec.train.model_dump(mode="json"), "seed": seed}, sort_keys=True)
         recipe_file = ckpt.with_name("train_spec.json")
         info = {"source": "trained (cached)"}
-        if not ckpt.is_file() or not recipe_file.is_file() or recipe_file.read_text() != recipe:
+        if not ckpt.is_file() or not recipe_file.is_file() or not _same_recipe(recipe_file.read_text(), recipe):
             # No model yet, or one trained from another spec (a stale directory): train (again).
-            info = _train(spec.train, run_dir, objective, seed, progress)
+            info = _train(spec.train, run_dir, objective, seed, progress, recipe)
             tmp = ckpt.with_suffix(".partial")
             shutil.copyfile(info["train_checkpoint"], tmp)
             os.replace(tmp, ckpt)

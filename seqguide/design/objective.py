@@ -4,6 +4,9 @@
 use it as a look-ahead value) with one more method, :meth:`Objective.evaluate`, which returns every
 component's value, the combination, validity with reasons, and which designs were *charged* (reached the
 component oracles; constraint violations and unparsable designs are rejected before that and cost nothing).
+:meth:`Objective.evaluate_stream` yields the same verdicts part by part, as the first component's oracle
+streams them (:meth:`oracles.Oracle.stream`), and announces each design just before it is sent: a design
+loop stores every result the moment it exists and charges every design the moment it leaves.
 
 Combination, for components ``v_i`` with weights ``w_i`` (weight-0 components are recorded, not combined):
 
@@ -14,13 +17,15 @@ Combination, for components ``v_i`` with weights ``w_i`` (weight-0 components ar
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from oracles import Constraint, Oracle, OracleResult, get_oracle
+from oracles.base import SendGate
 from oracles.wrappers import check_constraints, first_validation_error
 from seqguide.design.schema import ObjectiveConfig
 
@@ -63,6 +68,20 @@ class Evaluation:
     def __len__(self) -> int:
         return len(self.sequences)
 
+    @staticmethod
+    def empty_like(seqs: list[str], labels: Sequence[str]) -> Evaluation:
+        """N designs with nothing computed yet (invalid, uncharged, no reason)."""
+        n = len(seqs)
+        return Evaluation(list(seqs), np.full(n, np.nan), {lab: np.full(n, np.nan) for lab in labels},
+                          np.zeros(n, dtype=bool), [None] * n, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))
+
+    def take(self, index: Sequence[int]) -> Evaluation:
+        """Rows ``index`` as a new evaluation."""
+        idx = list(index)
+        return Evaluation([self.sequences[i] for i in idx], self.objective[idx].copy(),
+                          {k: v[idx].copy() for k, v in self.components.items()}, self.valid[idx].copy(),
+                          [self.errors[i] for i in idx], self.charged[idx].copy(), self.transient[idx].copy())
+
 
 class Objective(Oracle):
     """Weighted components with hard constraints; the oracle value is the combined objective.
@@ -100,6 +119,11 @@ class Objective(Oracle):
                              "(e.g. one protparam property per component)")
         if combine not in _MODES:
             raise ValueError(f"Objective: combine must be one of {_MODES}, got {combine!r}")
+        bad = [c.label for c in self.components
+               if isinstance(c.weight, bool) or not isinstance(c.weight, int | float | np.number)
+               or not math.isfinite(float(c.weight))]
+        if bad:
+            raise ValueError(f"Objective: the weight of component(s) {bad} must be a finite number")
         if all(c.weight == 0 for c in self.components):
             raise ValueError("Objective: every component has weight 0")
         self.combine = combine
@@ -161,51 +185,71 @@ class Objective(Oracle):
             The :class:`Evaluation` (component values, combined objective, validity, charged flags).
         """
         seqs = list(xs)
-        errors = [self._validate_item(x) for x in seqs]
-        ok = [i for i, e in enumerate(errors) if e is None]
-        ev = self._evaluate_valid([seqs[i] for i in ok])
-        n = len(seqs)
-        out = Evaluation(seqs, np.full(n, np.nan), {c.label: np.full(n, np.nan) for c in self.components},
-                         np.zeros(n, dtype=bool), errors, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))
-        for j, i in enumerate(ok):
-            out.objective[i] = ev.objective[j]
-            for label in out.components:
-                out.components[label][i] = ev.components[label][j]
-            out.valid[i] = ev.valid[j]
-            out.errors[i] = ev.errors[j]
-            out.charged[i] = ev.charged[j]
-            out.transient[i] = ev.transient[j]
+        out = Evaluation.empty_like(seqs, self.labels)
+        for idx, part in self.evaluate_stream(seqs):
+            _put(out, idx, part)
         return out
 
-    def _evaluate_valid(self, xs: list[str], *, recorded: bool = True) -> Evaluation:
-        """Constraints, components, combination on validated items; ``recorded=False`` skips weight-0 terms."""
-        n = len(xs)
-        errors = check_constraints(self.constraints, xs)
-        alive = [i for i in range(n) if errors[i] is None]
-        charged = np.zeros(n, dtype=bool)
-        charged[alive] = True
-        transient = np.zeros(n, dtype=bool)
-        columns = {c.label: np.full(n, np.nan) for c in self.components}
-        for comp in self.components:
-            if not alive:
-                break
-            if comp.weight == 0 and not recorded:
-                continue
-            res = comp.oracle([xs[i] for i in alive])
-            values = np.asarray(res.values, dtype=np.float64).reshape(len(alive))
-            for j, i in enumerate(alive):
-                if res.valid[j]:
-                    columns[comp.label][i] = values[j]
-                elif errors[i] is None:
-                    errors[i] = f"{comp.label}: {res.errors[j]}"
-                    transient[i] = bool(res.transient[j])
-        combined = self._combine(columns, n)
-        valid = np.array([e is None for e in errors], dtype=bool) & charged
-        for i in np.flatnonzero(valid & ~np.isfinite(combined)):
-            valid[i] = False
-            errors[i] = f"{self.name}: combined value is not finite ({self.combine} of the components)"
-        combined[~valid] = np.nan
-        return Evaluation(list(xs), combined, columns, valid, errors, charged, transient)
+    def evaluate_stream(self, xs: Sequence[str], *, on_send: SendGate | None = None
+                        ) -> Iterator[tuple[list[int], Evaluation]]:
+        """:meth:`evaluate` part by part: yield ``(indices, evaluation of those designs)`` as soon as known.
+
+        Designs rejected by the free checks (validation, hard constraints) come first, uncharged and never
+        announced. The rest are announced with ``on_send(indices)`` right before they reach the first
+        component's oracle and come back as that oracle streams them (the other components score each
+        part as it arrives); if ``on_send`` returns False nothing more is sent and the stream ends.
+
+        Args:
+            xs: N designs.
+            on_send: The send gate (see :meth:`oracles.Oracle.stream`).
+
+        Yields:
+            ``(indices, Evaluation)`` with positions into ``xs``; every position at most once.
+        """
+        seqs = list(xs)
+        errors = [self._validate_item(x) for x in seqs]
+        ok = [i for i, e in enumerate(errors) if e is None]
+        errors = _scatter(errors, ok, check_constraints(self.constraints, [seqs[i] for i in ok]))
+        rejected = [i for i, e in enumerate(errors) if e is not None]
+        if rejected:
+            part = Evaluation.empty_like([seqs[i] for i in rejected], self.labels)
+            part.errors = [errors[i] for i in rejected]
+            yield rejected, part
+        alive = [i for i, e in enumerate(errors) if e is None]
+        for local, part in self._stream_components([seqs[i] for i in alive], on_send=on_send, where=alive):
+            yield [alive[j] for j in local], part
+
+    def _stream_components(self, xs: list[str], *, on_send: SendGate | None = None, recorded: bool = True,
+                           where: list[int] | None = None) -> Iterator[tuple[list[int], Evaluation]]:
+        """Components and combination on designs that passed the free checks, part by part; ``recorded=False``
+        skips weight-0 terms. ``where`` maps local positions to the caller's (for ``on_send``)."""
+        if not xs:
+            return
+        comps = [c for c in self.components if recorded or c.weight != 0]
+        gate = None if on_send is None else (lambda local: on_send([where[j] for j in local] if where else local))
+        first, rest = comps[0], comps[1:]
+        for local, res in first.oracle.stream(xs, on_send=gate):
+            part = [xs[j] for j in local]
+            n = len(part)
+            errors: list[str | None] = [None] * n
+            transient = np.zeros(n, dtype=bool)
+            columns = {c.label: np.full(n, np.nan) for c in self.components}
+            for comp, r in [(first, res), *((c, None) for c in rest)]:
+                r = comp.oracle(part) if r is None else r  # every component sees every part: each value is kept
+                values = np.asarray(r.values, dtype=np.float64).reshape(n)
+                for j in range(n):
+                    if r.valid[j]:
+                        columns[comp.label][j] = values[j]
+                    elif errors[j] is None:
+                        errors[j] = f"{comp.label}: {r.errors[j]}"
+                        transient[j] = bool(r.transient[j])
+            combined = self._combine(columns, n)
+            valid = np.array([e is None for e in errors], dtype=bool)
+            for j in np.flatnonzero(valid & ~np.isfinite(combined)):
+                valid[j] = False
+                errors[j] = f"{self.name}: combined value is not finite ({self.combine} of the components)"
+            combined[~valid] = np.nan
+            yield local, Evaluation(part, combined, columns, valid, errors, np.ones(n, dtype=bool), transient)
 
     def _combine(self, columns: dict[str, np.ndarray], n: int) -> np.ndarray:
         used = [c for c in self.components if c.weight != 0]
@@ -220,12 +264,36 @@ class Objective(Oracle):
 
     def _score(self, xs: list[str]) -> OracleResult:
         # As an oracle (e.g. a guidance look-ahead) only the combined value matters: skip recorded-only terms.
-        ev = self._evaluate_valid(xs, recorded=False)
+        errors = check_constraints(self.constraints, xs)
+        ev = Evaluation.empty_like(list(xs), self.labels)
+        ev.errors = list(errors)
+        alive = [i for i, e in enumerate(errors) if e is None]
+        for local, part in self._stream_components([xs[i] for i in alive], recorded=False):
+            _put(ev, [alive[j] for j in local], part)
         return OracleResult(ev.objective, ev.valid, ev.errors, ev.transient)
 
     def _repr_params(self) -> dict[str, Any]:
         return {"name": self.name, "components": [(c.label, c.oracle, c.weight) for c in self.components],
                 "combine": self.combine, "constraints": self.constraints, "maximize": self.maximize}
+
+
+def _scatter(errors: list[str | None], at: list[int], values: list[str | None]) -> list[str | None]:
+    out = list(errors)
+    for i, v in zip(at, values):
+        out[i] = v
+    return out
+
+
+def _put(out: Evaluation, index: list[int], part: Evaluation) -> None:
+    """Copy ``part``'s rows into rows ``index`` of ``out``."""
+    for j, i in enumerate(index):
+        out.objective[i] = part.objective[j]
+        for label in out.components:
+            out.components[label][i] = part.components[label][j]
+        out.valid[i] = part.valid[j]
+        out.errors[i] = part.errors[j]
+        out.charged[i] = part.charged[j]
+        out.transient[i] = part.transient[j]
 
 
 def _unique_label(label: str, taken: set[str]) -> str:

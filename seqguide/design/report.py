@@ -3,15 +3,21 @@
 ``write_report(run)`` (``seqguide report RUN``) reads a run directory or a store file and writes, in
 ``<run_dir>/report/`` by default:
 
-* ``top_designs.csv`` / ``top_designs.md``: the top-k valid designs with every component value;
-* ``best_so_far.png``: the best objective so far against oracle calls (designs charged, in scoring order);
+* ``top_designs.csv`` / ``top_designs.md``: the top-k valid designs with every component value (in the
+  Markdown table, components recorded with weight 0 are marked ``(recorded)``: they are not optimised);
+* ``best_so_far.png``: the best objective so far against real oracle calls (the store's ledger, in call order:
+  calls whose result an interruption lost are counted where they happened);
 * ``scores_by_round.png``: the objective's distribution in every round;
 * ``diversity_by_round.png``: mean pairwise distance of each round's valid designs: Hamming distance for
   sequences (positions that differ plus the length difference), Tanimoto distance of Morgan fingerprints
   (radius 2, 2048 bits) for molecules (SELFIES decoded with ``selfies.decoder``);
-* ``pareto.png``: with two or more components, the first two (non-zero weight first) and their Pareto front;
+* ``pareto.png``: with two or more *optimised* components (non-zero weight), the first two and their Pareto
+  front, each axis marked with the direction the campaign pushes it (from the sign of its weight and the
+  objective's direction); recorded (weight-0) properties never appear as objectives;
 * ``logo.png`` (sequences, logomaker, top-k) or ``molecules.png`` (SELFIES, RDKit grid, top-k);
-* ``report.md``: the run, its rounds, the top table and the figures.
+* ``report.md``: the run (a run or session still marked ``running`` whose process is gone is shown as
+  ``interrupted``), the objective (optimised terms with their weights, recorded ones apart), the oracle calls
+  (designs charged plus calls re-paid after interruptions), its rounds, the top table and the figures.
 
 Figures are drawn on :class:`matplotlib.figure.Figure` objects with the Agg canvas: no global pyplot state.
 """
@@ -28,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from seqguide.alphabet import Alphabet
+from seqguide.design.lock import lock_holder
 from seqguide.design.store import DesignRecord, DesignStore, RoundRecord
 
 __all__ = [
@@ -56,6 +63,9 @@ class RunData:
         labels: The objective's component labels.
         maximize: Direction of the combined objective.
         alphabet: The model's alphabet, if recorded.
+        sessions: The run's sessions (``status`` of a dead ``running`` one shown as ``interrupted``).
+        calls: The ledger of real oracle calls, in call order (``design`` None: the result was lost).
+        writing: True while a live process holds the run directory's lock.
     """
 
     store: Path
@@ -65,6 +75,9 @@ class RunData:
     labels: list[str]
     maximize: bool
     alphabet: Alphabet | None
+    sessions: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    writing: bool = False
 
     @property
     def kind(self) -> str:
@@ -80,6 +93,37 @@ class RunData:
         """Valid designs, best first (ties: earlier first)."""
         sign = -1.0 if self.maximize else 1.0
         return sorted(self.valid, key=lambda d: (sign * float(d.objective), d.round, d.idx))
+
+    @property
+    def components(self) -> list[dict[str, Any]]:
+        """The objective's components as stored (label, weight, ...)."""
+        return list((self.run.get("objective") or {}).get("components", []))
+
+    @property
+    def optimised(self) -> list[str]:
+        """Labels of the components with a non-zero weight (what the campaign optimises)."""
+        return [c["label"] for c in self.components if c.get("weight", 1) != 0]
+
+    @property
+    def recorded(self) -> list[str]:
+        """Labels of the weight-0 components (recorded, not optimised)."""
+        return [c["label"] for c in self.components if c.get("weight", 1) == 0]
+
+    def pushes_up(self, label: str) -> bool:
+        """Whether the campaign pushes component ``label`` up: weight sign times the objective's direction."""
+        weight = next((c.get("weight", 1) for c in self.components if c["label"] == label), 1)
+        return (weight > 0) == self.maximize
+
+    @property
+    def status(self) -> str:
+        """The run's status; ``running`` only while a live process writes it (else ``interrupted``)."""
+        status = str(self.run.get("status"))
+        return "interrupted" if status == "running" and not self.writing else status
+
+    @property
+    def lost_calls(self) -> int:
+        """Calls whose result never reached the store (re-paid after an interruption, or about to be)."""
+        return sum(c["design"] is None for c in self.calls)
 
 
 @dataclass
@@ -121,12 +165,21 @@ def load_run(source: str | Path, run_id: int | None = None) -> RunData:
             raise ValueError(f"{store_path}: the store holds no run yet")
         rounds = store.rounds(run["id"])
         designs = store.designs(run["id"])
+        sessions = store.sessions(run["id"])
+        calls = store.oracle_calls(run["id"])
     objective = run.get("objective") or {}
     labels = [c["label"] for c in objective.get("components", [])]
     if not labels and designs:
         labels = list(designs[0].components)
     alphabet = Alphabet.from_dict(run["alphabet"]) if run.get("alphabet") else None
-    return RunData(store_path, run, rounds, designs, labels, bool(objective.get("maximize", True)), alphabet)
+    run_dir = ((run.get("config") or {}).get("run_dir")) or store_path.parent
+    writing = any(lock_holder(d) is not None for d in {Path(run_dir), store_path.parent})
+    if not writing:  # nobody holds the lock: what still says "running" belongs to a process that died
+        for sess in sessions:
+            if sess.get("status") == "running":
+                sess["status"] = "interrupted"
+    return RunData(store_path, run, rounds, designs, labels, bool(objective.get("maximize", True)), alphabet,
+                   sessions, calls, writing)
 
 
 # --------------------------------------------------------------------------------------------- metrics
@@ -218,6 +271,11 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _shown(data: RunData, column: str) -> str:
+    """A table header: recorded (weight-0) components are marked as such."""
+    return f"{column} (recorded)" if column in data.recorded else column
+
+
 def _top_rows(data: RunData, k: int) -> list[dict[str, Any]]:
     rows = []
     for rank, d in enumerate(data.ranked()[:k], start=1):
@@ -232,11 +290,12 @@ def _top_rows(data: RunData, k: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+def _markdown_table(rows: list[dict[str, Any]], columns: list[str], data: RunData | None = None) -> str:
     def cell(v: Any) -> str:
         return _fmt(v).replace("|", "\\|")
 
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    header = [_shown(data, c) for c in columns] if data is not None else columns
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in columns) + "|"]
     lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
@@ -268,22 +327,22 @@ def _save(fig: Any, path: Path) -> Path:
 
 def _plot_best_so_far(data: RunData, path: Path) -> Path:
     fig, ax = _figure()
+    by_id = {d.id: d for d in data.designs}
     calls, best, cur = [], [], None
-    n = 0
-    for d in data.designs:
-        if d.charged:
-            n += 1
-        if d.valid:
+    rounds_end: dict[int, int] = {}
+    for n, call in enumerate(data.calls, start=1):
+        d = by_id.get(call["design"])
+        if d is not None and d.valid:
             v = float(d.objective)
             cur = v if cur is None else (max(cur, v) if data.maximize else min(cur, v))
-        if d.charged and cur is not None:
+        rounds_end[int(call["round"])] = n
+        if cur is not None:
             calls.append(n)
             best.append(cur)
     ax.step(calls, best, where="post", color="C0")
-    ends = np.cumsum([r.n_charged for r in data.rounds])
-    for e in ends[:-1]:
+    for e in sorted(rounds_end.values())[:-1]:
         ax.axvline(e, color="0.85", lw=0.8, zorder=0)
-    ax.set_xlabel("oracle calls (designs scored by the objective)")
+    ax.set_xlabel("oracle calls (real calls to the objective, re-paid ones included)")
     ax.set_ylabel("best objective so far")
     ax.set_title(f"{data.run['name']}: best so far (budget {data.run['budget']})")
     return _save(fig, path)
@@ -326,24 +385,22 @@ def _plot_diversity(data: RunData, path: Path) -> Path:
 
 
 def _pareto_pair(data: RunData) -> list[str]:
-    comps = (data.run.get("objective") or {}).get("components", [])
-    order = [c["label"] for c in comps if c.get("weight", 1) != 0] + [c["label"] for c in comps if c.get("weight") == 0]
-    return order[:2] if len(order) >= 2 else []
+    """The first two optimised components (recorded, weight-0 ones are not objectives); [] if fewer."""
+    return data.optimised[:2] if len(data.optimised) >= 2 else []
 
 
 def _plot_pareto(data: RunData, pair: list[str], path: Path) -> Path:
-    comps = {c["label"]: c for c in (data.run.get("objective") or {}).get("components", [])}
     pts = np.array([[d.components.get(pair[0]), d.components.get(pair[1])] for d in data.valid], dtype=np.float64)
     pts = pts[np.isfinite(pts).all(axis=1)] if len(pts) else np.zeros((0, 2))
+    dirs = [data.pushes_up(p) for p in pair]
     fig, ax = _figure()
     if len(pts):
-        dirs = [bool(comps.get(p, {}).get("maximize", True)) for p in pair]
         front = pareto_mask(pts, dirs)
         ax.scatter(pts[~front, 0], pts[~front, 1], s=8, alpha=0.4, color="0.5", label="designs")
         f = pts[front][np.argsort(pts[front, 0])]
         ax.plot(f[:, 0], f[:, 1], marker="o", color="C3", label=f"Pareto front ({len(f)})")
         ax.legend(loc="best")
-    arrows = ["(max)" if comps.get(p, {}).get("maximize", True) else "(min)" for p in pair]
+    arrows = ["(max)" if up else "(min)" for up in dirs]
     ax.set_xlabel(f"{pair[0]} {arrows[0]}")
     ax.set_ylabel(f"{pair[1]} {arrows[1]}")
     ax.set_title("objective trade-off of valid designs")
@@ -418,7 +475,7 @@ def write_report(source: str | Path, out_dir: str | Path | None = None, *, top_k
     columns.append("id")
     _write_csv(out / "top_designs.csv", rows, columns)
     rep.files["top_csv"] = out / "top_designs.csv"
-    (out / "top_designs.md").write_text(_markdown_table(rows, columns))
+    (out / "top_designs.md").write_text(_markdown_table(rows, columns, data))
     rep.files["top_md"] = out / "top_designs.md"
     rep.files["best_so_far"] = _plot_best_so_far(data, out / "best_so_far.png")
     rep.files["scores_by_round"] = _plot_scores(data, out / "scores_by_round.png")
@@ -426,6 +483,9 @@ def write_report(source: str | Path, out_dir: str | Path | None = None, *, top_k
     pair = _pareto_pair(data)
     if pair:
         rep.files["pareto"] = _plot_pareto(data, pair, out / "pareto.png")
+    elif data.recorded:
+        rep.skipped["pareto"] = (f"fewer than two optimised components ({', '.join(data.recorded)} recorded with "
+                                 "weight 0, not optimised)")
     else:
         rep.skipped["pareto"] = "a single objective component"
     if not rows:
@@ -442,16 +502,33 @@ def write_report(source: str | Path, out_dir: str | Path | None = None, *, top_k
     return rep
 
 
+def _describe_objective(data: RunData) -> str:
+    """``maximize sum of 2 x a, -1 x b; recorded (weight 0, not optimised): c`` from the stored description."""
+    objective = data.run.get("objective") or {}
+    comps = data.components
+    if not comps:
+        return f"{', '.join(data.labels)} ({'maximize' if data.maximize else 'minimize'})"
+    terms = ", ".join(f"{c.get('weight', 1):g} x {c['label']}" for c in comps if c.get("weight", 1) != 0)
+    text = f"{'maximize' if data.maximize else 'minimize'} the {objective.get('combine', 'sum')} of {terms}"
+    if data.recorded:
+        text += f"; recorded (weight 0, not optimised): {', '.join(data.recorded)}"
+    return text
+
+
 def _write_summary(data: RunData, rep: Report, rows: list[dict[str, Any]], columns: list[str], path: Path) -> Path:
     run = data.run
     charged = sum(d.charged for d in data.designs)
+    calls = len(data.calls)
+    interrupted = sum(s.get("status") == "interrupted" for s in data.sessions)
     lines = [
         f"# Campaign report: {run['name']}",
         "",
-        f"- status: {run['status']} (started {run['started_at']}, ended {run.get('ended_at') or '-'})",
-        f"- designs scored: {len(data.designs)} ({len(data.valid)} valid), oracle budget used "
-        f"{charged}/{run['budget']}",
-        f"- objective: {', '.join(data.labels)} ({'maximize' if data.maximize else 'minimize'})",
+        f"- status: {data.status} (started {run['started_at']}, ended {run.get('ended_at') or '-'}; "
+        f"{len(data.sessions)} session(s), {interrupted} interrupted)",
+        f"- designs scored: {len(data.designs)} ({len(data.valid)} valid)",
+        f"- oracle calls: {calls} of the budget of {run['budget']} = {charged} designs charged + {data.lost_calls} "
+        "re-paid (results lost in flight at an interruption, scored again after the resume)",
+        f"- objective: {_describe_objective(data)}",
         f"- model: {(run.get('model') or {}).get('id', '-')}",
         f"- code: seqguide {run.get('code_version') or '?'} (git {run.get('git_commit') or 'n/a'})",
         f"- store: {data.store}",
@@ -459,12 +536,18 @@ def _write_summary(data: RunData, rep: Report, rows: list[dict[str, Any]], colum
         "## Rounds",
         "",
     ]
+    per_round: dict[int, list[int]] = {}
+    for c in data.calls:
+        per_round.setdefault(int(c["round"]), [0, 0])[0] += 1
+        per_round[int(c["round"])][1] += c["design"] is None
     round_rows = [{"round": r.round, "status": r.status, "candidates": r.n_candidates, "duplicates": r.n_duplicates,
                    "scored": r.n_scored, "valid": r.n_valid, "charged": r.n_charged,
+                   "oracle calls": per_round.get(r.round, [r.n_charged, 0])[0],
+                   "re-paid": per_round.get(r.round, [0, 0])[1],
                    "guidance calls": r.guidance_oracle_calls, "value": r.value_source, "best so far": r.best,
                    "seconds": round(r.wall_seconds, 1)} for r in data.rounds]
     lines.append(_markdown_table(round_rows, list(round_rows[0]) if round_rows else ["round"]))
-    lines += ["## Top designs", "", _markdown_table(rows, columns), "## Figures", ""]
+    lines += ["## Top designs", "", _markdown_table(rows, columns, data), "## Figures", ""]
     for key, file in rep.files.items():
         if file.suffix == ".png":
             lines.append(f"![{key}]({file.name})")

@@ -25,10 +25,22 @@ Top-level keys::
     report:      report options (top-k)
     quick:       overrides applied by --quick (consumed when the file is read, see config_io)
 
-**What the budget counts.** ``loop.budget`` is the number of unique designs scored by the campaign
-objective (the "assay"). A design is charged once, the first time it is sent to the objective's
-oracles, whether it comes back valid or not. It is never charged again: candidates already in the store
-are dropped before scoring, and a resumed run reads what was paid from the store. Designs rejected by a
+Every number meant to be finite is: NaN and +-inf are refused for every float key (the base model sets
+pydantic's ``allow_inf_nan=False``) and anywhere inside an oracle's free-form ``args``, with the key path
+(a NaN bound would silently switch a hard constraint off; a NaN weight would make every design invalid
+while the budget is spent).
+
+**What the budget counts.** ``loop.budget`` is the number of real calls to the campaign objective's oracles
+(the "assay"): every design sent is charged, whether it comes back valid or not. The store's ledger
+(``oracle_calls``) records each design, committed, just before it is sent; its result is committed the moment
+the oracle returns it (item by item for oracles that stream: an ``external`` tool with ``batch_size``, a
+``Parallel`` pool). Candidates already in the store are dropped before scoring, so a stored design is never
+sent again, and a resumed run reads what was paid from the ledger. A process killed while items are in flight
+loses only their results; the resumed run sends those items again, and these *re-paid* calls are real calls:
+charged to the budget and shown in the report (so with a binding budget a killed run ends with fewer designs
+than an uninterrupted one). A SIGKILL landing in the instant between recording a call and sending it charges a
+call the oracle never received (never the reverse). SIGTERM and Ctrl-C stop at the next item boundary:
+nothing in flight is lost and the run stays resumable. Designs rejected by a
 hard constraint are stored (invalid, with the reason) but are not charged: constraints are cheap local
 checks run before the assay. A design whose evaluation failed transiently (a timeout, a crashed external
 tool) is stored invalid with ``transient = 1`` and stays charged; it is not retried automatically.
@@ -39,10 +51,12 @@ calls made by guidance (``value: oracle``) are *not* charged; the store counts t
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -53,6 +67,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from seqguide.guidance.registry import GuiderSpec, raise_problems, validate_mapping, validate_stack
 
@@ -80,9 +95,27 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class _Strict(BaseModel):
-    """Base: unknown keys are errors; defaults are validated too."""
+    """Base: unknown keys are errors; defaults are validated too; float keys must be finite numbers."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
+
+
+def _finite_tree(value: Any, path: str = "") -> Any:
+    """Refuse NaN/+-inf anywhere inside plain data (free-form ``args``), naming the key path below it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PydanticCustomError("non_finite", "Input should be a finite number (got {value})",
+                                  {"subpath": path, "value": repr(value)})
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _finite_tree(v, f"{path}.{k}")
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _finite_tree(v, f"{path}[{i}]")
+    return value
+
+
+#: Keyword arguments of an oracle: free-form plain data, every number finite.
+OracleArgs = Annotated[dict[str, Any], AfterValidator(_finite_tree)]
 
 
 # ------------------------------------------------------------------------------------------------ model
@@ -98,6 +131,8 @@ class DataConfig(_Strict):
         length: Padded length in tokens (default: the longest sequence).
         limit: Read at most this many records.
         too_long: Sequences longer than ``length``: ``error``, ``drop`` or ``truncate``.
+        missing: A table row with an empty/NA/NaN/None sequence or label cell: ``error`` (naming file, line and
+            column) or ``drop`` (left out, counted in the log).
         val_fraction: Held-out fraction for validation.
         batch_size: Training batch size.
     """
@@ -109,6 +144,7 @@ class DataConfig(_Strict):
     length: PositiveInt | None = None
     limit: PositiveInt | None = None
     too_long: Literal["error", "drop", "truncate"] = "error"
+    missing: Literal["error", "drop"] = "error"
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0)
     batch_size: PositiveInt = 64
 
@@ -252,7 +288,7 @@ class OracleSpec(_Strict):
     """
 
     name: str
-    args: dict[str, Any] = Field(default_factory=dict)
+    args: OracleArgs = Field(default_factory=dict)
     weight: float = 1.0
     label: str | None = None
 
@@ -270,7 +306,7 @@ class ConstraintSpec(_Strict):
     """
 
     name: str
-    args: dict[str, Any] = Field(default_factory=dict)
+    args: OracleArgs = Field(default_factory=dict)
     lower: float | None = None
     upper: float | None = None
     label: str | None = None

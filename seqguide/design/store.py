@@ -5,17 +5,31 @@ Tables:
 * ``runs``: one row per campaign run: name, resolved config (JSON), seed, budget, alphabet and objective
   descriptions, model provenance, code version (``seqguide.__version__`` and the git commit when
   available), status, start and end times.
-* ``sessions``: one row per process that worked on a run (the first start and every ``--resume``).
+* ``sessions``: one row per process that worked on a run (the first start and every ``--resume``): pid,
+  host, command line, status (``running``, ``completed``, ``interrupted``, ``failed: ...``). A session left
+  ``running`` by a process that died is marked ``interrupted`` by the next writer.
 * ``rounds``: per round: seed, status, counts (sampled, duplicates, candidates, scored, valid, charged),
   guidance oracle calls, network evaluations (NFE), value model used, timings.
 * ``designs``: one row per design: round, position in the round's candidate list, sequence and its *key*
   (unique per run: the sequence itself, or e.g. the canonical SMILES of a SELFIES molecule), combined
   objective, every component's value (JSON), validity and reason, whether it was charged to the budget,
   guidance and model provenance, the sampling seed, the session that scored it, timestamps.
+* ``oracle_calls``: the ledger of real objective calls, one row per design sent to the objective's oracles:
+  written (committed) by :meth:`DesignStore.record_sent` just before the design is sent, and linked to its
+  ``designs`` row when the result is stored. A row with no design is a call whose result was lost (the
+  process died while the oracle was working); its design is scored again after ``--resume`` and so appears
+  twice in the ledger: it was *re-paid*.
 
-Scored designs are written with :meth:`DesignStore.add_designs`, one transaction per batch together with
-the round's counters, so a crash loses at most the batch being scored and the counters always agree
-with the rows. The budget used is *derived* from the rows (``charged`` designs), never kept apart.
+Results are written with :meth:`DesignStore.add_designs` as soon as the oracle returns them (item by
+item for oracles that score items independently), each write one transaction together with the round's
+counters and the ledger, so a crash loses at most the items in flight and the counters always agree with
+the rows. The budget used is *derived* from the ledger (every real call, re-paid ones included), never kept
+apart.
+
+Errors are :class:`StoreError` lines naming the file: a file that is not an SQLite database, an SQLite file
+that is not a campaign store, a store of a newer schema, a full disk, a read-only file. Stores of schema
+version 1 (no ledger) are upgraded in place when opened for writing (one ledger row per charged design) and
+read as they are otherwise.
 """
 
 from __future__ import annotations
@@ -23,6 +37,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -32,87 +47,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SCHEMA_VERSION", "DesignRecord", "DesignStore", "RoundRecord", "utc_now"]
+from seqguide.design.store_schema import (
+    MIGRATIONS,
+    SCHEMA_SQL,
+    SCHEMA_VERSION,
+    SQLITE_HEADER,
+    StoreError,
+    explain_sqlite_error,
+)
 
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    config TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    budget INTEGER NOT NULL,
-    alphabet TEXT,
-    objective TEXT,
-    model TEXT,
-    code_version TEXT,
-    git_commit TEXT,
-    status TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    ended_at TEXT
-);
-CREATE TABLE IF NOT EXISTS sessions (
-    id INTEGER PRIMARY KEY,
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    pid INTEGER,
-    argv TEXT,
-    resumed INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    ended_at TEXT
-);
-CREATE TABLE IF NOT EXISTS rounds (
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    round INTEGER NOT NULL,
-    seed INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    value_source TEXT,
-    value_state TEXT,
-    n_sampled INTEGER NOT NULL DEFAULT 0,
-    n_duplicates INTEGER NOT NULL DEFAULT 0,
-    n_candidates INTEGER NOT NULL DEFAULT 0,
-    n_scored INTEGER NOT NULL DEFAULT 0,
-    n_valid INTEGER NOT NULL DEFAULT 0,
-    n_charged INTEGER NOT NULL DEFAULT 0,
-    draws INTEGER NOT NULL DEFAULT 0,
-    guidance_oracle_calls INTEGER NOT NULL DEFAULT 0,
-    nfe REAL NOT NULL DEFAULT 0,
-    sample_seconds REAL NOT NULL DEFAULT 0,
-    score_seconds REAL NOT NULL DEFAULT 0,
-    fit_seconds REAL NOT NULL DEFAULT 0,
-    wall_seconds REAL NOT NULL DEFAULT 0,
-    best REAL,
-    started_at TEXT NOT NULL,
-    ended_at TEXT,
-    PRIMARY KEY (run_id, round)
-);
-CREATE TABLE IF NOT EXISTS designs (
-    id INTEGER PRIMARY KEY,
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    session INTEGER REFERENCES sessions(id),
-    round INTEGER NOT NULL,
-    idx INTEGER NOT NULL,
-    sequence TEXT NOT NULL,
-    key TEXT NOT NULL,
-    objective REAL,
-    valid INTEGER NOT NULL,
-    reason TEXT,
-    charged INTEGER NOT NULL,
-    transient INTEGER NOT NULL DEFAULT 0,
-    components TEXT NOT NULL,
-    guidance TEXT,
-    model TEXT,
-    sample_seed INTEGER,
-    draw INTEGER,
-    proposed_at TEXT,
-    scored_at TEXT NOT NULL,
-    UNIQUE (run_id, key)
-);
-CREATE INDEX IF NOT EXISTS designs_by_round ON designs (run_id, round, idx);
-"""
-
+__all__ = ["SCHEMA_VERSION", "DesignRecord", "DesignStore", "RoundRecord", "StoreError", "utc_now"]
 
 def utc_now() -> str:
     """The current UTC time as an ISO-8601 string (seconds resolution)."""
@@ -215,61 +159,127 @@ class DesignStore:
 
     Raises:
         FileNotFoundError: if ``readonly`` and the file does not exist.
-        ValueError: if the file holds a store of a newer, unknown schema version.
+        StoreError: (one line) if the file is not an SQLite database, is an SQLite database that is not a
+            campaign store, holds a store of a newer schema version, or cannot be opened or written.
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, readonly: bool = False) -> None:
         self.path = None if path is None else Path(path)
         self.readonly = readonly
         self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        try:
+            self._open()
+        except sqlite3.Error as err:
+            self._close_quietly()
+            raise explain_sqlite_error(self.path, err, "open the store") from None
+        except BaseException:
+            self._close_quietly()
+            raise
+
+    def _open(self) -> None:
+        if self.path is not None and self.path.is_file() and self.path.stat().st_size > 0:
+            with open(self.path, "rb") as fh:
+                if fh.read(len(SQLITE_HEADER)) != SQLITE_HEADER:  # never let SQLite write over someone's file
+                    raise StoreError(f"{self.path}: not a seqguide campaign store (the file is not an SQLite "
+                                     "database)")
         if self.path is None:
             self._conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-        elif readonly:
+        elif self.readonly:
             if not self.path.is_file():
                 raise FileNotFoundError(f"no campaign store at {self.path}")
             uri = f"file:{self.path.resolve()}?mode=ro"
             self._conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
         else:
+            if self.path.exists() and not self.path.is_file():
+                raise StoreError(f"{self.path}: not a campaign store (it is a directory, not a file)")
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
+        self._conn.row_factory = sqlite3.Row
+        tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        version = self._version(tables)
+        if not self.readonly and self.path is not None:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.row_factory = sqlite3.Row
-        if not readonly:
+        if not self.readonly:
             with self._tx() as c:  # statement by statement: executescript would commit on its own
-                for stmt in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+                for old in range(version or SCHEMA_VERSION, SCHEMA_VERSION):
+                    for stmt in filter(None, (st.strip() for st in SCHEMA_SQL.split(";"))):
+                        c.execute(stmt)
+                    for stmt in MIGRATIONS[old]:
+                        c.execute(stmt)
+                for stmt in filter(None, (st.strip() for st in SCHEMA_SQL.split(";"))):
                     c.execute(stmt)
-                c.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-        row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None or int(row[0]) > SCHEMA_VERSION:
-            found = None if row is None else row[0]
-            raise ValueError(f"{self.path}: not a seqguide campaign store of schema version <= {SCHEMA_VERSION} "
-                             f"(found {found})")
+                c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                          [str(SCHEMA_VERSION)])
+            tables |= {"oracle_calls"}
+        self._has_calls = "oracle_calls" in tables
+
+    def _version(self, tables: set[str]) -> int | None:
+        """The store's schema version; None for a new, empty file. Refuses foreign and newer files."""
+        if not tables:
+            if self.readonly:
+                raise StoreError(f"{self.path}: not a seqguide campaign store (an empty SQLite database)")
+            return None
+        row = None
+        if "meta" in tables:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None or not str(row[0]).isdigit():
+            shown = ", ".join(sorted(tables)[:6]) + (", ..." if len(tables) > 6 else "")
+            raise StoreError(f"{self.path}: an SQLite database that is not a seqguide campaign store "
+                             f"(tables: {shown}); choose another run_dir/store")
+        version = int(row[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: a campaign store of schema version {version}, newer than this "
+                             f"seqguide reads ({SCHEMA_VERSION}); upgrade seqguide to open it")
+        return version
+
+    def _close_quietly(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except sqlite3.Error:  # pragma: no cover - closing a broken connection
+                pass
 
     # ------------------------------------------------------------------------------- plumbing
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE ... COMMIT``; rolled back on any error)."""
+    def _tx(self, doing: str = "write to the store") -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE ... COMMIT``; rolled back on any error, an interrupt
+        included). SQLite failures (full disk, read-only file) become :class:`StoreError`; a duplicate design
+        key stays an ``sqlite3.IntegrityError``."""
         if self.readonly:
             raise PermissionError(f"{self.path}: store opened read-only")
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
+                self._conn.execute("BEGIN IMMEDIATE")
                 yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._conn.execute("COMMIT")
+            except BaseException as err:
+                if self._conn.in_transaction:
+                    try:
+                        self._conn.execute("ROLLBACK")
+                    except sqlite3.Error:  # pragma: no cover - SQLite rolled back already
+                        pass
+                if isinstance(err, sqlite3.Error) and not isinstance(err, sqlite3.IntegrityError):
+                    raise explain_sqlite_error(self.path, err, doing) from None
                 raise
-            self._conn.execute("COMMIT")
 
     def close(self) -> None:
         """Close the connection."""
-        self._conn.close()
+        self._close_quietly()
 
     def __enter__(self) -> DesignStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _q(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """A read query; an SQLite failure (a damaged file) becomes a :class:`StoreError`."""
+        try:
+            return self._conn.execute(sql, args)
+        except sqlite3.Error as err:
+            raise explain_sqlite_error(self.path, err, "read the store") from None
 
     # ------------------------------------------------------------------------------------ runs
     def create_run(self, *, name: str, config: dict[str, Any], seed: int, budget: int,
@@ -287,12 +297,12 @@ class DesignStore:
 
     def latest_run(self) -> dict[str, Any] | None:
         """The most recent run as a dict (JSON columns decoded), or None if the store has none."""
-        row = self._conn.execute("SELECT * FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        row = self._q("SELECT * FROM runs ORDER BY id DESC LIMIT 1").fetchone()
         return None if row is None else _run_dict(row)
 
     def get_run(self, run_id: int) -> dict[str, Any]:
         """One run as a dict (JSON columns decoded)."""
-        row = self._conn.execute("SELECT * FROM runs WHERE id = ?", [run_id]).fetchone()
+        row = self._q("SELECT * FROM runs WHERE id = ?", [run_id]).fetchone()
         if row is None:
             raise KeyError(f"no run {run_id} in {self.path or 'the in-memory store'}")
         return _run_dict(row)
@@ -308,10 +318,25 @@ class DesignStore:
     def start_session(self, run_id: int, *, argv: Sequence[str] = (), resumed: bool = False) -> int:
         """Record that this process starts (or resumes) work on a run."""
         with self._tx() as c:
-            cur = c.execute("INSERT INTO sessions (run_id, pid, argv, resumed, status, started_at) "
-                            "VALUES (?, ?, ?, ?, 'running', ?)",
-                            [run_id, os.getpid(), json.dumps(list(argv)), int(resumed), utc_now()])
+            cur = c.execute("INSERT INTO sessions (run_id, pid, host, argv, resumed, status, started_at) "
+                            "VALUES (?, ?, ?, ?, ?, 'running', ?)",
+                            [run_id, os.getpid(), socket.gethostname(), json.dumps(list(argv)), int(resumed),
+                             utc_now()])
             return int(cur.lastrowid)
+
+    def mark_interrupted(self, run_id: int) -> int:
+        """Mark the run's sessions still ``running`` as ``interrupted`` (their process died: call this only while
+        holding the run's lock, before starting a session) and the run too if it says ``running``.
+
+        Returns:
+            The number of sessions marked.
+        """
+        now = utc_now()
+        with self._tx() as c:
+            n = c.execute("UPDATE sessions SET status = 'interrupted', ended_at = ? WHERE run_id = ? "
+                          "AND status = 'running'", [now, run_id]).rowcount
+            c.execute("UPDATE runs SET status = 'interrupted' WHERE id = ? AND status = 'running'", [run_id])
+        return int(n)
 
     def end_session(self, session_id: int, status: str) -> None:
         """Close a session with its final status (``completed``, ``failed: ...``, ``interrupted``)."""
@@ -320,7 +345,7 @@ class DesignStore:
 
     def sessions(self, run_id: int) -> list[dict[str, Any]]:
         """Every session of a run, oldest first."""
-        rows = self._conn.execute("SELECT * FROM sessions WHERE run_id = ? ORDER BY id", [run_id]).fetchall()
+        rows = self._q("SELECT * FROM sessions WHERE run_id = ? ORDER BY id", [run_id]).fetchall()
         return [dict(r) for r in rows]
 
     # ---------------------------------------------------------------------------------- rounds
@@ -342,14 +367,14 @@ class DesignStore:
 
     def round(self, run_id: int, round: int) -> RoundRecord:
         """One round row."""
-        row = self._conn.execute("SELECT * FROM rounds WHERE run_id = ? AND round = ?", [run_id, round]).fetchone()
+        row = self._q("SELECT * FROM rounds WHERE run_id = ? AND round = ?", [run_id, round]).fetchone()
         if row is None:
             raise KeyError(f"run {run_id} has no round {round}")
         return _round(row)
 
     def rounds(self, run_id: int) -> list[RoundRecord]:
         """Every round row of a run, in order."""
-        rows = self._conn.execute("SELECT * FROM rounds WHERE run_id = ? ORDER BY round", [run_id]).fetchall()
+        rows = self._q("SELECT * FROM rounds WHERE run_id = ? ORDER BY round", [run_id]).fetchall()
         return [_round(r) for r in rows]
 
     # --------------------------------------------------------------------------------- designs
@@ -371,7 +396,7 @@ class DesignStore:
         if not recs:
             return 0
         now = utc_now()
-        with self._tx() as c:
+        with self._tx("store scored designs") as c:
             for r in recs:
                 r.scored_at = r.scored_at or now
                 cur = c.execute(
@@ -383,6 +408,8 @@ class DesignStore:
                      json.dumps({k: _finite(v) for k, v in r.components.items()}), r.guidance, r.model,
                      r.sample_seed, r.draw, r.proposed_at, r.scored_at])
                 r.id = int(cur.lastrowid)
+                if r.charged:
+                    self._link_call(c, run_id, r, now)
             by_round: dict[int, list[DesignRecord]] = {}
             for r in recs:
                 by_round.setdefault(r.round, []).append(r)
@@ -394,6 +421,43 @@ class DesignStore:
                      score_seconds * len(group) / len(recs), run_id, rnd])
         return len(recs)
 
+    def _link_call(self, c: sqlite3.Connection, run_id: int, r: DesignRecord, now: str) -> None:
+        """Attach a charged design to its ledger row (the newest unanswered call of its session for its key),
+        or record the call now if it was never announced (designs written without :meth:`record_sent`)."""
+        row = c.execute("SELECT id FROM oracle_calls WHERE run_id = ? AND key = ? AND session IS ? AND design IS NULL "
+                        "ORDER BY id DESC LIMIT 1", [run_id, r.key, r.session]).fetchone()
+        if row is not None:
+            c.execute("UPDATE oracle_calls SET design = ?, returned_at = ? WHERE id = ?", [r.id, now, row[0]])
+        else:
+            c.execute("INSERT INTO oracle_calls (run_id, session, round, key, sequence, sent_at, design, returned_at) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [run_id, r.session, r.round, r.key, r.sequence,
+                                                         r.scored_at or now, r.id, now])
+
+    def record_sent(self, run_id: int, round: int, session: int | None, items: Sequence[tuple[str, str]]) -> None:
+        """Ledger rows for designs about to be sent to the objective's oracles, committed before they are sent.
+
+        Args:
+            run_id: The run.
+            round: The round they belong to.
+            session: The session sending them.
+            items: ``(key, sequence)`` of each design.
+        """
+        if not items:
+            return
+        now = utc_now()
+        with self._tx("record oracle calls") as c:
+            c.executemany("INSERT INTO oracle_calls (run_id, session, round, key, sequence, sent_at) "
+                          "VALUES (?, ?, ?, ?, ?, ?)", [(run_id, session, round, k, s, now) for k, s in items])
+
+    def oracle_calls(self, run_id: int) -> list[dict[str, Any]]:
+        """The ledger of a run, oldest first (``design`` is None for a call whose result was lost)."""
+        if not self._has_calls:
+            return [{"round": d.round, "key": d.key, "sequence": d.sequence, "session": d.session,
+                     "design": d.id, "sent_at": d.scored_at, "returned_at": d.scored_at}
+                    for d in self.designs(run_id) if d.charged]
+        rows = self._q("SELECT * FROM oracle_calls WHERE run_id = ? ORDER BY id", [run_id]).fetchall()
+        return [dict(r) for r in rows]
+
     def designs(self, run_id: int, *, round: int | None = None, before_round: int | None = None,
                 valid_only: bool = False) -> list[DesignRecord]:
         """Stored designs in scoring order (optionally one round, rounds before one, valid ones)."""
@@ -404,7 +468,7 @@ class DesignStore:
             sql, args = sql + " AND round < ?", [*args, before_round]
         if valid_only:
             sql += " AND valid = 1"
-        rows = self._conn.execute(sql + " ORDER BY round, idx", args).fetchall()
+        rows = self._q(sql + " ORDER BY round, idx", args).fetchall()
         return [_design(r) for r in rows]
 
     def sequences(self, run_id: int, *, before_round: int | None = None) -> set[str]:
@@ -418,16 +482,30 @@ class DesignStore:
         sql, args = f"SELECT {column} FROM designs WHERE run_id = ?", [run_id]
         if before_round is not None:
             sql, args = sql + " AND round < ?", [*args, before_round]
-        return {r[0] for r in self._conn.execute(sql, args)}
+        return {r[0] for r in self._q(sql, args)}
 
     def budget_used(self, run_id: int) -> int:
-        """Designs charged to the budget so far (derived from the rows)."""
-        row = self._conn.execute("SELECT COUNT(*) FROM designs WHERE run_id = ? AND charged = 1", [run_id]).fetchone()
+        """Real objective calls so far: the ledger's rows (each charged design once, plus every call whose result
+        was lost when its process died; those designs were paid again after the resume)."""
+        if not self._has_calls:
+            row = self._q("SELECT COUNT(*) FROM designs WHERE run_id = ? AND charged = 1",
+                                     [run_id]).fetchone()
+        else:
+            row = self._q("SELECT COUNT(*) FROM oracle_calls WHERE run_id = ?", [run_id]).fetchone()
+        return int(row[0])
+
+    def lost_calls(self, run_id: int, *, session: int | None = None) -> int:
+        """Calls whose result never reached the store (re-paid or still to re-pay), excluding ``session``'s
+        own calls in flight."""
+        if not self._has_calls:
+            return 0
+        row = self._q("SELECT COUNT(*) FROM oracle_calls WHERE run_id = ? AND design IS NULL "
+                                 "AND session IS NOT ?", [run_id, session]).fetchone()
         return int(row[0])
 
     def count(self, run_id: int) -> int:
         """Stored designs of a run."""
-        return int(self._conn.execute("SELECT COUNT(*) FROM designs WHERE run_id = ?", [run_id]).fetchone()[0])
+        return int(self._q("SELECT COUNT(*) FROM designs WHERE run_id = ?", [run_id]).fetchone()[0])
 
 
 def _json(value: Any) -> str | None:

@@ -276,11 +276,10 @@ class ValueModel(L.LightningModule):
             FileNotFoundError: if ``path`` does not exist.
             ValueError: if the file is not a seqguide value-model checkpoint.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"value-model checkpoint not found: {path}")
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-        if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
+        from seqguide.models.checkpoints import load_checkpoint
+
+        ckpt = load_checkpoint(path, map_location=map_location, what="value-model checkpoint")
+        if "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
             raise ValueError(f"{path}: not a checkpoint (missing state_dict/hyper_parameters)")
         hp = dict(ckpt["hyper_parameters"])
         hp.pop("_instantiator", None)

@@ -38,6 +38,7 @@ import lightning as L
 import torch
 from torch import nn
 
+from seqguide.models.checkpoints import load_checkpoint
 from seqguide.models.gaussian_schedules import VPSchedule, get_vp_schedule
 from seqguide.models.protocol import Cond, predict_branches
 from seqguide.models.unet import ImageDenoiser, ImageUNet, build_image_denoiser
@@ -295,12 +296,13 @@ class _ImageProcess(L.LightningModule):
 
         Raises:
             FileNotFoundError: if ``path`` does not exist.
+            CheckpointError: if the file is not a checkpoint seqguide can load (a ValueError).
             ValueError: if the file is not a checkpoint of this class.
         """
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint not found: {path}")
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        ckpt = load_checkpoint(path, map_location=map_location)
         if "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
             raise ValueError(f"{path}: not a Lightning checkpoint (missing state_dict/hyper_parameters)")
         hp = dict(ckpt["hyper_parameters"])

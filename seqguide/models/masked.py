@@ -261,20 +261,25 @@ class MaskedDiffusion(L.LightningModule):
 
         Raises:
             FileNotFoundError: if ``path`` does not exist.
-            ValueError: if the file is not a MaskedDiffusion checkpoint.
+            CheckpointError: (a ``ValueError``) if the file is not a MaskedDiffusion checkpoint: empty, random
+                or truncated bytes, pickled code, another model's weights.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"checkpoint not found: {path}")
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        from seqguide.models.checkpoints import CheckpointError, load_checkpoint
+
+        what = "seqguide MaskedDiffusion checkpoint"
+        ckpt = load_checkpoint(path, map_location=map_location, what=what)
         if "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
-            raise ValueError(f"{path}: not a Lightning checkpoint (missing state_dict/hyper_parameters)")
-        hp = dict(ckpt["hyper_parameters"])
+            raise CheckpointError(f"{path}: not a Lightning checkpoint (missing state_dict/hyper_parameters)")
+        hp = dict(ckpt["hyper_parameters"]) if isinstance(ckpt["hyper_parameters"], dict) else {}
         if "backbone" not in hp or "alphabet" not in hp:
-            raise ValueError(f"{path}: not a seqguide MaskedDiffusion checkpoint")
+            raise CheckpointError(f"{path}: not a {what} (its hyperparameters have no backbone/alphabet)")
         hp.pop("_instantiator", None)
-        model = cls(**hp)
-        model.load_state_dict(ckpt["state_dict"])
+        try:
+            model = cls(**hp)
+            model.load_state_dict(ckpt["state_dict"])
+        except (TypeError, ValueError, KeyError, RuntimeError) as err:
+            detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise CheckpointError(f"{path}: not a {what} this version can build ({detail[:300]})") from None
         return model.eval()
 
 

@@ -55,7 +55,13 @@ class LogLinearSchedule(NoiseSchedule):
 
 
 class CosineSchedule(NoiseSchedule):
-    """``alpha(t) = cos(pi t / 2)``: slower masking near the data end (MD4's cosine schedule)."""
+    """``alpha(t) = cos(pi t / 2)``: slow masking near the data end, fast near the noise end.
+
+    This is the ``CosineNoise`` of the MDLM code (Sahoo et al. 2024; ``noise_schedule.py``:
+    ``alpha = eps + (1 - eps) cos(pi t / 2)``) without its ``eps`` floor, whose ELBO weight is
+    ``-alpha'/(1 - alpha) = (pi/2) sin(pi t/2) / (1 - cos(pi t/2))``. It is *not* MD4's "cosine" (Shi et al.
+    2024, Table 1: ``alpha(t) = 1 - cos(pi (1 - t) / 2)``, which masks fast near the data end).
+    """
 
     name = "cosine"
 

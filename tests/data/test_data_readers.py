@@ -92,9 +92,12 @@ def test_txt_with_comments_and_sniffed_tab_separator(write):
     np.testing.assert_array_equal(rec.scores, [3729, 3653])
 
 
-def test_hash_inside_a_data_row_is_data_and_na_is_a_sequence(write):
-    rec = read_table(write("s.csv", "sequence\n[C][#C]\nNA\n"))
-    assert rec.sequences == ["[C][#C]", "NA"]
+def test_hash_inside_a_data_row_is_data_and_na_is_a_missing_cell(write):
+    path = write("s.csv", "sequence\n[C][#C]\nNA\n")
+    with pytest.raises(ValueError, match=r"s\.csv, line 3 \(record 1\): missing sequence in column 'sequence'"):
+        read_table(path)
+    rec = read_table(path, missing="drop")
+    assert rec.sequences == ["[C][#C]"] and rec.n_dropped == 1 and rec.lines == [2]
 
 
 def test_blank_lines_are_skipped_and_line_numbers_stay_exact(write):
@@ -130,7 +133,7 @@ def test_missing_column_lists_available_columns(write):
         ("", "d.csv: empty file (no header line)"),
         ("# only a comment\n", "d.csv: empty file (no header line)"),
         ("sequence,y\n", "d.csv: no data rows (only a header line)"),
-        ("sequence,y\nACGT,1\n,0\n", "d.csv, line 3 (record 1): empty sequence in column 'sequence'"),
+        ("sequence,y\nACGT,1\n,0\n", "d.csv, line 3 (record 1): missing sequence in column 'sequence'"),
         ("sequence,y\nACGT,1\nACGT,\n", "d.csv, line 3 (record 1): missing label"),
     ],
 )

@@ -33,8 +33,9 @@ def test_smi_file_skips_and_counts_invalid_with_a_warning(write, caplog):
     assert sf.decoder(rec.sequences[0]) == "CCO"
     (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert f"{path}: skipped 3 of 6 SMILES as invalid" in warning
-    assert "line 4: 'C1CC' (RDKit cannot parse it)" in warning
-    assert "line 7: 'XYZ' (RDKit cannot parse it)" in warning
+    # RDKit's own reason, not a generic one
+    assert "line 4: 'C1CC' (RDKit: SMILES Parse Error: unclosed ring for input: 'C1CC')" in warning
+    assert "line 7: 'XYZ' (RDKit: SMILES Parse Error: syntax error while parsing: XYZ" in warning
     assert "line 8: '[I]1C2=C(C=CC=C2)C3=C1C=CC=C3' (SELFIES encoder error" in warning
 
 

@@ -249,7 +249,7 @@ def test_cli_validate_ok(here, write_yaml, capsys):
     assert design_main(["validate", "campaign.yaml", "--quick", "loop.candidates=4"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("campaign.yaml: OK (quick)")
-    assert "loop: 1 rounds x 4 candidates, budget 4 designs" in out
+    assert "loop: 1 rounds x 4 candidates, budget 4 oracle calls" in out
 
 
 def test_a_misspelled_choice_suggests_the_nearest(here, write_yaml):

@@ -125,9 +125,13 @@ def test_a_crash_keeps_committed_batches_and_a_resume_pays_nothing_twice(toy_dna
     loop.store.close()
 
     counting = Counting()
-    resumed = _loop(toy_dna_model, counting.oracle, DesignStore(path), run_id=run_id)
+    # The failed call was sent (it is in the ledger, with no result): it counts as a real call, so the same
+    # 12 designs take a budget of 13.
+    resumed = _loop(toy_dna_model, counting.oracle, DesignStore(path), run_id=run_id, budget=13)
+    assert resumed.store.lost_calls(run_id) == 1 and resumed.budget_used == 8
     assert resumed.round == 1  # round 0 done, round 1 open with 3 of its 4 designs scored
     resumed.run(rounds=3)
+    assert resumed.budget_used == 13 and len(resumed.designs()) == 12
     assert _rows(resumed)[:7] == kept
     assert [r[:4] for r in _rows(resumed)] == [r[:4] for r in _rows(reference)]
     assert not set(counting.seen) & {r[2] for r in kept}  # nothing stored was paid again

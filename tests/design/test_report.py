@@ -34,9 +34,10 @@ def test_pareto_mask_respects_directions():
 
 def _molecule_store(path) -> None:
     alphabet = Alphabet.selfies_from_data(MOLECULES)
-    objective = {"maximize": True, "components": [{"label": "mpo", "weight": 1.0, "maximize": True},
-                                                  {"label": "qed", "weight": 0.0, "maximize": True},
-                                                  {"label": "sa", "weight": 0.0, "maximize": False}]}
+    objective = {"maximize": True, "combine": "sum",
+                 "components": [{"label": "mpo", "weight": 1.0, "maximize": True},
+                                {"label": "qed", "weight": -0.5, "maximize": True},
+                                {"label": "sa", "weight": 0.0, "maximize": False}]}
     with DesignStore(path) as store:
         run = store.create_run(name="mols", config={"report": {"top_k": 4}}, seed=0, budget=6,
                                alphabet=alphabet.to_dict(), objective=objective)
@@ -60,7 +61,20 @@ def test_molecule_report_draws_a_grid_and_a_pareto_front(tmp_path):
     assert all(p.stat().st_size > 0 for p in rep.files.values())
     lines = (tmp_path / "report" / "top_designs.csv").read_text().splitlines()
     assert lines[0] == "rank,round,objective,mpo,qed,sa,sequence,smiles,id" and len(lines) == 1 + 4
-    assert "![molecules](molecules.png)" in (tmp_path / "report" / "report.md").read_text()
+    summary = (tmp_path / "report" / "report.md").read_text()
+    assert "![molecules](molecules.png)" in summary
+    # Only weighted components are objectives: the recorded one is said to be recorded, never maximised.
+    assert "maximize the sum of 1 x mpo, -0.5 x qed; recorded (weight 0, not optimised): sa" in summary
+    assert "| sa (recorded) |" in summary and "| mpo |" in summary
+
+
+def test_pareto_axes_are_the_optimised_components_with_the_campaigns_directions(tmp_path):
+    from seqguide.design.report import _pareto_pair, load_run
+
+    _molecule_store(tmp_path / "campaign.sqlite")
+    data = load_run(tmp_path)
+    assert _pareto_pair(data) == ["mpo", "qed"]  # sa (weight 0) is never an axis
+    assert [data.pushes_up(p) for p in ("mpo", "qed")] == [True, False]  # a negative weight is minimised
 
 
 def test_report_cli_errors_and_top_k(tmp_path, capsys):

@@ -178,6 +178,41 @@ def test_budget_skips_cache_hits_in_either_order():
     assert res.valid.all() and inside.used == 2 and inner.total == 2
 
 
+class _BatchCrash(CountingOracle):
+    """Records every item it is handed (what a paid service would bill), and raises for any batch of more than
+    one item: the base class then retries the batch item by item."""
+
+    name = "batch_crash"
+
+    def _score(self, xs):
+        super()._score(xs)
+        if len(xs) > 1:
+            raise RuntimeError("the service rejects batches")
+        return np.array([float(len(xs[0]))])
+
+
+@pytest.mark.parametrize("with_cache", [False, True])
+def test_budgeted_counts_what_the_oracle_received_when_a_batch_is_retried_item_by_item(with_cache):
+    inner = _BatchCrash()
+    budgeted = Budgeted(Cached(inner) if with_cache else inner, budget=100)
+    res = budgeted(["AAAA", "CCCC", "GGGG", "TTTT"])
+    assert res.valid.all()
+    assert inner.total == 8  # the failed batch of 4, then the 4 retries
+    assert budgeted.used == inner.total
+    budgeted(["AAAA", "ACGT"])  # with a cache: one free hit and one item sent alone; without: batch + retries
+    assert budgeted.used == inner.total == (9 if with_cache else 12)
+
+
+def test_budgeted_counts_the_receipts_of_worker_processes():
+    inner = _BatchCrash()
+    pool = Parallel(inner, workers=2, chunk_size=2)
+    budgeted = Budgeted(pool, budget=100)
+    with pool:
+        res = budgeted(["AAAA", "CCCC", "GGGG", "TTTT"])
+    assert res.valid.all() and inner.total == 0  # the parent's copy scored nothing itself ...
+    assert budgeted.used == 8  # ... but each worker reported its chunk of 2 plus the 2 retries
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     batches=st.lists(st.lists(st.integers(0, 11), min_size=0, max_size=9), min_size=1, max_size=12),
