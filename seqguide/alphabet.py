@@ -25,11 +25,13 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 __all__ = ["DNA", "PROTEIN", "RNA", "Alphabet", "get_alphabet"]
 
 MASK_TOKEN = "<mask>"
+_DECODE_CODE_POINTS = 1 << 22  # code points decoded per chunk (16 MiB of uint32): bounds decode's memory
 PAD_TOKEN = "<pad>"
 
 
@@ -75,6 +77,7 @@ class Alphabet:
         self.case_sensitive = case_sensitive
         self._index = {t: i for i, t in enumerate(self.tokens)}
         self._single_char = all(len(t) == 1 for t in self.tokens)
+        self._luts: dict[str, np.ndarray] = {}  # decode lookup tables, per mask character
         if not self._single_char:
             # Longest match first, so "[Branch1]" wins over "[B" style prefixes.
             alts = sorted(self.tokens, key=len, reverse=True)
@@ -222,15 +225,42 @@ class Alphabet:
             ids = ids.unsqueeze(0)
         if ids.dim() != 2:
             raise ValueError(f"decode() expects ids of shape (N, L), got {tuple(ids.shape)}")
-        table = [*self.tokens, "", mask_char]
-        rows = ids.detach().cpu().tolist()
-        bad = [(i, j, v) for i, r in enumerate(rows) for j, v in enumerate(r) if not 0 <= v < len(table)]
-        if bad:
-            i, j, v = bad[0]
-            raise ValueError(
-                f"sequence {i}, position {j}: id {v} is outside this alphabet (0..{len(table) - 1})"
-            )
-        return ["".join(table[v] for v in r) for r in rows]
+        arr = ids.detach().cpu().numpy().astype(np.int64, copy=False)  # the one transfer to the host
+        n_ids = self.vocab_size
+        bad = (arr < 0) | (arr >= n_ids)
+        if bad.any():
+            i, j = (int(v) for v in np.argwhere(bad)[0])
+            raise ValueError(f"sequence {i}, position {j}: id {int(arr[i, j])} is outside this alphabet "
+                             f"(0..{n_ids - 1})")
+        N, L = arr.shape
+        if N == 0 or L == 0:
+            return [""] * N
+        # Each id -> its token's code points (NUL-padded to the longest token) through one lookup table over the
+        # whole batch; each row is then read as one fixed-width string. No Python loop over tokens.
+        lut = self._code_points(mask_char)
+        width = lut.shape[1]
+        padded = width > 1 or ((arr[:, :-1] == self.pad_id) & (arr[:, 1:] != self.pad_id)).any()
+        rows_per_chunk = max(1, _DECODE_CODE_POINTS // (L * width))
+        out: list[str] = []
+        for lo in range(0, N, rows_per_chunk):
+            codes = np.ascontiguousarray(lut[arr[lo : lo + rows_per_chunk]]).reshape(-1, L * width)
+            strings = codes.view(f"<U{L * width}").ravel().tolist()  # trailing NULs are dropped by NumPy
+            if padded:
+                strings = [s.replace("\0", "") for s in strings]
+            out.extend(strings)
+        return out
+
+    def _code_points(self, mask_char: str) -> np.ndarray:
+        """``(vocab_size, W)`` uint32 code points of every token (pad empty, mask ``mask_char``), NUL-padded."""
+        key = mask_char
+        if key not in self._luts:
+            table = [*self.tokens, "", mask_char]
+            width = max(1, *(len(t) for t in table))
+            lut = np.zeros((len(table), width), dtype="<u4")
+            for i, tok in enumerate(table):
+                lut[i, : len(tok)] = [ord(c) for c in tok]
+            self._luts[key] = lut
+        return self._luts[key]
 
     # ------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:
