@@ -51,21 +51,26 @@ def _sample(argv: Sequence[str]) -> int:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--cond", type=int, default=None, help="class label for a conditional model")
     parser.add_argument("--batch-size", type=int, default=None, help="samples per batch")
-    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--no-cache", action="store_true", help="disable reuse of unchanged predictions")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the network before sampling")
+    from seqguide.devices import LaunchSpec, add_device_arguments
+
+    add_device_arguments(parser)  # the samples depend on --seed and --batch-size, not on the number of devices
     args = parser.parse_args(argv)
 
-    import torch
-
     from seqguide.models import MaskedDiffusion
-    from seqguide.sampling import sample
+    from seqguide.sampling.distributed import launch_sampling
 
     try:
-        model = MaskedDiffusion.load(args.ckpt, map_location=torch.device(args.device))
+        spec = LaunchSpec.from_args(args)
+        model = MaskedDiffusion.load(args.ckpt)
+        out = launch_sampling(model, spec, args.num, steps=args.steps or model.length, cond=args.cond,
+                              seed=args.seed, batch_size=args.batch_size, progress=sys.stderr.isatty(),
+                              cache=not args.no_cache, compile=args.compile)
     except (FileNotFoundError, ValueError) as err:
         parser.error(str(err))
-    out = sample(model, args.num, steps=args.steps or model.length, cond=args.cond, seed=args.seed,
-                 batch_size=args.batch_size, progress=sys.stderr.isatty(), cache=not args.no_cache)
+    if out is None:  # not global rank 0 of a distributed run: rank 0 writes the output
+        return 0
     _write_sequences(out.sequences, args.out)
     print(f"{len(out.sequences)} sequences, nfe={out.trace['nfe']:.1f}, {out.trace['seconds']:.1f}s",
           file=sys.stderr)
