@@ -235,32 +235,32 @@ class Alphabet:
         N, L = arr.shape
         if N == 0 or L == 0:
             return [""] * N
-        # Each id -> its token's code points (NUL-padded to the longest token) through one lookup table over the
-        # whole batch; each row is then read as one fixed-width string. No Python loop over tokens.
-        lut = self._code_points(mask_char)
-        width = lut.shape[1]
-        padded = width > 1 or ((arr[:, :-1] == self.pad_id) & (arr[:, 1:] != self.pad_id)).any()
-        rows_per_chunk = max(1, _DECODE_CODE_POINTS // (L * width))
+        lut = self._lookup_table(mask_char)
+        if lut.dtype == object:
+            # Multi-character tokens (SELFIES): ids -> token strings through one lookup over the whole batch, then
+            # one C-level join per row (no Python loop over tokens).
+            return ["".join(row) for row in lut[arr].tolist()]
+        # Single characters: ids -> code points through one lookup, each row read as one fixed-width string.
         out: list[str] = []
+        interior_pad = ((arr[:, :-1] == self.pad_id) & (arr[:, 1:] != self.pad_id)).any()
+        rows_per_chunk = max(1, _DECODE_CODE_POINTS // L)
         for lo in range(0, N, rows_per_chunk):
-            codes = np.ascontiguousarray(lut[arr[lo : lo + rows_per_chunk]]).reshape(-1, L * width)
-            strings = codes.view(f"<U{L * width}").ravel().tolist()  # trailing NULs are dropped by NumPy
-            if padded:
-                strings = [s.replace("\0", "") for s in strings]
-            out.extend(strings)
+            codes = np.ascontiguousarray(lut[arr[lo : lo + rows_per_chunk]])
+            strings = codes.view(f"<U{L}").ravel().tolist()  # NumPy drops trailing NULs (pad)
+            out.extend([s.replace("\0", "") for s in strings] if interior_pad else strings)
         return out
 
-    def _code_points(self, mask_char: str) -> np.ndarray:
-        """``(vocab_size, W)`` uint32 code points of every token (pad empty, mask ``mask_char``), NUL-padded."""
-        key = mask_char
-        if key not in self._luts:
+    def _lookup_table(self, mask_char: str) -> np.ndarray:
+        """Per id (pad empty, mask ``mask_char``): its code point (uint32) when every entry is one character,
+        else its string (an object array)."""
+        if mask_char not in self._luts:
             table = [*self.tokens, "", mask_char]
-            width = max(1, *(len(t) for t in table))
-            lut = np.zeros((len(table), width), dtype="<u4")
-            for i, tok in enumerate(table):
-                lut[i, : len(tok)] = [ord(c) for c in tok]
-            self._luts[key] = lut
-        return self._luts[key]
+            if self._single_char and len(mask_char) == 1:
+                lut = np.array([0 if t == "" else ord(t) for t in table], dtype="<u4")
+            else:
+                lut = np.array(table, dtype=object)
+            self._luts[mask_char] = lut
+        return self._luts[mask_char]
 
     # ------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:
