@@ -331,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
          "read one small tensor each; an oracle value needs the candidates on the host (one transfer).\n\n"
          + markdown_table(sync_rows)),
         ("Decoding", "`Alphabet.decode` (one lookup table over the whole batch: code points for single-character "
-         "tokens, strings joined per row for multi-character ones) against a Python loop over tokens, on random ids (pads and masks included); identical strings, best of 5.\n\n"
+         "tokens, strings joined per row for multi-character ones) against a Python loop over tokens, on random "
+         "ids (pads and masks included); identical strings, best of 5.\n\n"
          + markdown_table(decode)),
     ]
     if compiled:
