@@ -75,6 +75,9 @@ _BUILTINS: dict[str, _Entry] = {
                        "an external program run without a shell: sequences in, JSON/CSV scores out"),
     "surrogate": _Entry("oracles.surrogate:load_surrogate",
                         "a trained ensemble surrogate loaded from a safetensors file (path=...)"),
+    "ray": _Entry("oracles.ray:ray_oracle",
+                  "another registered oracle (oracle=NAME, oracle_kwargs={...}) scored on a Ray cluster "
+                  '(pip install "seqguide[ray]")'),
 }
 
 _RUNTIME: dict[str, _Entry] = {}

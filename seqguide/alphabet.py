@@ -25,11 +25,13 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 __all__ = ["DNA", "PROTEIN", "RNA", "Alphabet", "get_alphabet"]
 
 MASK_TOKEN = "<mask>"
+_DECODE_CODE_POINTS = 1 << 22  # code points decoded per chunk (16 MiB of uint32): bounds decode's memory
 PAD_TOKEN = "<pad>"
 
 
@@ -75,6 +77,7 @@ class Alphabet:
         self.case_sensitive = case_sensitive
         self._index = {t: i for i, t in enumerate(self.tokens)}
         self._single_char = all(len(t) == 1 for t in self.tokens)
+        self._luts: dict[str, np.ndarray] = {}  # decode lookup tables, per mask character
         if not self._single_char:
             # Longest match first, so "[Branch1]" wins over "[B" style prefixes.
             alts = sorted(self.tokens, key=len, reverse=True)
@@ -222,15 +225,42 @@ class Alphabet:
             ids = ids.unsqueeze(0)
         if ids.dim() != 2:
             raise ValueError(f"decode() expects ids of shape (N, L), got {tuple(ids.shape)}")
-        table = [*self.tokens, "", mask_char]
-        rows = ids.detach().cpu().tolist()
-        bad = [(i, j, v) for i, r in enumerate(rows) for j, v in enumerate(r) if not 0 <= v < len(table)]
-        if bad:
-            i, j, v = bad[0]
-            raise ValueError(
-                f"sequence {i}, position {j}: id {v} is outside this alphabet (0..{len(table) - 1})"
-            )
-        return ["".join(table[v] for v in r) for r in rows]
+        arr = ids.detach().cpu().numpy().astype(np.int64, copy=False)  # the one transfer to the host
+        n_ids = self.vocab_size
+        bad = (arr < 0) | (arr >= n_ids)
+        if bad.any():
+            i, j = (int(v) for v in np.argwhere(bad)[0])
+            raise ValueError(f"sequence {i}, position {j}: id {int(arr[i, j])} is outside this alphabet "
+                             f"(0..{n_ids - 1})")
+        N, L = arr.shape
+        if N == 0 or L == 0:
+            return [""] * N
+        lut = self._lookup_table(mask_char)
+        if lut.dtype == object:
+            # Multi-character tokens (SELFIES): ids -> token strings through one lookup over the whole batch, then
+            # one C-level join per row (no Python loop over tokens).
+            return ["".join(row) for row in lut[arr].tolist()]
+        # Single characters: ids -> code points through one lookup, each row read as one fixed-width string.
+        out: list[str] = []
+        interior_pad = ((arr[:, :-1] == self.pad_id) & (arr[:, 1:] != self.pad_id)).any()
+        rows_per_chunk = max(1, _DECODE_CODE_POINTS // L)
+        for lo in range(0, N, rows_per_chunk):
+            codes = np.ascontiguousarray(lut[arr[lo : lo + rows_per_chunk]])
+            strings = codes.view(f"<U{L}").ravel().tolist()  # NumPy drops trailing NULs (pad)
+            out.extend([s.replace("\0", "") for s in strings] if interior_pad else strings)
+        return out
+
+    def _lookup_table(self, mask_char: str) -> np.ndarray:
+        """Per id (pad empty, mask ``mask_char``): its code point (uint32) when every entry is one character,
+        else its string (an object array)."""
+        if mask_char not in self._luts:
+            table = [*self.tokens, "", mask_char]
+            if self._single_char and len(mask_char) == 1:
+                lut = np.array([0 if t == "" else ord(t) for t in table], dtype="<u4")
+            else:
+                lut = np.array(table, dtype=object)
+            self._luts[mask_char] = lut
+        return self._luts[mask_char]
 
     # ------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:

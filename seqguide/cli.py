@@ -70,7 +70,6 @@ def _sample_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--cond", type=int, default=None, help="class label for a conditional model")
     parser.add_argument("--batch-size", type=int, default=None, help="samples per batch")
-    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--no-cache", action="store_true", help="disable reuse of unchanged predictions")
     g = parser.add_argument_group("guidance (validated against each guider's constructor)")
     g.add_argument("--guidance", action="append", default=[], metavar="SPEC",
@@ -81,6 +80,10 @@ def _sample_parser() -> argparse.ArgumentParser:
     g.add_argument("--oracle-arg", action="append", default=[], metavar="KEY=VALUE", help="an --oracle argument")
     g.add_argument("--surrogate", default=None, help="a saved oracles.Surrogate (.safetensors) for value: surrogate")
     g.add_argument("--value-model", default=None, help="a ValueModel checkpoint for value: value_model")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the network before sampling")
+    from seqguide.devices import add_device_arguments
+
+    add_device_arguments(parser)  # the samples depend on --seed and --batch-size, not on the number of devices
     return parser
 
 
@@ -133,14 +136,14 @@ def _sample(argv: Sequence[str]) -> int:
     parser = _sample_parser()
     args = parser.parse_args(argv)
 
-    import torch
-
+    from seqguide.devices import LaunchSpec, resolve_device
     from seqguide.guidance.registry import GuiderSpecError
     from seqguide.models import MaskedDiffusion
-    from seqguide.sampling import sample
+    from seqguide.sampling.distributed import launch_sampling
 
     try:
-        device = torch.device(args.device)
+        spec = LaunchSpec.from_args(args)
+        device = resolve_device(spec.device)
         model = MaskedDiffusion.load(args.ckpt, map_location=device)
         classes = model.num_classes
         if args.cond is not None and not 0 <= args.cond <= classes - (classes == 0):
@@ -158,11 +161,13 @@ def _sample(argv: Sequence[str]) -> int:
     except (ValueError, RuntimeError, OSError) as err:  # e.g. a damaged --surrogate / --value-model file
         parser.exit(2, f"seqguide sample: error: {_first_line(err)}\n")
     try:
-        out = sample(model, args.num, steps=args.steps or model.length, cond=args.cond, seed=args.seed,
-                     batch_size=args.batch_size, progress=sys.stderr.isatty(), cache=not args.no_cache,
-                     guidance=guiders)
+        out = launch_sampling(model, spec, args.num, steps=args.steps or model.length, cond=args.cond,
+                              seed=args.seed, batch_size=args.batch_size, progress=sys.stderr.isatty(),
+                              cache=not args.no_cache, compile=args.compile, guidance=guiders)
     except (ValueError, RuntimeError) as err:
         parser.exit(2, f"seqguide sample: error: {_first_line(err)}\n")
+    if out is None:  # not global rank 0 of a distributed run: rank 0 writes the output
+        return 0
     scores = None if out.scores is None else [float(v) for v in out.scores]
     _write_sequences(out.sequences, args.out, scores)
     calls = f", oracle calls={out.trace['oracle_calls']}" if guiders else ""

@@ -138,7 +138,7 @@ def step_trainer(root: str | Path, *, monitor: str, has_val: bool, max_steps: in
         enable_progress_bar=progress,
         enable_model_summary=False,
         accelerator=accelerator,
-        devices=1,
+        devices=trainer_kwargs.pop("devices", 1),
         **trainer_kwargs,
     )
     return trainer, ckpt_cb

@@ -29,6 +29,7 @@ from seqguide.data import SequenceDataModule
 from seqguide.models.backbones import Backbone
 from seqguide.models.masked import MaskedDiffusion
 from seqguide.step_trainer import ResumeState, checkpoint_callback, last_checkpoint, step_trainer
+from seqguide.trainer_options import add_trainer_options, prepare_fit
 
 __all__ = ["SeqguideCLI", "TrainResult", "train_cli", "train_masked_diffusion"]
 
@@ -39,6 +40,7 @@ class SeqguideCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: Any) -> None:
         for name in ("alphabet", "length", "num_classes", "fixed_length"):
             parser.link_arguments(f"data.{name}", f"model.{name}", apply_on="instantiate")
+        add_trainer_options(parser)  # --ckpt_path last, --compile
         parser.set_defaults({
             "trainer.max_steps": 2000,
             "trainer.val_check_interval": 200,
@@ -87,12 +89,16 @@ def train_cli(argv: Sequence[str] | None = None) -> int:
     ckpt = cli.trainer.checkpoint_callback
     if isinstance(ckpt, ModelCheckpoint) and ckpt.dirpath is None:  # a predictable place: <root>/checkpoints
         ckpt.dirpath = str(Path(cli.trainer.default_root_dir) / "checkpoints")
-    resume = last_checkpoint(cli.trainer.default_root_dir) if cli.config.get("resume") else None
+    ckpt_path = prepare_fit(cli.config, cli.model, cli.trainer)  # --compile, --ckpt_path last|FILE
+    if ckpt_path is None and cli.config.get("resume"):  # --resume: the same as --ckpt_path last
+        ckpt_path = last_checkpoint(cli.trainer.default_root_dir)
     try:
-        cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=resume, weights_only=True)
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt_path, weights_only=True)
     except SIGTERMException:  # Lightning stopped at a step boundary and saved last.ckpt
         print("stopped by SIGTERM; continue with the same command and --resume", file=sys.stderr)
         return 143
+    if not cli.trainer.is_global_zero:  # under DDP every process runs this function; one reports
+        return 0
     best = getattr(ckpt, "best_model_path", "") or getattr(ckpt, "last_model_path", "")
     metrics = {k: float(v) for k, v in cli.trainer.callback_metrics.items()}
     print(f"checkpoint: {best}")
@@ -121,6 +127,7 @@ def train_masked_diffusion(
     progress: bool = True,
     accelerator: str = "auto",
     resume: bool = False,
+    trainer_kwargs: dict[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> TrainResult:
     """Train a :class:`MaskedDiffusion` on ``data`` with a Lightning Trainer.
@@ -136,6 +143,9 @@ def train_masked_diffusion(
         accelerator: Lightning accelerator (``"auto"``, ``"cpu"``, ``"gpu"``).
         resume: Continue a killed run from ``<out_dir>/checkpoints/last.ckpt`` when it exists (the result equals
             an uninterrupted run's; see :mod:`seqguide.step_trainer`).
+        trainer_kwargs: Further ``lightning.Trainer`` arguments (``precision="bf16-mixed"``,
+            ``accumulate_grad_batches``, ``devices``, ``strategy``); several devices from a script relaunch the
+            script per device (Lightning's ``ddp``), so use ``seqguide train`` or a script for that.
         **model_kwargs: Further ``MaskedDiffusion`` arguments (``lr``, ``schedule``, ...).
 
     Returns:
@@ -148,7 +158,8 @@ def train_masked_diffusion(
                             fixed_length=data.fixed_length, **model_kwargs)
     has_val = data.val_fraction > 0
     trainer, ckpt_cb = step_trainer(out_dir, monitor="val/nll", has_val=has_val, max_steps=max_steps,
-                                    val_check_interval=val_check_interval, progress=progress, accelerator=accelerator)
+                                    val_check_interval=val_check_interval, progress=progress, accelerator=accelerator,
+                                    **dict(trainer_kwargs or {}))
     trainer.fit(model, datamodule=data, ckpt_path=last_checkpoint(out_dir) if resume else None, weights_only=True)
     path = Path(ckpt_cb.best_model_path or ckpt_cb.last_model_path)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}

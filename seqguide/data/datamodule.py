@@ -301,10 +301,14 @@ class SequenceDataModule(L.LightningDataModule):
     def _loader(self, data: TokenDataset, shuffle: bool) -> DataLoader:
         kwargs = {"batch_size": self.batch_size, "num_workers": self.num_workers,
                   "persistent_workers": self.num_workers > 0}
-        if shuffle:  # resumable mid-epoch (Lightning saves its state with each checkpoint); same order as before
-            return ResumableLoader(data, generator=torch.Generator().manual_seed(self.seed),
-                                   consumed=self._batches_trained, **kwargs)
-        return DataLoader(data, shuffle=False, **kwargs)
+        generator = torch.Generator().manual_seed(self.seed)
+        trainer = self.trainer
+        if shuffle and (trainer is None or int(getattr(trainer, "world_size", 1)) == 1):
+            # resumable mid-epoch (Lightning saves its state with each checkpoint); same order as before
+            return ResumableLoader(data, generator=generator, consumed=self._batches_trained, **kwargs)
+        # Several processes: Lightning swaps in a DistributedSampler (seeded, reshuffled per epoch), which a
+        # resumed run restarts at the epoch boundary rather than mid-epoch.
+        return DataLoader(data, shuffle=shuffle, generator=generator if shuffle else None, **kwargs)
 
     def _batches_trained(self) -> int | None:
         trainer = self.trainer

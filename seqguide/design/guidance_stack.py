@@ -32,6 +32,7 @@ from oracles import Cached, Oracle
 from seqguide.design.loop import GuidancePlan, LoopState, Purpose, derive_seed
 from seqguide.design.objective import Objective
 from seqguide.design.schema import SurrogateConfig, ValueModelConfig
+from seqguide.devices import lightning_accelerator, resolve_device
 from seqguide.guidance import Guider
 from seqguide.guidance.registry import GuiderSpec
 
@@ -119,16 +120,16 @@ class CampaignGuidance:
             values = [v for _, v in train]
             s = Surrogate(self.model.alphabet, members=cfg.members, channels=cfg.channels,
                           kernel_size=cfg.kernel_size, layers=cfg.layers, lr=cfg.lr,
-                          name=f"surrogate_r{state.round}", maximize=self.objective.maximize)
+                          name=f"surrogate_r{state.round}", maximize=self.objective.maximize, device=resolve_device())
             s.fit(seqs, values, epochs=cfg.epochs, seed=derive_seed(state.seed, Purpose.SURROGATE) % 2**31,
-                  verbose=self.progress)
+                  verbose=self.progress, accelerator=lightning_accelerator())
             partial = _atomic_dir(final)
             s.save(partial / "surrogate.safetensors")
             if final.exists():
                 shutil.rmtree(final)
             os.replace(partial, final)
         # Always the saved copy: a fresh and a resumed run then guide with identical weights.
-        return Surrogate.load(file), f"{file.relative_to(self.run_dir)} ({len(train)} labels)"
+        return Surrogate.load(file, device=resolve_device()), f"{file.relative_to(self.run_dir)} ({len(train)} labels)"
 
     def _value_model(self, state: LoopState) -> tuple[Any, str]:
         from seqguide.guidance.value_model import LearnedValue, ValueModel, fit_value_model
@@ -145,14 +146,15 @@ class CampaignGuidance:
                 max_steps=cfg.max_steps, batch_size=cfg.batch_size, lr=cfg.lr, val_fraction=cfg.val_fraction,
                 pooling=cfg.pooling, loss=cfg.loss, maximize=self.objective.maximize,
                 seed=derive_seed(state.seed, Purpose.VALUE_MODEL) % 2**31, progress=self.progress,
-                accelerator="cpu")
+                accelerator=lightning_accelerator())
             partial = _atomic_dir(final)
             vm.save(partial / "value_model.ckpt")
             if final.exists():
                 shutil.rmtree(final)
             os.replace(partial, final)
         # Network values only (oracle=None): guidance with a value model makes no objective calls.
-        return LearnedValue(ValueModel.load(file)), f"{file.relative_to(self.run_dir)} ({len(labels)} labels)"
+        return LearnedValue(ValueModel.load(file, map_location=resolve_device())), \
+            f"{file.relative_to(self.run_dir)} ({len(labels)} labels)"
 
     # ----------------------------------------------------------------------------- factory
     def _resolve(self, source: str, state: LoopState) -> tuple[Any, str]:

@@ -29,6 +29,7 @@ from typing import Any
 from seqguide.design.loop import Purpose, derive_seed
 from seqguide.design.objective import Objective
 from seqguide.design.schema import CampaignConfig, DataConfig, TrainConfig
+from seqguide.devices import lightning_accelerator, resolve_device
 
 __all__ = ["file_digest", "prepare_model", "write_ehrlich_fasta"]
 
@@ -138,8 +139,8 @@ def _train(train: TrainConfig, run_dir: Path, objective: Objective, seed: int, p
     with _quiet(not progress):
         result = train_masked_diffusion(dm, backbone=_backbone(train.backbone), out_dir=work, max_steps=train.steps,
                                         val_check_interval=train.val_check_interval, seed=seed, progress=progress,
-                                        accelerator="cpu", lr=train.lr, warmup_steps=train.warmup_steps,
-                                        schedule=train.schedule, resume=resume)
+                                        accelerator=lightning_accelerator(), lr=train.lr,
+                                        warmup_steps=train.warmup_steps, schedule=train.schedule, resume=resume)
     if not result.checkpoint.is_file():
         raise RuntimeError(f"training finished without writing a checkpoint under {work}")
     return {"source": "trained", "train_checkpoint": str(result.checkpoint), "data": str(path or data.preset),
@@ -196,7 +197,7 @@ def prepare_model(config: CampaignConfig, run_dir: Path, objective: Objective, *
             shutil.copyfile(info["train_checkpoint"], tmp)
             os.replace(tmp, ckpt)
             recipe_file.write_text(recipe)
-    model = MaskedDiffusion.load(ckpt)
+    model = MaskedDiffusion.load(ckpt, map_location=resolve_device())
     digest = file_digest(ckpt)
     info.update(checkpoint=str(ckpt.resolve()), sha256=digest, id=f"{ckpt.name}@{digest}",
                 alphabet=model.alphabet.name, kind=model.alphabet.kind, length=model.length)

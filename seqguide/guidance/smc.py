@@ -116,7 +116,7 @@ class SMC(Guider):
         self._r_sum = z.clone()
         self._r_last = torch.full_like(z, float("nan"))
         self._potential_steps = 0
-        self._resamples = 0
+        self._resamples = torch.zeros((), dtype=torch.long, device=dev)  # on the device: no sync per step
 
     def _is_potential_step(self) -> bool:
         ctx = self.ctx
@@ -167,12 +167,12 @@ class SMC(Guider):
             redo = torch.ones_like(group_ess, dtype=torch.bool)
         else:
             redo = group_ess < self.ess_threshold * k
-        if not redo.any():
-            return state
+            if not redo.any():  # the one sync of a potential step: resampling draws from the generator
+                return state
         idx = torch.arange(n * k, device=state.device).view(n, k)
         anc = resample_indices(w, self.resampling, ctx.generator) + torch.arange(n, device=state.device)[:, None] * k
         index = torch.where(redo[:, None], anc, idx).flatten()
-        self._resamples += int(redo.sum())
+        self._resamples = self._resamples + redo.sum()
         for name in ("_logprod", "_r_prev", "_r_max", "_r_sum", "_r_last"):
             setattr(self, name, getattr(self, name)[index])
         self._logw = torch.where(redo.repeat_interleave(k), torch.zeros_like(self._logw), self._logw[index])
@@ -195,7 +195,7 @@ class SMC(Guider):
         return Final(state[index], scores=None if scores is None else scores[index])
 
     def trace(self) -> dict[str, Any]:
-        return {"potential_steps": self._potential_steps, "resampled_groups": self._resamples}
+        return {"potential_steps": self._potential_steps, "resampled_groups": int(self._resamples)}
 
     def __repr__(self) -> str:
         return (f"SMC({self.value!r}, particles={self.particles}, lam={self.lam}, potential={self.potential!r}, "

@@ -22,8 +22,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from seqguide.sampling.rows import unique_rows
-
 if TYPE_CHECKING:
     from seqguide.sampling.context import SamplingContext
 
@@ -58,17 +56,10 @@ class ValueFunction:
         if self.oracle is None:
             raise RuntimeError(f"{type(self).__name__} has no oracle to compute rewards with")
         if isinstance(clean, torch.Tensor):
-            # Distinct rows only: decoding and the oracle are paid once per distinct design.
-            if torch.is_floating_point(clean):
-                inverse, first = torch.arange(clean.shape[0], device=clean.device), None
-                seqs = ctx.model.decode(clean)
-            else:
-                inverse, first = unique_rows(clean.reshape(clean.shape[0], -1))
-                seqs = ctx.model.decode(clean[first])
-            device = clean.device
+            # One vectorised decode (one transfer to the host); identical designs are then sent to the oracle once.
+            seqs, device = ctx.model.decode(clean), clean.device
         else:
             seqs, device = list(clean), ctx.device
-            inverse = None
         uniq: dict[Any, int] = {}
         index = [uniq.setdefault(_hashable(x), len(uniq)) for x in seqs]
         firsts: dict[int, Any] = {}
@@ -88,8 +79,7 @@ class ValueFunction:
                 values = values @ np.asarray(self.weights, dtype=np.float64)
         r = self.sign * values.astype(np.float64)
         r[~result.valid | ~np.isfinite(r)] = -np.inf
-        out = torch.as_tensor(r, device=device)[torch.as_tensor(index, device=device)]
-        return out if inverse is None else out[inverse]
+        return torch.as_tensor(r[np.asarray(index, dtype=np.int64)], device=device)
 
     def to_oracle_units(self, r: torch.Tensor) -> torch.Tensor:
         """Rewards back in the oracle's own units (undo the sign), NaN where invalid."""
@@ -139,24 +129,33 @@ class PosteriorMeanValue(ValueFunction):
         N = states.shape[0]
         if rows is None:
             rows = torch.arange(N, device=states.device)
-        clean = model.is_clean(states) if hasattr(model, "is_clean") else torch.zeros(N, dtype=torch.bool)
+        # Clean rows are scored as they are, the others through the look-ahead. One sync (the number of clean
+        # rows) splits them; a stable sort keeps each part in row order without boolean indexing.
+        is_clean = model.is_clean(states) if hasattr(model, "is_clean") else None
+        n_clean = 0 if is_clean is None else int(is_clean.sum())
+        if n_clean == N:
+            return self.reward(states, ctx)
         values = torch.empty(N, dtype=torch.float64, device=states.device)
-        if clean.any():
+        noisy = None
+        if n_clean:
+            order = torch.argsort((~is_clean).to(torch.int8), stable=True)
+            clean, noisy = order[:n_clean], order[n_clean:]
             values[clean] = self.reward(states[clean], ctx)
-        noisy = ~clean
-        if noisy.any():
-            x = states[noisy]
-            pred = ctx.predict(x, s, rows[noisy])
-            if self.samples == 0:
-                values[noisy] = self.reward(model.x0_estimate(x, pred), ctx)
-            else:
-                k = self.samples
-                x_rep = x.repeat_interleave(k, dim=0)
-                p_rep = pred.repeat_interleave(k, dim=0)
-                draws = model.x0_estimate(x_rep, p_rep, generator=ctx.generator, sample=True)
-                r = self.reward(draws, ctx).view(-1, k)
-                tau = self.temperature
-                values[noisy] = tau * (torch.logsumexp(r / tau, dim=1) - math.log(k))
+        x = states if noisy is None else states[noisy]
+        pred = ctx.predict(x, s, rows if noisy is None else rows[noisy])
+        if self.samples == 0:
+            v = self.reward(model.x0_estimate(x, pred), ctx)
+        else:
+            k = self.samples
+            x_rep = x.repeat_interleave(k, dim=0)
+            p_rep = pred.repeat_interleave(k, dim=0)
+            draws = model.x0_estimate(x_rep, p_rep, generator=ctx.generator, sample=True)
+            r = self.reward(draws, ctx).view(-1, k)
+            tau = self.temperature
+            v = tau * (torch.logsumexp(r / tau, dim=1) - math.log(k))
+        if noisy is None:
+            return v
+        values[noisy] = v
         return values
 
 

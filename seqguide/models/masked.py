@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,7 @@ class MaskedDiffusion(L.LightningModule):
         self.time_conditioned = time_conditioning
         self.mask_id = self.alphabet.mask_id
         self.fixed_length = fixed_length
+        self._shared_noise: tuple[int, int, torch.Generator] | None = None  # set under DDP (on_train_start)
         self.save_hyperparameters(ignore=["backbone", "alphabet"])
         # Plain data only, so checkpoints load with torch.load(weights_only=True).
         self.hparams["alphabet"] = self.alphabet.to_dict()
@@ -199,10 +201,34 @@ class MaskedDiffusion(L.LightningModule):
         return torch.where(u < move, torch.full_like(x0, self.mask_id), x0)
 
     def _sample_t(self, n: int, device: torch.device, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Antithetic times in [t_eps, 1] (MDLM ``_sample_t``): lower-variance ELBO estimates."""
+        """Antithetic times in [t_eps, 1] (MDLM ``_sample_t``): lower-variance ELBO estimates.
+
+        Under DDP (see :meth:`on_train_start`) the grid spans the global batch: process r of W takes points
+        ``r * n .. r * n + n - 1`` of one grid of ``W * n`` with a shared offset, as one process with batch
+        ``W * n`` would.
+        """
+        rank, world = 0, 1
+        if generator is None and self._shared_noise is not None:
+            rank, world, generator = self._shared_noise
         u = torch.rand(1, device=device, generator=generator)
-        t = (u + torch.arange(n, device=device) / n) % 1.0
+        t = (u + (rank * n + torch.arange(n, device=device)) / (world * n)) % 1.0
         return self.hparams.t_eps + (1.0 - self.hparams.t_eps) * t
+
+    def on_train_start(self) -> None:
+        """Under DDP/FSDP, give each process its own noise (masks, label dropout, dropout) and one shared stream
+        for the antithetic time grid; with the same seed on every rank they would all draw the same masks.
+        One process: nothing changes (the global generator as seeded by the user)."""
+        self._shared_noise = None
+        trainer = self._trainer
+        if trainer is None or trainer.world_size <= 1:
+            return
+        seed = int(trainer.strategy.broadcast(torch.initial_seed() % 2**63, src=0))
+        shared = torch.Generator(device=self.device).manual_seed(seed)
+        self._shared_noise = (trainer.global_rank, trainer.world_size, shared)
+        torch.manual_seed(seed + 1 + trainer.global_rank)
+
+    def on_train_end(self) -> None:
+        self._shared_noise = None
 
     def nll(
         self, x0: torch.Tensor, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
@@ -235,8 +261,11 @@ class MaskedDiffusion(L.LightningModule):
         if stage != "train":  # the same masks every validation pass: comparable curves
             gen = torch.Generator(device=x0.device).manual_seed(1234 + int(x0[:, 0].sum()))
         nll = self.nll(x0, self._labels(batch, stage == "train"), gen).mean()
-        self.log(f"{stage}/nll", nll, prog_bar=True, batch_size=x0.shape[0])
-        self.log(f"{stage}/bpt", nll / torch.log(torch.tensor(2.0)), batch_size=x0.shape[0])
+        # Under DDP/FSDP each process sees a shard: validation metrics (which pick the best checkpoint) are
+        # averaged over processes; the per-step training loss stays local (no all-reduce every step).
+        sync = stage != "train"
+        self.log(f"{stage}/nll", nll, prog_bar=True, batch_size=x0.shape[0], sync_dist=sync)
+        self.log(f"{stage}/bpt", nll / math.log(2.0), batch_size=x0.shape[0], sync_dist=sync)
         return nll
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from seqguide.prediction import Prediction
-from seqguide.sampling.rows import unique_rows
+from seqguide.sampling.rows import first_index, group_rows
 
 if TYPE_CHECKING:
     from seqguide.guidance.base import Guider
@@ -47,6 +47,36 @@ class _Entry:
     t: float
     branches: tuple[str, ...]
     preds: dict[str, torch.Tensor]  # each (N, ...)
+
+
+@dataclass
+class _Plan:
+    """Which query rows are known: group ids of ``[known rows; query rows]`` turned into a lookup (on the device).
+
+    Attributes:
+        query_ids: ``(N,)`` group id of each query row.
+        source: ``(N,)`` index of a known row with the same content (the last one), or -1.
+        need: ``(N,)`` rows with no known prediction.
+        mark: ``(G,)`` group ids that some row needing evaluation has (G = K + N bounds the number of groups).
+    """
+
+    query_ids: torch.Tensor
+    source: torch.Tensor
+    need: torch.Tensor
+    mark: torch.Tensor
+
+    @classmethod
+    def make(cls, inverse: torch.Tensor, K: int, N: int) -> _Plan:
+        G = K + N
+        device = inverse.device
+        query_ids = inverse[K:]
+        last_known = torch.full((G,), -1, dtype=torch.long, device=device)
+        if K:
+            last_known.scatter_reduce_(0, inverse[:K], torch.arange(K, device=device), reduce="amax")
+        source = last_known[query_ids]
+        need = source < 0
+        mark = torch.zeros(G, dtype=torch.bool, device=device).scatter_(0, query_ids, need)
+        return cls(query_ids, source, need, mark)
 
 
 def _keys(state: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
@@ -104,6 +134,7 @@ class SamplingContext:
         #: with per-row state or labels can index them); None while the loop predicts its own rows.
         self.lookahead_rows: torch.Tensor | None = None
         self._entries: list[_Entry] = []  # predictions that may be reused (newest last)
+        self._last: tuple[torch.Tensor, int, torch.Tensor | None] | None = None  # the loop's last state, by identity
         self._time_conditioned = bool(getattr(model, "time_conditioned", True))
         # Only predictions of discrete states can be matched by content.
         self._matchable = not torch.is_floating_point(model.prior(1, generator=None, device=device))
@@ -129,68 +160,85 @@ class SamplingContext:
     def _reusable(self, entry: _Entry, t: float) -> bool:
         return entry.branches == self.branches and (not self._time_conditioned or abs(entry.t - t) < 1e-12)
 
-    def _lookup(self, state: torch.Tensor, rows: torch.Tensor, t: float):
-        """Find rows of ``state`` whose prediction at time t is already known (content match).
+    def _predict_raw(self, state: torch.Tensor, t: float, rows: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Predictions for ``state`` at t: known rows are reused, duplicate rows are evaluated once.
 
-        Returns ``(preds or None, need)``: ``need`` ``(N,)`` marks rows still to evaluate; ``preds`` holds
-        the known rows (others uninitialised).
+        Rows are matched by content against the reusable predictions (and against each other) on the device;
+        the host reads back three numbers (rows to evaluate, distinct ones among them, a hash-collision flag):
+        one sync per call, whatever the batch.
         """
         N = state.shape[0]
-        need = torch.ones(N, dtype=torch.bool, device=state.device)
-        entries = [e for e in self._entries if self._reusable(e, t)] if self.use_cache and self._matchable else []
-        if not entries:
-            return None, need
+        nb = len(self.branches)
+        matching = self.use_cache and self._matchable
+        entries = [e for e in self._entries if self._reusable(e, t)] if matching else []
         labels = None if self.cond is None else self.cond[rows]
-        known = torch.cat([_keys(e.state, e.labels) for e in entries])
         query = _keys(state, labels)
-        if known.shape[1] != query.shape[1]:
-            return None, need
-        inv, _ = unique_rows(torch.cat([known, query]))
-        k_inv, q_inv = inv[: known.shape[0]], inv[known.shape[0] :]
-        src = torch.full((int(inv.max()) + 1,), -1, dtype=torch.long, device=state.device)
-        src[k_inv] = torch.arange(known.shape[0], device=state.device)
-        src = src[q_inv]
-        hit = src >= 0
-        if not hit.any():
-            return None, need
-        pool = {b: torch.cat([e.preds[b] for e in entries]) for b in self.branches}
-        preds = {b: torch.empty((N, *p.shape[1:]), dtype=p.dtype, device=p.device) for b, p in pool.items()}
-        for b in preds:
-            preds[b][hit] = pool[b][src[hit]]
-        need &= ~hit
-        return preds, need
-
-    def _predict_raw(self, state: torch.Tensor, t: float, rows: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Predictions for ``state`` at t: known rows are reused, duplicate rows are evaluated once."""
-        preds, need = self._lookup(state, rows, t)
-        self.counters.cached_rows += int((~need).sum()) * len(self.branches)
-        todo = torch.nonzero(need).flatten()
-        if todo.numel() == 0:
-            return preds
-        inv = None
-        if self.use_cache and self._matchable and todo.numel() > 1:
-            labels = None if self.cond is None else self.cond[rows[todo]]
-            inv, rep = unique_rows(_keys(state[todo], labels))
-            if rep.numel() < todo.numel():
-                self.counters.cached_rows += (todo.numel() - rep.numel()) * len(self.branches)
-                todo_eval = todo[rep]
-            else:
-                inv, todo_eval = None, todo
+        known = [_keys(e.state, e.labels) for e in entries]
+        if known and known[0].shape[1] != query.shape[1]:
+            entries, known = [], []
+        if not entries and not (matching and N > 1):
+            fresh = self._evaluate(state, t, rows)
+            self._remember(state, labels, t, fresh)
+            return fresh
+        keys = torch.cat([*known, query]) if known else query
+        K = keys.shape[0] - N
+        inverse, _, collision = group_rows(keys)
+        plan = _Plan.make(inverse, K, N)
+        todo_n, distinct_n, bad = torch.stack([plan.need.sum(), plan.mark.sum(), collision.long()]).tolist()
+        if bad:  # a hash collision (never seen in practice): match exactly instead
+            _, inverse = torch.unique(keys, dim=0, return_inverse=True)
+            plan = _Plan.make(inverse, K, N)
+            todo_n, distinct_n = torch.stack([plan.need.sum(), plan.mark.sum()]).tolist()
+        self.counters.cached_rows += (N - todo_n) * nb
+        pool = {b: torch.cat([e.preds[b] for e in entries]) for b in self.branches} if entries else None
+        if todo_n == 0:
+            assert pool is not None
+            return {b: p[plan.source.clamp_min(0)] for b, p in pool.items()}
+        # The rows to evaluate, in their order (stable sorts: no boolean indexing, no further sync).
+        todo = torch.argsort((~plan.need).to(torch.int8), stable=True)[:todo_n]
+        if distinct_n < todo_n:  # duplicates: one representative per distinct row, in hash-key order
+            self.counters.cached_rows += (todo_n - distinct_n) * nb
+            ids = torch.argsort((~plan.mark).to(torch.int8), stable=True)[:distinct_n]
+            todo_eval = first_index(plan.query_ids, plan.mark.shape[0])[ids]
+            position = torch.zeros(plan.mark.shape[0], dtype=torch.long, device=state.device)
+            position[ids] = torch.arange(distinct_n, device=state.device)
+            position = position[plan.query_ids]
         else:
             todo_eval = todo
+            position = torch.zeros(N, dtype=torch.long, device=state.device)
+            position[todo] = torch.arange(todo_n, device=state.device)
         fresh = self._evaluate(state[todo_eval], t, rows[todo_eval])
-        if preds is None and inv is None and todo.numel() == state.shape[0]:
+        if pool is None and todo_n == N and distinct_n == N:
             preds = fresh
         else:
-            if preds is None:
-                preds = {b: torch.empty((state.shape[0], *p.shape[1:]), dtype=p.dtype, device=p.device)
-                         for b, p in fresh.items()}
-            for b in preds:
-                preds[b][todo] = fresh[b] if inv is None else fresh[b][inv]
-        if self.use_cache:
-            labels = None if self.cond is None else self.cond[rows[todo_eval]]
-            self._entries.append(_Entry(state[todo_eval].clone(), labels, t, self.branches, fresh))
+            preds = {}
+            for b, f in fresh.items():
+                new = f[position]
+                if pool is not None:
+                    need = plan.need.view(N, *([1] * (new.dim() - 1)))
+                    new = torch.where(need, new, pool[b][plan.source.clamp_min(0)])
+                preds[b] = new
+        self._remember(state[todo_eval], None if labels is None else labels[todo_eval], t, fresh)
         return preds
+
+    def _remember(self, state: torch.Tensor, labels: torch.Tensor | None, t: float,
+                  preds: dict[str, torch.Tensor]) -> None:
+        if self.use_cache:
+            self._entries.append(_Entry(state.clone(), labels, t, self.branches, preds))
+
+    def _unchanged(self, state: torch.Tensor, t: float) -> bool:
+        """True if ``state`` is the very tensor predicted last by the loop, unmodified (a step that changed
+        nothing returns its input): then every row is known without looking at the data."""
+        last = self._last
+        if last is None or not self.use_cache or not self._entries or not self._reusable(self._entries[0], t):
+            return False
+        ref, version, cond = last
+        try:
+            same = (state.data_ptr() == ref.data_ptr() and state.shape == ref.shape and state.stride() == ref.stride()
+                    and state._version == version)
+        except RuntimeError:  # inference-mode tensors have no version counter
+            return False
+        return same and cond is self.cond
 
     def predict_branches(self, state: torch.Tensor, t: float) -> dict[str, torch.Tensor]:
         """The loop's prediction for all rows at time t, reusing known rows: ``{branch: (rows, ...)}``.
@@ -198,11 +246,19 @@ class SamplingContext:
         After this call only the predictions of the current state are kept (older ones can no longer match
         a future state of a masked process, and keeping them would grow memory).
         """
+        if self._unchanged(state, t):
+            self.counters.cached_rows += state.shape[0] * len(self.branches)
+            self._entries = self._entries[:1]
+            return self._entries[0].preds
         rows = torch.arange(state.shape[0], device=state.device)
         preds = self._predict_raw(state, t, rows)
         if self.use_cache:
             labels = None if self.cond is None else self.cond.clone()
             self._entries = [_Entry(state.clone(), labels, t, self.branches, preds)]
+            try:
+                self._last = (state, state._version, self.cond)
+            except RuntimeError:
+                self._last = None
         return preds
 
     def combine(self, preds: dict[str, Any], t: float) -> Any:

@@ -25,7 +25,7 @@ from seqguide.devices import model_device
 from seqguide.guidance.base import Candidates, Final, Guider, stack_problems
 from seqguide.sampling.context import Counters, SamplingContext
 
-__all__ = ["Samples", "sample"]
+__all__ = ["Samples", "chunk_seed", "sample"]
 
 
 @dataclass
@@ -65,6 +65,15 @@ class Samples:
         return pd.DataFrame(data)
 
 
+def chunk_seed(seed: int, index: int) -> int:
+    """The generator seed of chunk ``index`` of a run seeded with ``seed`` (``sample(..., chunk_seeds=True)``).
+
+    Mixed with NumPy's ``SeedSequence``, so neighbouring chunks and seeds get unrelated streams.
+    """
+    state = np.random.SeedSequence([seed % 2**64, index]).generate_state(1, dtype=np.uint64)
+    return int(state[0] >> np.uint64(1))
+
+
 def _check_guidance(guidance: Guider | Sequence[Guider]) -> list[Guider]:
     guiders = [guidance] if isinstance(guidance, Guider) else list(guidance)
     for i, g in enumerate(guiders):
@@ -99,6 +108,7 @@ def sample(
     batch_size: int | None = None,
     progress: bool = True,
     cache: bool = True,
+    chunk_seeds: bool = False,
 ) -> Samples:
     """Draw ``n`` samples from ``model``, steered by ``guidance``.
 
@@ -116,6 +126,10 @@ def sample(
         progress: Show a progress bar over steps.
         cache: Reuse a row's prediction when its state has not changed since (only for models that are
             not time-conditioned), and reuse look-ahead predictions of value guidance.
+        chunk_seeds: Give chunk k (requests ``k * batch_size`` onwards) its own generator seeded with
+            :func:`chunk_seed` ``(seed, k)`` instead of one generator for the whole run, so that every chunk can
+            be drawn on its own: distributed sampling (:mod:`seqguide.sampling.distributed`) shards chunks over
+            processes and returns the same samples whatever their number.
 
     Returns:
         :class:`Samples` with the decoded sequences, final tokens, scores/weights when a guider
@@ -148,6 +162,8 @@ def sample(
         with torch.no_grad():
             for lo in range(0, n, chunk):
                 m = min(chunk, n - lo)
+                if chunk_seeds:
+                    generator = torch.Generator(device=device).manual_seed(chunk_seed(seed, lo // chunk))
                 cond_rows = None
                 if cond_all is not None:
                     cond_rows = cond_all[lo : lo + m].repeat_interleave(expansion)

@@ -17,7 +17,7 @@ from oracles.cli import main, parse_kwargs
 
 REQUIRED = ["gc", "jaspar", "tm", "protparam", "amp", "qed", "logp", "sa", "similarity", "mpo", "ehrlich",
             "external"]
-NEEDS_ARGUMENTS = {"external", "surrogate"}
+NEEDS_ARGUMENTS = {"external", "surrogate", "ray"}
 
 
 def test_required_names_are_registered_and_build_with_defaults():
