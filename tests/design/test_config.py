@@ -131,8 +131,11 @@ def test_unknown_key_inside_a_guider_names_that_guider_s_keys(here, write_yaml):
 
 def test_unknown_guidance_method(here, write_yaml):
     msg = _error(_with("method: svdd", "method: magic"), write_yaml)
-    assert msg == ("campaign.yaml: guidance[0].method: unknown guider 'magic' (available: beam, best_of_n, smc, svdd; "
-                   "or a class path such as 'my_package.guiders:MyGuider')")
+    from seqguide.guidance import list_guiders
+
+    names = ", ".join(list_guiders())
+    assert msg == (f"campaign.yaml: guidance[0].method: unknown guider 'magic' (available: {names}; or a class path "
+                   "such as 'my_package.guiders:MyGuider')")
     msg = _error(_with("method: svdd", "method: svd"), write_yaml)
     assert msg.startswith("campaign.yaml: guidance[0].method: unknown guider 'svd' (did you mean 'svdd'? available: ")
 
