@@ -1,28 +1,65 @@
 """The guider core: every guidance method is a ``Guider`` acting on the hooks of the sampling loop."""
 
+from seqguide.guidance.aps import APS, QuantizedExpectation, quantized_expectation
 from seqguide.guidance.base import Candidates, Final, Guider
 from seqguide.guidance.beam import BeamSearch
 from seqguide.guidance.best_of_n import BestOfN
+from seqguide.guidance.measurement import (
+    Downsample,
+    GaussianMeasurement,
+    Inpainting,
+    LinearObservation,
+    Measurement,
+    TokenObservation,
+)
+from seqguide.guidance.measurement_value import ClampObserved, MeasurementValue
+from seqguide.guidance.reward_guidance import (
+    RewardGuidance,
+    ReweightedFit,
+    fit_reweighted,
+    guided_prediction,
+    reward_weights,
+)
+from seqguide.guidance.reward_measurement import DifferentiableReward, RewardMeasurement, as_measurement
 from seqguide.guidance.smc import SMC
 from seqguide.guidance.svdd import SVDD
 from seqguide.guidance.value import CallableValue, PosteriorMeanValue, ValueFunction, as_value
 
 __all__ = [
+    "APS",
     "SMC",
     "SVDD",
     "BeamSearch",
     "BestOfN",
     "CallableValue",
     "Candidates",
+    "ClampObserved",
+    "DifferentiableReward",
+    "Downsample",
     "Final",
+    "GaussianMeasurement",
     "Guider",
+    "Inpainting",
     "LearnedValue",
+    "LinearObservation",
+    "Measurement",
+    "MeasurementValue",
     "PosteriorMeanValue",
+    "QuantizedExpectation",
+    "RewardGuidance",
+    "RewardMeasurement",
+    "ReweightedFit",
+    "TokenObservation",
     "ValueFitReport",
     "ValueFunction",
     "ValueModel",
+    "as_measurement",
     "as_value",
+    "fit_reweighted",
     "fit_value_model",
+    "guided_prediction",
+    "quantized_expectation",
+    "reward_weights",
 ]
 
 # The learned value model (SVDD-MC) needs Lightning; import it on first use so that `import seqguide` stays light.
