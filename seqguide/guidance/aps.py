@@ -97,8 +97,9 @@ def quantized_expectation(probs: torch.Tensor, embedding: torch.Tensor) -> Quant
         raise ValueError(f"probs cover {probs.shape[-1]} tokens but the embedding has {embedding.shape[0]} rows")
     emb = embedding.to(device=probs.device, dtype=probs.dtype)
     expected = probs @ emb  # (B, L, D)
-    dist = torch.cdist(expected.reshape(-1, emb.shape[1]), emb)  # (B L, K)
-    tokens = dist.argmin(dim=-1).view(probs.shape[:-1])
+    with torch.no_grad():  # squared distances to every token embedding: |E|^2 - 2 E.e_k + |e_k|^2
+        dist = (emb * emb).sum(dim=-1) - 2.0 * expected @ emb.T  # (B, L, K), |E|^2 dropped (same for all k)
+        tokens = dist.argmin(dim=-1)
     snapped = emb[tokens]
     return QuantizedExpectation(tokens, expected + (snapped - expected).detach(), expected)
 
@@ -214,6 +215,7 @@ class APS(Guider):
         delta = self._delta if (self.warm_start and self._delta is not None
                                 and self._delta.shape == base.shape) else torch.zeros_like(base)
         index = self.ctx.requests()
+        self._fixed = F.one_hot(state.clamp_max(K - 1), K).to(base.dtype)  # committed tokens, as one-hot rows
         with torch.enable_grad():
             delta = self._optimise(base, delta, state, masked, index)
         delta = torch.where(masked.unsqueeze(-1), delta.detach(), torch.zeros_like(base))
@@ -243,25 +245,37 @@ class APS(Guider):
         best_j = torch.full(base.shape[:1], float("inf"), device=base.device)
         best_tokens = torch.zeros(base.shape[:2], dtype=torch.long, device=base.device)
 
-        def track(logq: torch.Tensor, j: torch.Tensor) -> None:
+        def track(j: torch.Tensor) -> None:
+            """Keep the snapped tokens of the last measurement evaluation where J improved."""
             nonlocal best_j, best_tokens
             if not track_best:
                 return
             better = j.detach() < best_j
             best_j = torch.where(better, j.detach(), best_j)
-            tokens = quantized_expectation(logq.detach().exp(), self.measurement.values).tokens
-            best_tokens = torch.where(better[:, None], tokens, best_tokens)
+            best_tokens = torch.where(better[:, None], self._last_tokens, best_tokens)
 
-        def kl(logq: torch.Tensor) -> torch.Tensor:
-            return self.kl_weight * _masked_kl(logq, base, masked) if self.kl_weight > 0 else 0.0
+        maskf = masked.to(base.dtype)
+
+        def table(d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            """``log q``, ``q`` ``(B, L, K)`` of the tilt ``d`` and ``kl_weight * sum_masked KL(q || p)`` ``(B,)``,
+            using ``KL = <q, d> - log sum_k p_k e^{d_k}`` (no log 0 of impossible tokens)."""
+            z = base + d
+            lse = torch.logsumexp(z, dim=-1, keepdim=True)
+            logq = z - lse
+            q = logq.exp()
+            if self.kl_weight == 0:
+                return logq, q, torch.zeros(base.shape[0], device=base.device)
+            kl = (q * d).sum(dim=-1) - lse[..., 0]
+            return logq, q, self.kl_weight * (kl * maskf).sum(dim=-1)
 
         if self.optimizer == "mirror":
             delta = delta.detach()
             for _ in range(self.inner_steps):
-                q = torch.softmax(base + delta, dim=-1).detach().requires_grad_(True)
-                term = self._measurement_term(torch.log(q), state, masked, index, probs=q)
+                logq, q, kl = table(delta)
+                q = q.requires_grad_(True)
+                term = self._measurement_term(logq, state, masked, index, probs=q)
                 (grad,) = torch.autograd.grad(term.sum(), q)
-                track(torch.log(q), term.detach() + kl(torch.log(q.detach())))
+                track(term.detach() + kl)
                 delta = (1.0 - self.lr * self.kl_weight) * delta - self.lr * grad
                 delta = delta - delta.max(dim=-1, keepdim=True).values  # softmax-invariant shift, keeps it bounded
         else:
@@ -269,9 +283,9 @@ class APS(Guider):
             opt = (torch.optim.Adam([delta], lr=self.lr) if self.optimizer == "adam"
                    else torch.optim.SGD([delta], lr=self.lr))
             for _ in range(self.inner_steps):
-                logq = torch.log_softmax(base + delta, dim=-1)
-                objective = self._measurement_term(logq, state, masked, index) + kl(logq)
-                track(logq, objective)
+                logq, q, kl = table(delta)
+                objective = self._measurement_term(logq, state, masked, index, probs=q) + kl
+                track(objective)
                 opt.zero_grad()
                 objective.sum().backward()
                 opt.step()
@@ -280,8 +294,8 @@ class APS(Guider):
         delta = delta.detach()
         if track_best:
             with torch.no_grad():
-                logq = torch.log_softmax(base + delta, dim=-1)
-                track(logq, self._measurement_term(logq, state, masked, index) + kl(logq))
+                logq, q, kl = table(delta)
+                track(self._measurement_term(logq, state, masked, index, probs=q) + kl)
         self._best_tokens = best_tokens if track_best else None
         return delta
 
@@ -290,13 +304,12 @@ class APS(Guider):
         """``(B,)`` the measurement part of J: differentiable through the (quantized) expectation, or a
         score-function surrogate whose gradient is that of ``E_q[loss]`` for a black-box measurement."""
         meas = self.measurement
-        fixed = F.one_hot(state.clamp_max(self._K - 1), self._K).to(logq.dtype)
+        fixed = self._fixed
         if meas.differentiable:
             probs = torch.where(masked.unsqueeze(-1), logq.exp() if probs is None else probs, fixed)
-            if self.quantize:
-                v = quantized_expectation(probs, meas.values).values
-            else:
-                v = probs @ meas.values.to(probs)
+            qe = quantized_expectation(probs, meas.values)
+            self._last_tokens = qe.tokens
+            v = qe.values if self.quantize else qe.expected
             self._stats["measurement_rows"] += state.shape[0]
             loss = meas.loss(v, index)
             if self.variance_term:
@@ -363,14 +376,6 @@ class APS(Guider):
     def __repr__(self) -> str:
         return (f"APS({self.measurement!r}, inner_steps={self.inner_steps}, lr={self.lr}, kl_weight={self.kl_weight}, "
                 f"commit={self.commit!r}, anchored={self.anchored})")
-
-
-def _masked_kl(logq: torch.Tensor, base: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
-    """``(B,)`` sum over masked positions of ``KL(q || p)`` with ``log q``, ``log p`` ``(B, L, K)`` (0 log 0 = 0)."""
-    finite = torch.isfinite(base)
-    diff = torch.where(finite, logq - torch.where(finite, base, torch.zeros_like(base)), torch.zeros_like(base))
-    kl = (logq.exp() * diff).sum(dim=-1)
-    return torch.where(masked, kl, torch.zeros_like(kl)).sum(dim=-1)
 
 
 def _gumbel_argmax(logp: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:

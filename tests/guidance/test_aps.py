@@ -110,6 +110,21 @@ def test_identity_measurement_without_noise_recovers_the_observed_grey_levels() 
     assert (plain.tokens != truth).float().mean() > 0.5
 
 
+def test_variance_term_makes_sampled_commits_recover_the_observation() -> None:
+    """The quantized expectation alone pins only the mean grey level, so draws from its tilt miss the observation;
+    with the variance term the tilt is p(x) exp(-(v - y)^2 / 2 sigma^2) per pixel and the draws hit it."""
+    model = _random_prior_model(GREY17, 12, seed=6)
+    truth = torch.randint(0, 17, (6, 12), generator=torch.Generator().manual_seed(7))
+    meas = LinearObservation(truth.float(), values=grey_values(), noise_std=0.0)
+    # A noise-free constraint needs the tilt to move far from the prior: more inner steps than the default.
+    with_var = sample(model, 6, steps=12, seed=0, progress=False,
+                      guidance=[APS(meas, variance_term=True, commit="sample", inner_steps=100)])
+    without = sample(model, 6, steps=12, seed=0, progress=False,
+                     guidance=[APS(meas, commit="sample", inner_steps=100)])
+    assert torch.equal(with_var.tokens, truth)
+    assert (without.tokens != truth).float().mean() > 0.05
+
+
 def test_noise_free_token_observation_recovers_the_observed_sequence() -> None:
     model = _random_prior_model(DNA, 12, seed=2)
     truth = torch.randint(0, 4, (8, 12), generator=torch.Generator().manual_seed(3))

@@ -113,6 +113,17 @@ def test_measurement_value_with_smc_targets_the_posterior(toy_table) -> None:
     assert out.trace["measurement_rows"] > 0
 
 
+def test_measurement_value_follows_each_requests_particles(toy_table) -> None:
+    """With k particles per request, particle rows must be scored against their own request's observation."""
+    model = ExactMaskedModel(Alphabet("AB"), toy_table)
+    obs = torch.tensor([[1, 1, 1, 0], [0, 0, 1, 0], [1, 0, 0, 1]])  # BBBA, AABA, BAAB: likely under the prior
+    meas = TokenObservation(obs, torch.ones(4, dtype=torch.bool), num_tokens=2, flip_prob=0.0)
+    for batch_size in (None, 2):
+        out = sample(model, 3, steps=4, seed=0, progress=False, batch_size=batch_size,
+                     guidance=[SMC(MeasurementValue(meas), particles=16, lam=1.0, output="best")])
+        assert torch.equal(out.tokens, obs)
+
+
 def test_clamp_copies_observed_tokens_per_request(ab_model) -> None:
     obs = torch.tensor([[0, 1, 1, 0], [1, 1, 1, 1]])
     meas = TokenObservation(obs, torch.tensor([[True, False, False, True], [False, True, True, False]]), num_tokens=2)
