@@ -16,8 +16,10 @@ from seqguide.guidance.measurement_value import ClampObserved, MeasurementValue
 from seqguide.guidance.reward_guidance import (
     RewardGuidance,
     ReweightedFit,
+    effective_sample_size,
     fit_reweighted,
     guided_prediction,
+    lam_for_ess,
     reward_weights,
 )
 from seqguide.guidance.reward_measurement import DifferentiableReward, RewardMeasurement, as_measurement
@@ -55,9 +57,11 @@ __all__ = [
     "ValueModel",
     "as_measurement",
     "as_value",
+    "effective_sample_size",
     "fit_reweighted",
     "fit_value_model",
     "guided_prediction",
+    "lam_for_ess",
     "quantized_expectation",
     "reward_weights",
 ]

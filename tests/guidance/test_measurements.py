@@ -139,6 +139,9 @@ def test_reward_measurements(ab_model) -> None:
     oracle = from_function(lambda xs: [x.count("B") for x in xs], name="count_b", alphabet=Alphabet("AB"))
     meas = RewardMeasurement(oracle, weight=2.0)
     assert torch.allclose(meas.token_loss(torch.tensor([[1, 1, 0, 0]])), torch.tensor([-4.0]))
+    lower = RewardMeasurement(from_function(lambda xs: [x.count("B") for x in xs], name="few_b", maximize=False,
+                                            alphabet=Alphabet("AB")))
+    assert torch.allclose(lower.token_loss(torch.tensor([[1, 1, 0, 0]])), torch.tensor([2.0])), "minimised: negated"
     with pytest.raises(TypeError, match="scores token sequences"):
         meas.loss(torch.zeros(1, 4, 2))
     smooth = DifferentiableReward(lambda v: v[..., 1].sum(-1), num_tokens=2)
@@ -146,6 +149,19 @@ def test_reward_measurements(ab_model) -> None:
     smooth.loss(v).sum().backward()
     assert torch.allclose(v.grad[..., 1], torch.full((1, 4), -1.0))
     assert isinstance(as_measurement(oracle), RewardMeasurement)
+
+    class _Surrogate:  # an oracle (strings -> scores) with a differentiable forward on probabilities
+        alphabet, maximize = Alphabet("AB"), True
+
+        def __call__(self, xs):
+            raise AssertionError("the differentiable path must not call the oracle on strings")
+
+        def forward(self, v):
+            return v[..., 0].sum(-1)
+
+    surrogate = as_measurement(_Surrogate())
+    assert isinstance(surrogate, DifferentiableReward)
+    assert torch.allclose(surrogate.loss(torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])), torch.tensor([-1.0]))
 
 
 def _posterior(model: ExactMaskedModel, meas) -> dict[str, float]:

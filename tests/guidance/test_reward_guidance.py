@@ -10,7 +10,14 @@ import torch
 
 from seqguide import DNA, Alphabet, sample
 from seqguide.data import TokenDataset
-from seqguide.guidance import RewardGuidance, fit_reweighted, guided_prediction, reward_weights
+from seqguide.guidance import (
+    RewardGuidance,
+    effective_sample_size,
+    fit_reweighted,
+    guided_prediction,
+    lam_for_ess,
+    reward_weights,
+)
 from seqguide.models import ConvDenoiser, ExactMaskedModel, MaskedDiffusion
 
 LAM = 4.0
@@ -78,6 +85,16 @@ def test_reward_weights() -> None:
         reward_weights([1.0], kind="square")
     with pytest.raises(TypeError, match="model with predict"):
         RewardGuidance(object())
+
+
+def test_lam_for_ess_hits_the_requested_effective_sample_size() -> None:
+    r = np.random.default_rng(0).normal(size=500)
+    for fraction in (0.5, 0.1):
+        lam = lam_for_ess(r, fraction)
+        assert lam > 0 and effective_sample_size(reward_weights(r, lam=lam)) == pytest.approx(fraction * 500, rel=0.01)
+    assert lam_for_ess(r, 1.0) == 0.0
+    with pytest.raises(ValueError, match="two distinct"):
+        lam_for_ess(np.ones(5), 0.5)
 
 
 @pytest.mark.slow
