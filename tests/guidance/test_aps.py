@@ -123,14 +123,14 @@ def test_snapped_tokens_come_from_the_best_inner_iterate() -> None:
 def test_variance_term_makes_sampled_commits_recover_the_observation() -> None:
     """The quantized expectation alone pins only the mean grey level, so draws from its tilt miss the observation;
     with the variance term the tilt is p(x) exp(-(v - y)^2 / 2 sigma^2) per pixel and the draws hit it."""
-    model = _random_prior_model(GREY17, 12, seed=6)
-    truth = torch.randint(0, 17, (6, 12), generator=torch.Generator().manual_seed(7))
+    model = _random_prior_model(GREY17, 8, seed=6)
+    truth = torch.randint(0, 17, (6, 8), generator=torch.Generator().manual_seed(7))
     meas = LinearObservation(truth.float(), values=grey_values(), noise_std=0.0)
     # A noise-free constraint needs the tilt to move far from the prior: more inner steps than the default.
-    with_var = sample(model, 6, steps=12, seed=0, progress=False,
-                      guidance=[APS(meas, variance_term=True, commit="sample", inner_steps=100)])
-    without = sample(model, 6, steps=12, seed=0, progress=False,
-                     guidance=[APS(meas, commit="sample", inner_steps=100)])
+    with_var = sample(model, 6, steps=8, seed=0, progress=False,
+                      guidance=[APS(meas, variance_term=True, commit="sample", inner_steps=60)])
+    without = sample(model, 6, steps=8, seed=0, progress=False,
+                     guidance=[APS(meas, commit="sample", inner_steps=60)])
     assert torch.equal(with_var.tokens, truth)
     assert (without.tokens != truth).float().mean() > 0.05
 
