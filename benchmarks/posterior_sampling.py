@@ -47,31 +47,26 @@ import numpy as np
 import torch
 
 from benchmarks.common import environment, markdown_table, write_table
-from benchmarks.posterior_models import SEED, ModelSpec, data_module, load_or_fit_reweighted, load_or_train, train_judge
-from oracles import get_oracle
+from benchmarks.posterior_models import SEED, ModelSpec, data_module, load_or_train, train_judge
+from benchmarks.posterior_reward import REWARD_COLUMNS, reward_notes, reward_reading, run_reward_guidance
 from seqguide import sample
 from seqguide.data.digit_tokens import grey_values, tokens_to_images
 from seqguide.guidance import (
     APS,
     SMC,
     SVDD,
-    BestOfN,
     ClampObserved,
     Downsample,
     GaussianMeasurement,
     Inpainting,
     LinearObservation,
     MeasurementValue,
-    RewardGuidance,
     TokenObservation,
-    lam_for_ess,
-    reward_weights,
 )
-from seqguide.metrics import expected_reciprocal_probability, pairwise_diversity, psnr
+from seqguide.metrics import pairwise_diversity, psnr
 
 RESULTS = Path(__file__).parent / "results"
 PEAK = 16.0  # grey levels 0..16
-ESS_FRACTION = 0.1  # the DNA reward tilt keeps 10% of the training data as effective sample size
 MODELS = {
     "digits": ModelSpec("digits", dim=64, depth=6, train_steps=1500),
     "crp": ModelSpec("crp", dim=64, depth=4, train_steps=1000),
@@ -222,73 +217,6 @@ def run_posterior(task: Task, model: Any, data: Any, judge: Any, *, n_obs: int, 
     return rows, examples
 
 
-# ------------------------------------------------------------------------------------------ reward guidance
-def run_reward_guidance(models: dict[str, Any], judge: Any, *, n: int, finetune_steps: int, device: str, retrain: bool,
-                        progress: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    info: dict[str, Any] = {}
-    # -- DNA toward the JASPAR NR3C1 profile: weights exp(lam r), lam * std(r) = 3
-    model, _ = models["crp"]
-    data = data_module("crp")
-    oracle = get_oracle("jaspar", motif="MA0113.4")
-    r_train = np.asarray(oracle(data.train_sequences).values, dtype=np.float64)
-    lam = lam_for_ess(r_train, ESS_FRACTION)
-    tilted, fit_meta = load_or_fit_reweighted(model, MODELS["crp"].key(), "crp-jaspar", data.train_dataset,
-                                              reward_weights(r_train, lam=lam), steps=finetune_steps, device=device,
-                                              retrain=retrain)
-    reference = set(data.train_sequences + data.val_sequences)
-    info["dna-jaspar"] = {"lam": round(lam, 2), "label_calls": len(r_train), "data_mean": float(np.nanmean(r_train)),
-                          **fit_meta}
-    methods = [("unguided", "-", []), ("best-of-2", "N=2 (2x NFE, 2 oracle calls)", [BestOfN(oracle, n=2)])]
-    methods += [(f"reward x{s:g}", f"scale {s:g}", [RewardGuidance(tilted, scale=s)]) for s in (1.0, 2.0, 4.0, 8.0)]
-    for name, params, guidance in methods:
-        out = sample(model, n, steps=model.length, guidance=guidance, seed=SEED, progress=progress)
-        r = np.asarray(oracle(out.sequences).values, dtype=np.float64)
-        rows.append({"task": "dna-jaspar", "method": name, "params": params, "reward": float(r.mean()),
-                     "reward_sem": float(r.std(ddof=1) / math.sqrt(len(r))),
-                     "top10": float(np.sort(r)[-max(1, n // 10):].mean()),
-                     "diversity": pairwise_diversity(out.tokens, 1, metric="hamming"),
-                     "novelty": float(np.mean([s not in reference for s in out.sequences])),
-                     "nfe": float(out.trace["nfe"]), "oracle_calls": out.trace["oracle_calls"] / n,
-                     "label_calls": len(r_train) if name.startswith("reward") else 0, "seconds": out.trace["seconds"]})
-        print(f"[dna-jaspar] {name:10s} reward={rows[-1]['reward']:.4f} nfe={rows[-1]['nfe']:.1f}", flush=True)
-    # -- digits toward class 3: weights p_judge(3 | x), the class-conditional data
-    target = 3
-    model, _ = models["digits"]
-    data = data_module("digits")
-    x_train = data.train_dataset.tokens.long().numpy()
-    p_train = judge.predict_proba(x_train)[:, target]
-    tilted, fit_meta = load_or_fit_reweighted(model, MODELS["digits"].key(), "digits-class3", data.train_dataset,
-                                              reward_weights(p_train, kind="linear"), steps=finetune_steps,
-                                              device=device, retrain=retrain)
-    info["digits-class3"] = {"target": target, "label_calls": len(p_train), **fit_meta}
-    methods = [("unguided", "-", []),
-               ("best-of-2", "N=2 (2x NFE)", [BestOfN(_judge_oracle(judge, target, data.alphabet), n=2)])]
-    methods += [(f"reward x{s:g}", f"scale {s:g}", [RewardGuidance(tilted, scale=s)]) for s in (1.0, 2.0, 3.0)]
-    for name, params, guidance in methods:
-        out = sample(model, n, steps=model.length, guidance=guidance, seed=SEED, progress=progress)
-        p = judge.predict_proba(out.tokens.numpy())[:, target]
-        rows.append({"task": "digits-class3", "method": name, "params": params, "reward": float(p.mean()),
-                     "reward_sem": float(p.std(ddof=1) / math.sqrt(len(p))),
-                     "inv_prob": expected_reciprocal_probability(np.clip(p, 0.0, 1.0)),
-                     "class_acc": float((judge.predict(out.tokens.numpy()) == target).mean()),
-                     "diversity": pairwise_diversity(out.tokens, 1, metric="l1"), "nfe": float(out.trace["nfe"]),
-                     "oracle_calls": out.trace["oracle_calls"] / n,
-                     "label_calls": len(p_train) if name.startswith("reward") else 0, "seconds": out.trace["seconds"]})
-        print(f"[digits-class3] {name:10s} p(3|x)={rows[-1]['reward']:.3f} E[1/p]={rows[-1]['inv_prob']:.3g} "
-              f"nfe={rows[-1]['nfe']:.1f}", flush=True)
-    return rows, info
-
-
-def _judge_oracle(judge: Any, target: int, alphabet: Any) -> Any:
-    from oracles import from_function
-
-    def score(xs: list[str]) -> list[float]:
-        return judge.predict_proba(alphabet.encode(xs).numpy())[:, target].tolist()
-
-    return from_function(score, name=f"judge_p{target}", alphabet=alphabet)
-
-
 # ------------------------------------------------------------------------------------------ figure
 def plot(examples: dict[str, dict[str, Any]], path: Path, per_task: int = 4) -> Path:
     """Observations and one reconstruction per method for the digit tasks (grey levels 0..16)."""
@@ -343,8 +271,6 @@ def _observation_image(meas: Any, row: int) -> np.ndarray:
 # ------------------------------------------------------------------------------------------ main
 COLUMNS = ["task", "method", "params", "steps", "mse", "mse_sem", "psnr", "acc_hidden", "acc_observed", "identity",
            "judge_acc", "diversity", "residual", "meas_nll", "nfe", "measurement_rows", "seconds"]
-REWARD_COLUMNS = ["task", "method", "params", "reward", "reward_sem", "top10", "inv_prob", "class_acc", "diversity",
-                  "novelty", "nfe", "oracle_calls", "label_calls", "seconds"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -384,8 +310,8 @@ def main(argv: list[str] | None = None) -> int:
         ablation_rows, _ = run_posterior(TASKS["digits-sr2x"], models["digits"][0], data_module("digits"), judge,
                                          n_obs=n_obs, k=k, progress=args.progress, ablation=True)
     reward_rows, reward_info = ([], {}) if args.no_reward else run_reward_guidance(
-        models, judge, n=n_reward, finetune_steps=finetune, device=args.device, retrain=args.retrain,
-        progress=args.progress)
+        models, {k: v.key() for k, v in MODELS.items()}, judge, n=n_reward, finetune_steps=finetune,
+        device=args.device, retrain=args.retrain, progress=args.progress)
     env["total_seconds"] = round(time.perf_counter() - started, 1)
     stem = Path("runs/benchmarks/posterior_sampling_quick") if args.quick else RESULTS / "posterior_sampling"
     stem.parent.mkdir(parents=True, exist_ok=True)
@@ -397,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     if reward_rows:
         write_table(reward_rows, stem.with_name(stem.name + "_reward"), env=env, columns=REWARD_COLUMNS,
                     title="Unified reward guidance (reweighted predictor) vs unguided and best-of-2",
-                    notes=_reward_notes(reward_info, n_reward), sections=[("Reading", _reward_reading(reward_rows))])
+                    notes=reward_notes(reward_info, n_reward), sections=[("Reading", reward_reading(reward_rows))])
     print(f"wrote {stem}.csv/.md{', ' + str(png) if png else ''} in {env['total_seconds']:.0f}s")
     return 0
 
@@ -461,36 +387,6 @@ _CAVEATS = """\
 - SVDD-PM and SMC see the measurement only through the log-likelihood of an argmax look-ahead, the standard
   derivative-free setting; their NFE is matched to APS's only roughly (measured values in the table).
 """
-
-
-def _reward_notes(info: dict[str, Any], n: int) -> str:
-    parts = [f"{n} samples per method (sampling seed {SEED}), steps = sequence length. The reweighted predictor is "
-             "the pretrained model fine-tuned on the training data drawn with replacement in proportion to the "
-             "weights (no sampling trajectories); `label_calls` = rewards needed for those weights (the training "
-             "set, once); `nfe` counts both networks; `oracle_calls` = calls during sampling per sample. `reward` "
-             "= mean JASPAR score (dna) or mean judge probability of class 3 (digits) of the samples, re-scored "
-             "after sampling; `inv_prob` = E[1 / p(3 | X)] (the CFG diagnostic of Jiao et al.); `class_acc` = "
-             "fraction the judge assigns to class 3."]
-    for name, m in info.items():
-        extra = f", lam {m['lam']}, data mean reward {m['data_mean']:.4f}" if "lam" in m else f", target {m['target']}"
-        parts.append(f"**{name}**: {m['data']} training items, ESS of the weights {m['ess']}, fine-tune {m['steps']} "
-                     f"steps ({m['train_seconds']:.0f}s{', cached' if m.get('cached') else ''}){extra}.")
-    return "\n\n".join(parts)
-
-
-def _reward_reading(rows: list[dict[str, Any]]) -> str:
-    lines = []
-    for task in dict.fromkeys(r["task"] for r in rows):
-        t_rows = {r["method"]: r for r in rows if r["task"] == task}
-        base = t_rows["unguided"]
-        for name, r in t_rows.items():
-            if name == "unguided":
-                continue
-            z = (r["reward"] - base["reward"]) / (math.hypot(r["reward_sem"], base["reward_sem"]) or float("nan"))
-            lines.append(f"- {task} {name}: reward {r['reward']:.4f} vs unguided {base['reward']:.4f} "
-                         f"({z:+.1f} s.e.), NFE {r['nfe']:.0f} vs {base['nfe']:.0f}, diversity {r['diversity']:.3f} "
-                         f"vs {base['diversity']:.3f}.")
-    return "\n".join(lines) + "\n\n" + markdown_table(rows, ["task", "method", "reward", "nfe", "label_calls"])
 
 
 if __name__ == "__main__":
