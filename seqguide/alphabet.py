@@ -8,7 +8,8 @@ Every model, data set and oracle in seqguide agrees on one :class:`Alphabet`. To
 
 so ``alphabet.vocab_size == K + 2`` is the size a network's embedding and output layer use.
 
-Presets: :data:`DNA`, :data:`RNA`, :data:`PROTEIN` (the 20 standard amino acids); SELFIES alphabets are
+Presets: :data:`DNA`, :data:`RNA`, :data:`PROTEIN` (the 20 standard amino acids), :data:`GREY17` (17 grey
+levels of a quantised image, ``0-9A-G`` for levels 0-16, e.g. scikit-learn's 8x8 digits); SELFIES alphabets are
 built from data with :meth:`Alphabet.selfies_from_data` (``selfies`` package); anything else is a custom
 token list, ``Alphabet(["Ala", "Gly", ...], name="my_tokens")``.
 
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["DNA", "PROTEIN", "RNA", "Alphabet", "get_alphabet"]
+__all__ = ["DNA", "GREY17", "PROTEIN", "RNA", "Alphabet", "get_alphabet"]
 
 MASK_TOKEN = "<mask>"
 _DECODE_CODE_POINTS = 1 << 22  # code points decoded per chunk (16 MiB of uint32): bounds decode's memory
@@ -296,7 +297,10 @@ DNA = Alphabet("ACGT", name="dna", kind="dna", case_sensitive=False)
 RNA = Alphabet("ACGU", name="rna", kind="rna", case_sensitive=False)
 PROTEIN = Alphabet("ACDEFGHIKLMNPQRSTVWY", name="protein", kind="protein", case_sensitive=False)
 
-_PRESETS = {"dna": DNA, "rna": RNA, "protein": PROTEIN}
+#: Grey levels 0..16 of a quantised image as tokens ``0-9`` then ``A-G`` (token id = grey level).
+GREY17 = Alphabet("0123456789ABCDEFG", name="grey17", kind="custom")
+
+_PRESETS = {"dna": DNA, "rna": RNA, "protein": PROTEIN, "grey17": GREY17}
 
 
 def get_alphabet(spec: str | Alphabet | dict[str, Any] | Sequence[str]) -> Alphabet:

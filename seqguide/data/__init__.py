@@ -4,7 +4,7 @@
 * :mod:`~seqguide.data.readers`: :func:`read_fasta`, :func:`read_table` (CSV/TSV/TXT/parquet).
 * :mod:`~seqguide.data.smiles`: :func:`read_smiles` (SMILES -> SELFIES, invalid ones counted and skipped).
 * :mod:`~seqguide.data.presets`: :func:`load_preset` for data sets shipped in installed packages
-  (``amp``, ``moses``, ``moses_test``, ``nci``, ``crp``, ``ars``, ``splice5``, ``ww``).
+  (``amp``, ``moses``, ``moses_test``, ``nci``, ``crp``, ``ars``, ``splice5``, ``ww``, ``digits``).
 * :mod:`~seqguide.data.encoding`: :func:`encode_records`, padding and the too-long policy.
 * :mod:`~seqguide.data.datamodule`: :class:`SequenceDataModule`, the LightningDataModule.
 * :mod:`~seqguide.data.images`: :class:`ImageDataModule` for packaged image sets (``digits``, ``photo_patches``).

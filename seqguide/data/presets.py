@@ -15,6 +15,8 @@
 * ``ww``: WW-domain alignment from Pfam PF00397 (logomaker ``ww_sequences.fa``, 4025 records); gap
   characters removed, upper-cased, the one record with a non-standard residue (``X``) dropped:
   protein, 4024 sequences of 18-34 aa.
+* ``digits``: scikit-learn's 8x8 handwritten digits (``load_digits``, 1797 images) as 64 tokens over the 17
+  grey levels of the ``grey17`` alphabet, row by row; label = the digit (class names ``"0"``-``"9"``).
 
 ``limit`` semantics: for the small sets it draws a seeded random subset (so that, e.g., a slice of
 ``amp`` holds both classes); for the large files (``moses``, ``moses_test``, ``ars``) it reads only the
@@ -34,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqguide.alphabet import DNA, PROTEIN, RNA, Alphabet
+from seqguide.alphabet import DNA, GREY17, PROTEIN, RNA, Alphabet
 from seqguide.data.readers import read_fasta, read_table
 from seqguide.data.records import SequenceRecords
 from seqguide.data.smiles import read_smiles, read_smiles_file, selfies_alphabet, to_selfies
@@ -160,6 +162,12 @@ def _load_ww(limit: int | None, seed: int) -> SequenceRecords:
     return _sample(_keep_in_alphabet(records, PROTEIN), limit, seed)
 
 
+def _load_digits(limit: int | None, seed: int) -> SequenceRecords:
+    from seqguide.data.digit_tokens import load_digit_records
+
+    return _sample(load_digit_records(), limit, seed)
+
+
 # ------------------------------------------------------------------------------------------ registry
 @dataclass(frozen=True)
 class Preset:
@@ -199,6 +207,8 @@ PRESETS: dict[str, Preset] = {
                "score = log(genomic count)", RNA, _load_splice5),
         Preset("ww", "WW-domain alignment from Pfam PF00397 (logomaker ww_sequences.fa), gaps removed, "
                "records with non-standard residues dropped", PROTEIN, _load_ww),
+        Preset("digits", "scikit-learn 8x8 handwritten digits (load_digits, 1797 images) as 64 tokens over 17 "
+               "grey levels (grey17 alphabet, row-major); label = digit", GREY17, _load_digits),
     ]
 }
 

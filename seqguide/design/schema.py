@@ -362,6 +362,8 @@ def _guider(value: Any, handler: Any) -> GuiderSpec:
     foreign = [((param,), f"{spec.method} takes its {param} from {source!r}, which campaigns do not provide "
                           f"(campaign sources: {', '.join(CAMPAIGN_SOURCES)})")
                for param, source in spec.sources().items() if source not in CAMPAIGN_SOURCES]
+    foreign += [(("method",), f"{spec.method} needs a {param} object that only Python code can pass (use it through "
+                              "seqguide.guidance.build_guider in a script)") for param in spec.info.python_resources]
     if foreign:
         raise_problems(foreign, value)
     return spec

@@ -87,6 +87,10 @@ _BUILTIN: dict[str, str] = {
     "dynamic_cfg": "seqguide.guidance.dynamic_cfg:DynamicCFG",
     # gradient guidance on images (adjust hook)
     "classifier": "seqguide.guidance.classifier_guidance:ClassifierGuidance",
+    # posterior sampling and reward guidance for masked diffusion
+    "aps": "seqguide.guidance.aps:APS",
+    "reward_guidance": "seqguide.guidance.reward_guidance:RewardGuidance",
+    "clamp_observed": "seqguide.guidance.measurement_value:ClampObserved",
 }
 
 _EMPTY = inspect.Parameter.empty
@@ -337,10 +341,11 @@ class GuiderSpec(BaseModel):
             GuiderSpecError: a missing resource, or an argument the constructor refuses (e.g. ``start >= stop``).
         """
         resources = dict(resources or {})
-        missing = [r for r in self.info.resources if r not in resources]
+        missing = [r for r in self.info.all_resources if r not in resources]
         if missing:
-            raise GuiderSpecError([(r, f"{self.method} needs an object for {r!r} (source {getattr(self, r)!r})")
-                                   for r in missing])
+            raise GuiderSpecError([(r, f"{self.method} needs an object for {r!r} ("
+                                       + (f"source {getattr(self, r)!r})" if r in self.info.resources
+                                          else "Python only: pass it to build())")) for r in missing])
         return self.info.construct({**resources, **self.arguments()})
 
     def describe(self) -> str:
@@ -368,12 +373,18 @@ class GuiderInfo:
 
     @property
     def resources(self) -> dict[str, tuple[str, ...]]:
-        """``{parameter: accepted sources}``; the first source is the default."""
-        res = dict(getattr(self.cls, "resources", {}) or {})
-        for k, v in res.items():
-            if not v:
-                raise TypeError(f"{self.cls.__name__}.resources[{k!r}] lists no source")
-        return {k: tuple(v) for k, v in res.items()}
+        """``{parameter: accepted sources}`` of the resources YAML can name; the first source is the default."""
+        return {k: v for k, v in self.all_resources.items() if v}
+
+    @property
+    def all_resources(self) -> dict[str, tuple[str, ...]]:
+        """Every resource parameter, including those only Python callers can pass (listed with no source)."""
+        return {k: tuple(v) for k, v in dict(getattr(self.cls, "resources", {}) or {}).items()}
+
+    @property
+    def python_resources(self) -> list[str]:
+        """Resource parameters with no YAML source: the guider can only be built from Python."""
+        return [k for k, v in self.all_resources.items() if not v]
 
     @property
     def paper(self) -> str:
@@ -403,7 +414,7 @@ class GuiderInfo:
         except Exception as err:  # unresolvable annotations: say which class
             raise TypeError(f"cannot read the type hints of {self.cls.__name__}.__init__: {err}") from err
         docs = _arg_docs(self.cls)
-        resources = self.resources
+        resources = self.all_resources
         out = []
         for p in list(sig.parameters.values())[1:]:
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
@@ -532,7 +543,8 @@ def _trial(spec: GuiderSpec) -> Guider | None:
         pass
 
     arguments = spec.arguments()
-    resources = {r: Placeholder(r, s) for r, s in spec.sources().items()}
+    sources = spec.sources()
+    resources = {r: Placeholder(r, sources.get(r, "python")) for r in spec.info.all_resources}
     try:
         return spec.info.cls(**resources, **arguments)
     except (ValueError, TypeError) as err:
@@ -622,7 +634,7 @@ def build_guider(name: str | type[Guider], /, **kwargs: Any) -> Guider:
         GuiderSpecError: an unknown guider or argument, a wrong type, a value the constructor refuses.
     """
     info = guider_info(name)
-    resources = {k: kwargs.pop(k) for k in list(kwargs) if k in info.resources}
+    resources = {k: kwargs.pop(k) for k in list(kwargs) if k in info.all_resources}
     try:
         spec = info.spec_model().model_validate({"method": info.name, **kwargs})
     except ValidationError as exc:

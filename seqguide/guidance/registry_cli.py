@@ -60,7 +60,7 @@ def _class_path(info: GuiderInfo) -> str:
 
 
 def _arguments_line(info: GuiderInfo) -> str:
-    parts = [f"{r}: {' | '.join(s)}" for r, s in info.resources.items()]
+    parts = [f"{r}: {' | '.join(s) if s else '(Python only)'}" for r, s in info.all_resources.items()]
     for p in info.params:
         default = "" if p.required else f" = {p.default!r}"
         parts.append(f"{p.name}: {p.type_text()}{default}" + ("" if p.yaml else " (Python only)"))
@@ -108,7 +108,7 @@ def _show(names: Sequence[str], out: Any) -> int:
         print(f"  class:  {_class_path(info)} ({info.origin})", file=out)
         print(f"  paper:  {info.paper or '-'}", file=out)
         print(f"  hooks:  {', '.join(info.hooks) or '-'}", file=out)
-        python_only = [p.name for p in info.params if not p.yaml]
+        python_only = info.python_resources + [p.name for p in info.params if not p.yaml]
         if python_only:
             print(f"  Python-only arguments: {', '.join(python_only)}", file=out)
         print("  YAML (campaign 'guidance:' entry, every default shown):", file=out)
@@ -141,7 +141,7 @@ def reference_markdown(names: Sequence[str] | None = None) -> str:
         lines += ["", f"## {info.name}", "", f"{info.summary}", "",
                   f"`{_class_path(info)}`; paper: {info.paper or '-'}; hooks: {', '.join(info.hooks) or '-'}.", "",
                   "```yaml", "guidance:", *("  " + line for line in yaml_example(info).splitlines()), "```"]
-        python_only = [p.name for p in info.params if not p.yaml]
+        python_only = info.python_resources + [p.name for p in info.params if not p.yaml]
         if python_only:
             lines += ["", f"Python-only arguments (not settable from YAML): {', '.join(python_only)}."]
     return "\n".join(lines) + "\n"

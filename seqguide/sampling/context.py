@@ -95,6 +95,8 @@ class SamplingContext:
         guiders: The guidance stack.
         num_steps: Number of reverse steps.
         n: Requested samples in this chunk; ``rows = n * expansion`` rows are simulated.
+        offset: Index of this chunk's first request among the run's requests (set by ``sample``), so
+            per-request inputs (e.g. one measurement per sample) can be matched to rows: see :meth:`requests`.
         generator: The run's random generator (use it for every random draw).
         step_index, t, s: The current step and its times (t > s).
         counters: Cost accounting, shared across chunks.
@@ -120,6 +122,7 @@ class SamplingContext:
         self.n = n
         self.expansion = expansion
         self.rows = n * expansion
+        self.offset = 0
         self.generator = generator
         self.device = device
         self.cond = cond  # (rows,) labels or None
@@ -322,6 +325,13 @@ class SamplingContext:
             self.cond = self.cond[index]
         for g in self.guiders:
             g.reorder(index)
+
+    def requests(self, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """``(N,)`` the run-wide request index (0..n-1 of ``sample(model, n)``) of loop rows ``rows``
+        (default: every row). Rows of one request's particles stay in its group when resampled."""
+        if rows is None:
+            rows = torch.arange(self.rows, device=self.device)
+        return self.offset + torch.div(rows, self.expansion, rounding_mode="floor")
 
     def score(self, oracle: Any, clean: torch.Tensor | Sequence[str]) -> Any:
         """Score clean states (decoded with the model) or strings with ``oracle``; counted in the trace."""

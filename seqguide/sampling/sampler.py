@@ -170,6 +170,7 @@ def sample(
                 ctx = SamplingContext(model, guiders=guiders, num_steps=steps, n=m, expansion=expansion,
                                       generator=generator, device=device, cond=cond_rows, use_cache=cache,
                                       counters=counters)
+                ctx.offset = lo
                 final = _run_chunk(model, ctx, guiders, times, length, bar)
                 if final.group is not None:
                     final.group = final.group + lo

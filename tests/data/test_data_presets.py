@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seqguide.alphabet import DNA, PROTEIN, RNA
+from seqguide.alphabet import DNA, GREY17, PROTEIN, RNA
 from seqguide.data import PRESETS, encode_records, list_presets, load_preset
 from seqguide.data.presets import package_file
 
@@ -18,6 +18,7 @@ EXPECTED = {  # name: (alphabet, fixed length or None)
     "ars": (DNA, 150),
     "splice5": (RNA, 9),
     "ww": (PROTEIN, None),
+    "digits": (GREY17, 64),
 }
 
 
