@@ -4,19 +4,28 @@ from seqguide.models.backbones import Backbone, ConvDenoiser, TransformerDenoise
 from seqguide.models.masked import MaskedDiffusion
 from seqguide.models.protocol import GenerativeProcess
 from seqguide.models.schedules import CosineSchedule, LogLinearSchedule, NoiseSchedule, get_schedule
-from seqguide.models.toy import ExactMaskedModel
+from seqguide.models.sequence_model import SequenceModel, load_model
+from seqguide.models.simplex import GumbelSoftmaxFlow, SimplexProcess
+from seqguide.models.simplex_path import GumbelSoftmaxPath
+from seqguide.models.toy import ExactMaskedModel, ExactSimplexModel
 
 __all__ = [
     "Backbone",
     "ConvDenoiser",
     "CosineSchedule",
     "ExactMaskedModel",
+    "ExactSimplexModel",
     "GenerativeProcess",
+    "GumbelSoftmaxFlow",
+    "GumbelSoftmaxPath",
     "LogLinearSchedule",
     "MaskedDiffusion",
     "NoiseSchedule",
+    "SequenceModel",
+    "SimplexProcess",
     "TransformerDenoiser",
     "build_backbone",
     "get_schedule",
+    "load_model",
     "register_backbone",
 ]
