@@ -25,7 +25,7 @@ __all__ = ["main"]
 _USAGE = """usage: seqguide <command> [options]
 
 commands:
-  train         train a masked diffusion model (LightningCLI; --help for all options)
+  train         train a masked diffusion model or a simplex flow (LightningCLI; --help for all options)
   sample        sample sequences from a trained checkpoint
   train-value   train a learned value model (SVDD-MC) for a checkpoint and an oracle
   design        run or validate a YAML design campaign (design run | design validate)
@@ -44,7 +44,7 @@ def _train(argv: Sequence[str]) -> int:
 
 def _sample(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="seqguide sample", description="Sample sequences from a checkpoint.")
-    parser.add_argument("--ckpt", required=True, help="MaskedDiffusion checkpoint (.ckpt)")
+    parser.add_argument("--ckpt", required=True, help="MaskedDiffusion or GumbelSoftmaxFlow checkpoint (.ckpt)")
     parser.add_argument("-n", "--num", type=int, default=16, help="number of sequences (default 16)")
     parser.add_argument("--steps", type=int, default=None, help="reverse steps (default: the model length)")
     parser.add_argument("--out", default=None, help="output .fasta/.fa or .csv (default: print to stdout)")
@@ -57,11 +57,11 @@ def _sample(argv: Sequence[str]) -> int:
 
     import torch
 
-    from seqguide.models import MaskedDiffusion
+    from seqguide.models import load_model
     from seqguide.sampling import sample
 
     try:
-        model = MaskedDiffusion.load(args.ckpt, map_location=torch.device(args.device))
+        model = load_model(args.ckpt, map_location=torch.device(args.device))
     except (FileNotFoundError, ValueError) as err:
         parser.error(str(err))
     out = sample(model, args.num, steps=args.steps or model.length, cond=args.cond, seed=args.seed,

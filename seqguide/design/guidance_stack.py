@@ -33,11 +33,12 @@ from seqguide.design.schema import (
     BestOfNConfig,
     GuidanceConfig,
     SMCConfig,
+    STGFlowConfig,
     SurrogateConfig,
     SVDDConfig,
     ValueModelConfig,
 )
-from seqguide.guidance import SMC, SVDD, BeamSearch, BestOfN, Guider
+from seqguide.guidance import SMC, SVDD, BeamSearch, BestOfN, Guider, STGFlow
 
 __all__ = ["CampaignGuidance", "make_guider", "value_model_available"]
 
@@ -56,6 +57,9 @@ def make_guider(config: GuidanceConfig, value: Any) -> Guider:
         return BestOfN(value, n=config.n)
     if isinstance(config, BeamConfig):
         return BeamSearch(value, beams=config.beams, expand=config.expand)
+    if isinstance(config, STGFlowConfig):  # temporary (issue 11) until the guider registry builds guiders
+        return STGFlow(value, scale=config.scale, particles=config.particles, source=config.source,
+                       start=config.start, stop=config.stop)
     raise TypeError(f"unknown guidance config {type(config).__name__}")
 
 

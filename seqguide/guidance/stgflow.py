@@ -42,9 +42,9 @@ class STGFlow(Guider):
     """Straight-through guidance from differentiable clean-sequence models, on the ``adjust`` hook.
 
     Args:
-        value: A differentiable model of clean sequences, called (its ``forward``) on one-hots ``(N, L, V)`` (``V`` = the alphabet's
-            vocabulary size: regular tokens, pad, mask; e.g. :class:`oracles.Surrogate`, whose ``forward`` drops
-            the special columns) and returning ``(N,)`` or ``(N, K)``; or a list of such models.
+        value: A differentiable model of clean sequences, called (its ``forward``) on one-hots ``(N, L, V)``
+            (``V`` = the alphabet's vocabulary size: regular tokens, pad, mask; e.g. :class:`oracles.Surrogate`,
+            whose ``forward`` drops the special columns) and returning ``(N,)`` or ``(N, K)``; or a list of them.
         scale: Strength of the tilt ``exp(scale * g)`` (in inverse units of the objective).
         particles: M, hard sequences drawn per row and step to estimate the gradient.
         weights: One weight per objective (a list of models, or the K outputs of one model); None = 1 each.

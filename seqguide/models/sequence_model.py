@@ -133,8 +133,8 @@ def _checkpoint_class(ckpt: dict[str, Any]) -> type[SequenceModel] | None:
 
 
 def _build(cls: type[SequenceModel], ckpt: dict[str, Any], path: Path) -> SequenceModel:
-    hp = dict(ckpt["hyper_parameters"])
-    hp.pop("_instantiator", None)
+    # LightningCLI adds its own bookkeeping keys (the instantiator, the class path in subclass mode).
+    hp = {k: v for k, v in ckpt["hyper_parameters"].items() if not k.startswith("_")}
     try:
         model = cls(**hp)
     except TypeError as err:

@@ -253,7 +253,7 @@ def test_smc_on_the_simplex_model_samples_the_tilted_distribution() -> None:
 
 def test_svdd_on_the_deterministic_step_is_unguided(simplex_toy) -> None:
     """With eta = 0 the M candidates of a state coincide (documented): SVDD then samples the unguided flow."""
-    table, reward, oracle = simplex_toy
+    table, _, oracle = simplex_toy
     model = ExactSimplexModel(Alphabet("AB"), table, eta=0.0)
     plain = sample(model, 200, steps=6, seed=0, progress=False)
     svdd = sample(model, 200, steps=6, seed=0, progress=False, guidance=[SVDD(oracle, particles=4)])

@@ -129,7 +129,7 @@ def test_unknown_key_inside_a_guider_names_that_guider_s_keys(here, write_yaml):
 def test_unknown_guidance_method(here, write_yaml):
     msg = _error(_with("method: svdd", "method: magic"), write_yaml)
     assert msg == ("campaign.yaml: guidance[0].method: unknown method 'magic' (expected one of: 'svdd', 'smc', "
-                   "'best_of_n', 'beam')")
+                   "'best_of_n', 'beam', 'stgflow')")
 
 
 def test_missing_required_section(here, write_yaml):

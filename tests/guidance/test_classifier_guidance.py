@@ -40,7 +40,7 @@ class _ExactClassifier:
     def __init__(self, model: ExactMaskedModel, strength: float = 1.0) -> None:
         self.model = model
         self.rho = torch.tensor([_likelihood(s, strength) for s in model.sequences], dtype=torch.float64)
-        ids = list(range(model.alphabet.size)) + [model.mask_id]
+        ids = [*range(model.alphabet.size), model.mask_id]
         self.hard = torch.tensor(list(itertools.product(ids, repeat=model.length)))  # (H, L)
         self.p_hard = self._hard(self.hard)  # (H,)
 

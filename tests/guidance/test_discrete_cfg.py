@@ -112,19 +112,18 @@ def test_schedules_and_branches() -> None:
     tables, prior = _tables()
     model = _Conditional(_masked, tables, prior)
     seen: dict[str, list[float]] = {}
+
+    class _Spy(DiscreteCFG):
+        def combine(self, preds, t):  # records the weight the loop sees at each step
+            self.seen.append(self.weight(t))
+            return super().combine(preds, t)
+
     for schedule in ("constant", "linear", "interval"):
-        cfg = DiscreteCFG(scale=3.0, schedule=schedule, onset=0.5)
-        weights: list[float] = []
-
-        class _Spy(DiscreteCFG):
-            def combine(self, preds, t):  # records the weight the loop sees at each step
-                weights.append(self.weight(t))
-                return super().combine(preds, t)
-
-        spy = _Spy(scale=cfg.scale, schedule=schedule, onset=0.5)
+        spy = _Spy(scale=3.0, schedule=schedule, onset=0.5)
+        spy.seen = []
         out = sample(model, 8, steps=4, cond=1, seed=0, progress=False, cache=False, guidance=[spy])
-        seen[schedule] = weights
-        two = sum(w != 1.0 for w in weights)
+        seen[schedule] = spy.seen
+        two = sum(w != 1.0 for w in spy.seen)
         assert out.trace["nfe"] == pytest.approx(4 + two)  # the unconditional branch only when w != 1
     assert seen["constant"] == [3.0] * 4
     assert np.allclose(seen["linear"], [1.0, 1.5, 2.0, 2.5])  # 1 + (w - 1) alpha(t), alpha = 1 - t
