@@ -258,3 +258,25 @@ def test_svdd_on_the_deterministic_step_is_unguided(simplex_toy) -> None:
     plain = sample(model, 200, steps=6, seed=0, progress=False)
     svdd = sample(model, 200, steps=6, seed=0, progress=False, guidance=[SVDD(oracle, particles=4)])
     assert plain.sequences == svdd.sequences
+
+
+@pytest.mark.slow
+def test_conditional_training_learns_the_class() -> None:
+    """The labels reach the network: after training, peptides are explained best under their own class label, then
+    under the null label, worst under the other label (with the labels dropped in training, the null label would be
+    best: the class rows would never be trained)."""
+    import lightning as L
+
+    L.seed_everything(0, verbose=False)
+    data = SequenceDataModule(preset="amp", limit=600, length=30, too_long="drop", batch_size=64, seed=0)
+    model = GumbelSoftmaxFlow(data.alphabet, length=data.length, num_classes=2, fixed_length=False,
+                              backbone=ConvDenoiser(dim=32, depth=2), lr=3e-3, warmup_steps=10)
+    trainer = L.Trainer(max_steps=100, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, accelerator="cpu", limit_val_batches=0)
+    trainer.fit(model, datamodule=data)
+    model.eval()
+    x0, y = data.train_dataset.tokens.long()[:256], data.train_dataset.labels[:256]
+    with torch.no_grad():  # the same times and noise for the three labelings
+        right, null, wrong = (float(model.loss(x0, labels, torch.Generator().manual_seed(1))[0].mean())
+                              for labels in (y, torch.full_like(y, 2), 1 - y))
+    assert right < null < wrong and wrong - right > 0.01, (right, null, wrong)

@@ -97,6 +97,16 @@ def test_gradient_is_the_average_over_draws_of_the_straight_through_gradient() -
     assert torch.allclose(g[0, :, 0], expected.expand(2), atol=0.03)
     assert torch.allclose(g[0, :, 1:], torch.zeros(2, 2))
 
+    # An interaction f(h) = h[0, A] h[1, C]: each draw is a whole sequence with independent positions, so the
+    # averaged gradient on (0, A) is E[h[1, C]] = x[1, C] and on (1, C) it is x[0, A].
+    def pair(x: torch.Tensor) -> torch.Tensor:
+        return x[:, 0, 0] * x[:, 1, 1]
+
+    guide = STGFlow(pair, particles=40000)
+    sample(model, 1, steps=1, seed=0, progress=False, guidance=[guide])
+    g = guide.gradient(x, torch.log(x))
+    assert abs(float(g[0, 0, 0]) - 0.3) < 0.015 and abs(float(g[0, 1, 1]) - 0.7) < 0.015
+
 
 def test_several_objectives_combine_with_weights_and_direction() -> None:
     model = ExactSimplexModel(ALPHABET, _table())
