@@ -218,6 +218,7 @@ def plan(L: int, sur: Surrogate, clf: NoisyClassifier, tuned: dict[str, Any], ex
     runs = [
         Run("unguided", "masked", "1x", f"{L} steps", L, []),
         Run("unguided", "simplex", "1x", f"{L} steps", L, []),
+        Run("unguided", "simplex", "1x", f"{L} steps, eta=1", L, [], eta=1.0),
         Run("STGFlow", "simplex", "1x", f"scale={s_scale:g}, M={s_m}", L, [STGFlow(sur, scale=s_scale, particles=s_m)]),
         Run("CG first-order", "masked", "1x", f"scale={cg:g}", L,
             [DiscreteClassifierGuidance(clf, target=TARGET, scale=cg, method="first_order")]),
@@ -250,13 +251,13 @@ def plan(L: int, sur: Surrogate, clf: NoisyClassifier, tuned: dict[str, Any], ex
 
 def tuning_plan(L: int, sur: Surrogate, clf: NoisyClassifier, quick: bool) -> list[Run]:
     """Settings tried on the tuning seed (1x budget; CFG at L / 2 steps so that its cost is 1x)."""
-    scales = (5.0, 20.0) if quick else (5.0, 20.0, 80.0)
+    scales = (5.0, 20.0) if quick else (5.0, 20.0, 80.0, 320.0)
     ms = (4,) if quick else (4, 16)
     runs = [Run("STGFlow", "simplex", "1x", f"scale={sc:g}, M={m}", L, [STGFlow(sur, scale=sc, particles=m)])
             for sc in scales for m in ms]
-    for w in ((2.0,) if quick else (2.0, 4.0)):
+    for w in ((2.0,) if quick else (2.0, 4.0, 8.0)):
         runs.append(Run("CFG linear", "masked", "1x", f"w={w:g}", max(1, L // 2), [DiscreteCFG(scale=w)]))
-    for cg in ((1.0,) if quick else (1.0, 3.0)):
+    for cg in ((1.0,) if quick else (1.0, 3.0, 10.0)):
         runs.append(Run("CG first-order", "masked", "1x", f"scale={cg:g}", L,
                         [DiscreteClassifierGuidance(clf, target=TARGET, scale=cg, method="first_order")]))
     return runs
@@ -406,7 +407,7 @@ def _interpretation(rows: list[dict[str, Any]], infos: dict[str, dict[str, Any]]
             if r["method"] == "unguided":
                 continue
             ref = next((u for u in t_rows if u["method"] == "unguided" and u["model"] == r["model"]
-                        and u["budget"] == "1x"), base)
+                        and u["budget"] == "1x" and ("eta=1" in u["params"]) == ("eta=1" in r["params"])), base)
             se = math.hypot(r["sem"], ref["sem"]) or float("nan")
             z = (r["mean"] - ref["mean"]) / se
             if z < 2:

@@ -158,9 +158,9 @@ class GumbelSoftmaxFlow(SimplexProcess, SequenceModel):
         cond_dropout: Probability of replacing a label by the null class during training (CFG training).
         fixed_length: Every sequence has ``length`` tokens: the simplex is over the regular tokens only. Otherwise
             pad is one more vertex (a sequence ends where pad begins).
-        tau_max: Temperature at the noise end (paper default 10).
-        decay: Exponential decay rate of the temperature (paper default 3).
-        beta: Noise scale of the Gumbel logits, ``g / (beta tau_max)`` (paper default 2).
+        tau_max: Temperature at the noise end (10, the value quoted for the paper).
+        decay: Exponential decay rate of the temperature (3, as quoted for the paper).
+        beta: Noise scale of the Gumbel logits, ``g / (beta tau_max)`` (2, as quoted for the paper's interpolant).
         eta: Stochasticity of :meth:`step` in [0, 1]: 0 = ODE step, 1 = ancestral step (see the module docstring).
             A sampling option, also settable as ``model.eta``.
         lr: AdamW learning rate.
