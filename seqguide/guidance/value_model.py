@@ -18,7 +18,9 @@ The MSE minimiser is ``E[r(x_0) | x_t, t]``, the alpha -> infinity limit of the 
 quantity SVDD-MC's regression targets. At sampling time :class:`LearnedValue` scores candidate states
 with the network (one batched call per step, no denoiser look-ahead) and uses the oracle's exact reward
 for fully clean states when an oracle is given, so the last selection and ``Samples.scores`` use the
-true reward.
+true reward (:mod:`seqguide.guidance.learned_value`). The network base, the noised dataset and the training
+run are shared with the noisy classifier of discrete classifier guidance (:mod:`seqguide.guidance.noisy_states`);
+a :class:`ValueModel` also serves that guidance as a regressor (``log_potential``).
 
 Example:
     >>> from seqguide.guidance import SVDD, LearnedValue, fit_value_model

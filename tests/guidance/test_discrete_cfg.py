@@ -69,13 +69,13 @@ def _simplex(table: dict[str, float]) -> ExactSimplexModel:
     return ExactSimplexModel(AB, table, eta=1.0)
 
 
-@pytest.mark.parametrize("make,steps", [(_masked, 24), (_simplex, 32)])
+@pytest.mark.parametrize("make,steps", [(_masked, 16), (_simplex, 24)])
 def test_weight_one_is_conditional_and_zero_unconditional(make: Any, steps: int) -> None:
     tables, prior = _tables()
     model = _Conditional(make, tables, prior)
     assert 0.5 * sum(abs(tables[1][s] - model.mix[s]) for s in model.mix) > 0.2  # the classes differ
     for w, target in ((1.0, tables[1]), (0.0, model.mix)):
-        out = sample(model, 6000, steps=steps, cond=1, seed=0, progress=False,
+        out = sample(model, 4000, steps=steps, cond=1, seed=0, progress=False,
                      guidance=[DiscreteCFG(scale=w, schedule="constant")])
         assert _tv(out.sequences, target) < 0.04, (w, _tv(out.sequences, target))
 
