@@ -63,7 +63,7 @@ def _train(argv: Sequence[str]) -> int:
 def _sample_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqguide sample", description="Sample sequences from a checkpoint, "
                                      "optionally steered by guiders from the registry ('seqguide guiders list').")
-    parser.add_argument("--ckpt", required=True, help="MaskedDiffusion checkpoint (.ckpt)")
+    parser.add_argument("--ckpt", required=True, help="MaskedDiffusion or GumbelSoftmaxFlow checkpoint (.ckpt)")
     parser.add_argument("-n", "--num", type=int, default=16, help="number of sequences (default 16)")
     parser.add_argument("--steps", type=int, default=None, help="reverse steps (default: the model length)")
     parser.add_argument("--out", default=None, help="output .fasta/.fa or .csv (default: print to stdout)")
@@ -138,13 +138,13 @@ def _sample(argv: Sequence[str]) -> int:
 
     from seqguide.devices import LaunchSpec, resolve_device
     from seqguide.guidance.registry import GuiderSpecError
-    from seqguide.models import MaskedDiffusion
+    from seqguide.models import load_model
     from seqguide.sampling.distributed import launch_sampling
 
     try:
         spec = LaunchSpec.from_args(args)
         device = resolve_device(spec.device)
-        model = MaskedDiffusion.load(args.ckpt, map_location=device)
+        model = load_model(args.ckpt, map_location=device)
         classes = model.num_classes
         if args.cond is not None and not 0 <= args.cond <= classes - (classes == 0):
             raise ValueError(f"--cond {args.cond}: " + (f"labels are 0..{classes - 1} ({classes} = unconditional)"

@@ -1,13 +1,22 @@
-"""Training entry points: the LightningCLI behind ``seqguide train`` and a Python function for design loops.
+"""Training entry points: the LightningCLI behind ``seqguide train`` and Python functions for design loops.
 
-``seqguide train --config configs/train/crp.yaml`` builds a :class:`SequenceDataModule` and a
-:class:`MaskedDiffusion` from YAML (any Trainer flag can be given on the command line, and
-``--print_config`` prints the resolved configuration). The model's alphabet, length, number of classes
-and whether pad is allowed are read from the data, so the YAML never repeats them.
+``seqguide train --config configs/train/crp.yaml`` builds a :class:`SequenceDataModule` and a sequence model
+from YAML (any Trainer flag can be given on the command line, and ``--print_config`` prints the resolved
+configuration). The model is any :class:`~seqguide.models.SequenceModel` subclass, chosen by ``model.class_path``
+(LightningCLI subclass mode); without one it is :class:`~seqguide.models.MaskedDiffusion`, so a config that
+gives only ``model.backbone``, ``model.lr``, ... trains masked diffusion::
+
+    model:
+      class_path: seqguide.models.GumbelSoftmaxFlow       # configs/train/crp_simplex.yaml
+      init_args: {lr: 0.002, backbone: {class_path: seqguide.models.ConvDenoiser, init_args: {dim: 64}}}
+
+``--model GumbelSoftmaxFlow`` switches the class on the command line. The model's alphabet, length, number of
+classes and whether pad is allowed are read from the data, so the YAML never repeats them. The best checkpoint
+is chosen by the model's own validation metric (``val/nll`` for masked diffusion, ``val/ce`` for the flow).
 
 From Python::
 
-    from seqguide.training import train_masked_diffusion
+    from seqguide.training import train_masked_diffusion, train_gumbel_softmax_flow
     result = train_masked_diffusion(SequenceDataModule(preset="crp"), max_steps=500, out_dir="runs/crp")
     result.model, result.checkpoint, result.metrics
 """
@@ -28,28 +37,46 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from seqguide.data import SequenceDataModule
 from seqguide.models.backbones import Backbone
 from seqguide.models.masked import MaskedDiffusion
-from seqguide.step_trainer import ResumeState, checkpoint_callback, last_checkpoint, step_trainer
+from seqguide.models.sequence_model import SequenceModel
+from seqguide.models.simplex import GumbelSoftmaxFlow
+from seqguide.step_trainer import ResumeState, last_checkpoint, step_trainer
 from seqguide.trainer_options import add_trainer_options, prepare_fit
 
-__all__ = ["SeqguideCLI", "TrainResult", "train_cli", "train_masked_diffusion"]
+__all__ = ["SeqguideCLI", "TrainResult", "train_cli", "train_gumbel_softmax_flow", "train_masked_diffusion",
+           "train_sequence_model"]
+
+#: Model hyperparameters read from the data module (linked, never written in the YAML).
+_DATA_LINKS = ("alphabet", "length", "num_classes", "fixed_length")
+
+
+class _ModelMetricCheckpoint(ModelCheckpoint):
+    """``best.ckpt`` by the model's own validation metric (its ``monitor`` attribute), and ``last.ckpt``."""
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if self.monitor is None:
+            self.monitor = getattr(pl_module, "monitor", None)
+        super().setup(trainer, pl_module, stage)
 
 
 class SeqguideCLI(LightningCLI):
-    """LightningCLI for ``MaskedDiffusion`` + ``SequenceDataModule`` with data-to-model links."""
+    """LightningCLI for any :class:`SequenceModel` (default ``MaskedDiffusion``) + ``SequenceDataModule``, with
+    data-to-model links."""
 
     def add_arguments_to_parser(self, parser: Any) -> None:
-        for name in ("alphabet", "length", "num_classes", "fixed_length"):
-            parser.link_arguments(f"data.{name}", f"model.{name}", apply_on="instantiate")
-        add_trainer_options(parser)  # --ckpt_path last, --compile
+        for name in _DATA_LINKS:
+            parser.link_arguments(f"data.{name}", f"model.init_args.{name}", apply_on="instantiate")
+        add_trainer_options(parser)  # --ckpt_path last|FILE, --compile
+        parser.add_argument("--resume", action="store_true",
+                            help="continue from <default_root_dir>/checkpoints/last.ckpt (a killed run) if it exists; "
+                                 "the same as --ckpt_path last")
         parser.set_defaults({
+            "model": {"class_path": f"{MaskedDiffusion.__module__}.{MaskedDiffusion.__name__}"},
             "trainer.max_steps": 2000,
             "trainer.val_check_interval": 200,
             "trainer.check_val_every_n_epoch": None,
             "trainer.default_root_dir": "runs/train",
             "trainer.log_every_n_steps": 20,
         })
-        parser.add_argument("--resume", action="store_true",
-                            help="continue from <default_root_dir>/checkpoints/last.ckpt (a killed run) if it exists")
 
 
 def _config_files(argv: Sequence[str]) -> list[str]:
@@ -64,7 +91,7 @@ def _config_files(argv: Sequence[str]) -> list[str]:
 
 
 def train_cli(argv: Sequence[str] | None = None) -> int:
-    """``seqguide train [--config FILE] [--trainer.* ...] [--model.* ...] [--data.* ...]``."""
+    """``seqguide train [--config FILE] [--model CLASS] [--trainer.* ...] [--model.* ...] [--data.* ...]``."""
     import sys
 
     from seqguide.yaml_io import ConfigError, read_yaml
@@ -77,12 +104,14 @@ def train_cli(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     cli = SeqguideCLI(
-        MaskedDiffusion,
+        SequenceModel,
         SequenceDataModule,
+        subclass_mode_model=True,
         args=list(argv) if argv is not None else None,
         run=False,
         save_config_kwargs={"overwrite": True},
-        trainer_defaults={"callbacks": [checkpoint_callback(monitor="val/nll"), ResumeState()]},
+        trainer_defaults={"callbacks": [_ModelMetricCheckpoint(filename="best", mode="min", save_last=True,
+                                                               save_top_k=1), ResumeState()]},
         seed_everything_default=0,
         auto_configure_optimizers=False,
     )
@@ -101,6 +130,7 @@ def train_cli(argv: Sequence[str] | None = None) -> int:
         return 0
     best = getattr(ckpt, "best_model_path", "") or getattr(ckpt, "last_model_path", "")
     metrics = {k: float(v) for k, v in cli.trainer.callback_metrics.items()}
+    print(f"model: {type(cli.model).__name__}")
     print(f"checkpoint: {best}")
     if metrics:
         print("metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))
@@ -109,14 +139,15 @@ def train_cli(argv: Sequence[str] | None = None) -> int:
 
 @dataclass
 class TrainResult:
-    """What :func:`train_masked_diffusion` returns."""
+    """What :func:`train_sequence_model` (and the per-class functions) return."""
 
-    model: MaskedDiffusion
+    model: SequenceModel
     checkpoint: Path
     metrics: dict[str, float]
 
 
-def train_masked_diffusion(
+def train_sequence_model(
+    model_class: type[SequenceModel],
     data: SequenceDataModule,
     *,
     backbone: Backbone | None = None,
@@ -130,15 +161,16 @@ def train_masked_diffusion(
     trainer_kwargs: dict[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> TrainResult:
-    """Train a :class:`MaskedDiffusion` on ``data`` with a Lightning Trainer.
+    """Train a sequence model of ``model_class`` on ``data`` with a Lightning Trainer.
 
     Args:
+        model_class: :class:`MaskedDiffusion`, :class:`GumbelSoftmaxFlow` or another :class:`SequenceModel`.
         data: The data module (its alphabet, length, classes and fixed-length flag configure the model).
         backbone: An unbuilt backbone (default: the model's default transformer).
         out_dir: Where checkpoints (``best.ckpt``, ``last.ckpt``) are written.
         max_steps: Optimiser steps.
         val_check_interval: Validate every this many steps.
-        seed: Seed for weights, masking and data order.
+        seed: Seed for weights, noise and data order.
         progress: Show Lightning's progress bar.
         accelerator: Lightning accelerator (``"auto"``, ``"cpu"``, ``"gpu"``).
         resume: Continue a killed run from ``<out_dir>/checkpoints/last.ckpt`` when it exists (the result equals
@@ -146,22 +178,37 @@ def train_masked_diffusion(
         trainer_kwargs: Further ``lightning.Trainer`` arguments (``precision="bf16-mixed"``,
             ``accumulate_grad_batches``, ``devices``, ``strategy``); several devices from a script relaunch the
             script per device (Lightning's ``ddp``), so use ``seqguide train`` or a script for that.
-        **model_kwargs: Further ``MaskedDiffusion`` arguments (``lr``, ``schedule``, ...).
+        **model_kwargs: Further model arguments (``lr``, ``schedule``, ``tau_max``, ...).
 
     Returns:
-        The trained model (best validation checkpoint loaded when there is a validation split), the
-        checkpoint path and the final metrics.
+        The trained model (best validation checkpoint loaded when there is a validation split, by the model's
+        ``monitor`` metric), the checkpoint path and the final metrics.
     """
+    if not (isinstance(model_class, type) and issubclass(model_class, SequenceModel)):
+        raise TypeError(f"model_class must be a SequenceModel subclass, got {model_class!r}")
     L.seed_everything(seed, verbose=False)
     out_dir = Path(out_dir)
-    model = MaskedDiffusion(data.alphabet, length=data.length, backbone=backbone, num_classes=data.num_classes,
-                            fixed_length=data.fixed_length, **model_kwargs)
+    model = model_class(data.alphabet, length=data.length, backbone=backbone, num_classes=data.num_classes,
+                        fixed_length=data.fixed_length, **model_kwargs)
     has_val = data.val_fraction > 0
-    trainer, ckpt_cb = step_trainer(out_dir, monitor="val/nll", has_val=has_val, max_steps=max_steps,
+    trainer, ckpt_cb = step_trainer(out_dir, monitor=model.monitor, has_val=has_val, max_steps=max_steps,
                                     val_check_interval=val_check_interval, progress=progress, accelerator=accelerator,
                                     **dict(trainer_kwargs or {}))
     trainer.fit(model, datamodule=data, ckpt_path=last_checkpoint(out_dir) if resume else None, weights_only=True)
     path = Path(ckpt_cb.best_model_path or ckpt_cb.last_model_path)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    best = MaskedDiffusion.load(path, map_location=model.device) if path.is_file() else model.eval()
+    best = model_class.load(path, map_location=model.device) if path.is_file() else model.eval()
     return TrainResult(best.to(torch.device("cpu")) if accelerator == "cpu" else best, path, metrics)
+
+
+def train_masked_diffusion(data: SequenceDataModule, **kwargs: Any) -> TrainResult:
+    """Train a :class:`MaskedDiffusion` on ``data``; the arguments are those of :func:`train_sequence_model`
+    (``backbone``, ``out_dir``, ``max_steps``, ``val_check_interval``, ``seed``, ``progress``, ``accelerator``,
+    and model arguments such as ``lr`` or ``schedule``)."""
+    return train_sequence_model(MaskedDiffusion, data, **kwargs)
+
+
+def train_gumbel_softmax_flow(data: SequenceDataModule, **kwargs: Any) -> TrainResult:
+    """Train a :class:`GumbelSoftmaxFlow` on ``data``; the arguments are those of :func:`train_sequence_model`
+    (``backbone``, ``out_dir``, ``max_steps``, ...; model arguments such as ``lr``, ``tau_max``, ``decay``)."""
+    return train_sequence_model(GumbelSoftmaxFlow, data, **kwargs)

@@ -9,6 +9,9 @@ with the weights an uninterrupted run would have (see :mod:`seqguide.step_traine
 way the model the loop uses is the one *loaded from the file*, so an uninterrupted run and a resumed one
 sample with bit-identical weights.
 
+``model.train.kind`` chooses masked diffusion (default) or a Gumbel-Softmax simplex flow; a checkpoint is loaded as
+whichever sequence model it holds (:func:`seqguide.models.load_model`).
+
 ``data.ehrlich_samples: N`` draws N feasible sequences from the discrete Markov process (DMP) of the
 objective's ``ehrlich`` oracle and writes them to ``<run_dir>/data/ehrlich_dmp.fasta`` before training.
 """
@@ -119,8 +122,9 @@ def _backbone(spec: Any) -> Any:
 
 def _train(train: TrainConfig, run_dir: Path, objective: Objective, seed: int, progress: bool,
            recipe: str) -> dict[str, Any]:
+    from seqguide.models import GumbelSoftmaxFlow, MaskedDiffusion
     from seqguide.step_trainer import last_checkpoint
-    from seqguide.training import train_masked_diffusion
+    from seqguide.training import train_sequence_model
 
     data = train.data
     path, alphabet = data.path, data.alphabet
@@ -137,10 +141,14 @@ def _train(train: TrainConfig, run_dir: Path, objective: Objective, seed: int, p
     work.mkdir(parents=True, exist_ok=True)
     spec.write_text(recipe)
     with _quiet(not progress):
-        result = train_masked_diffusion(dm, backbone=_backbone(train.backbone), out_dir=work, max_steps=train.steps,
-                                        val_check_interval=train.val_check_interval, seed=seed, progress=progress,
-                                        accelerator=lightning_accelerator(), lr=train.lr,
-                                        warmup_steps=train.warmup_steps, schedule=train.schedule, resume=resume)
+        if train.kind == "simplex":
+            cls, kwargs = GumbelSoftmaxFlow, train.flow.model_dump()
+        else:
+            cls, kwargs = MaskedDiffusion, {"schedule": train.schedule}
+        result = train_sequence_model(cls, dm, backbone=_backbone(train.backbone), out_dir=work,
+                                      max_steps=train.steps, val_check_interval=train.val_check_interval, seed=seed,
+                                      progress=progress, accelerator=lightning_accelerator(), lr=train.lr,
+                                      warmup_steps=train.warmup_steps, resume=resume, **kwargs)
     if not result.checkpoint.is_file():
         raise RuntimeError(f"training finished without writing a checkpoint under {work}")
     return {"source": "trained", "train_checkpoint": str(result.checkpoint), "data": str(path or data.preset),
@@ -176,7 +184,7 @@ def prepare_model(config: CampaignConfig, run_dir: Path, objective: Objective, *
     Raises:
         ValueError: if the model's alphabet or length disagrees with ``model.alphabet`` / ``model.length``.
     """
-    from seqguide.models import MaskedDiffusion
+    from seqguide.models import load_model
 
     spec = config.model
     info: dict[str, Any]
@@ -187,7 +195,7 @@ def prepare_model(config: CampaignConfig, run_dir: Path, objective: Objective, *
         assert spec.train is not None
         ckpt = run_dir / "model" / "model.ckpt"
         seed = spec.train.seed if spec.train.seed is not None else config.seed
-        recipe = json.dumps({"train": spec.train.model_dump(mode="json"), "seed": seed}, sort_keys=True)
+        recipe = json.dumps({"train": spec.train.recipe(), "seed": seed}, sort_keys=True)
         recipe_file = ckpt.with_name("train_spec.json")
         info = {"source": "trained (cached)"}
         if not ckpt.is_file() or not recipe_file.is_file() or not _same_recipe(recipe_file.read_text(), recipe):
@@ -197,9 +205,9 @@ def prepare_model(config: CampaignConfig, run_dir: Path, objective: Objective, *
             shutil.copyfile(info["train_checkpoint"], tmp)
             os.replace(tmp, ckpt)
             recipe_file.write_text(recipe)
-    model = MaskedDiffusion.load(ckpt, map_location=resolve_device())
+    model = load_model(ckpt, map_location=resolve_device())
     digest = file_digest(ckpt)
-    info.update(checkpoint=str(ckpt.resolve()), sha256=digest, id=f"{ckpt.name}@{digest}",
+    info.update(checkpoint=str(ckpt.resolve()), sha256=digest, id=f"{ckpt.name}@{digest}", model=type(model).__name__,
                 alphabet=model.alphabet.name, kind=model.alphabet.kind, length=model.length)
     if spec.alphabet is not None and spec.alphabet.lower() not in (model.alphabet.name, model.alphabet.kind):
         raise ValueError(f"model.alphabet: the model's alphabet is {model.alphabet.name!r} (kind "

@@ -78,6 +78,7 @@ __all__ = [
     "ConstraintSpec",
     "ConvBackboneConfig",
     "DataConfig",
+    "FlowConfig",
     "GuidanceEntry",
     "LoopConfig",
     "ModelConfig",
@@ -204,23 +205,44 @@ class ConvBackboneConfig(_Strict):
 BackboneConfig = Annotated[TransformerBackboneConfig | ConvBackboneConfig, Field(discriminator="type")]
 
 
+class FlowConfig(_Strict):
+    """Settings of a :class:`~seqguide.models.GumbelSoftmaxFlow` (``kind: simplex``).
+
+    Attributes:
+        tau_max: Temperature at the noise end.
+        decay: Exponential decay rate of the temperature.
+        beta: Noise scale of the Gumbel logits.
+        eta: Sampling stochasticity in [0, 1]: 0 = deterministic ODE step, 1 = ancestral step (value-based guiders
+            such as SVDD need ``eta > 0`` to see distinct candidates).
+    """
+
+    tau_max: PositiveFloat = 10.0
+    decay: PositiveFloat = 3.0
+    beta: PositiveFloat = 2.0
+    eta: float = Field(0.0, ge=0.0, le=1.0)
+
+
 class TrainConfig(_Strict):
-    """A masked-diffusion training run done once at the start of the campaign.
+    """A generative-model training run done once at the start of the campaign.
 
     The checkpoint is cached as ``<run_dir>/model/model.ckpt``; a resumed (or re-run) campaign loads it
     instead of training again.
 
     Attributes:
+        kind: ``masked`` (:class:`~seqguide.models.MaskedDiffusion`) or ``simplex``
+            (:class:`~seqguide.models.GumbelSoftmaxFlow`, settings in ``flow``).
         data: The training data.
         backbone: The denoising network (``type: transformer`` or ``type: conv``).
         steps: Optimiser steps.
         val_check_interval: Validate every this many steps (the best validation checkpoint is kept).
         lr: AdamW learning rate.
         warmup_steps: Linear warm-up steps.
-        schedule: Noise schedule, ``loglinear`` or ``cosine``.
+        schedule: Noise schedule of masked diffusion, ``loglinear`` or ``cosine``.
+        flow: Settings of the simplex flow (``kind: simplex`` only).
         seed: Training seed (default: the campaign seed).
     """
 
+    kind: Literal["masked", "simplex"] = "masked"
     data: DataConfig
     backbone: BackboneConfig = Field(default_factory=TransformerBackboneConfig)
     steps: PositiveInt = 500
@@ -228,14 +250,31 @@ class TrainConfig(_Strict):
     lr: PositiveFloat = 2e-3
     warmup_steps: NonNegativeInt = 20
     schedule: Literal["loglinear", "cosine"] = "loglinear"
+    flow: FlowConfig = Field(default_factory=FlowConfig)
     seed: Annotated[int, Field(ge=0, lt=2**32)] | None = None
+
+    @model_validator(mode="after")
+    def _flow_only_for_simplex(self) -> TrainConfig:
+        if self.kind != "simplex" and "flow" in self.model_fields_set:
+            raise ValueError("flow: settings apply to kind: simplex only")
+        return self
+
+    def recipe(self) -> dict[str, Any]:
+        """The settings that define the trained model (a masked run's recipe does not list the simplex-only keys,
+        so runs cached before ``kind`` existed are not retrained)."""
+        out = self.model_dump(mode="json")
+        if self.kind == "masked":
+            out.pop("kind")
+            out.pop("flow")
+        return out
 
 
 class ModelConfig(_Strict):
     """The generative model: a checkpoint file or a training spec (exactly one).
 
     Attributes:
-        checkpoint: A ``MaskedDiffusion`` checkpoint (``.ckpt``, loaded with ``weights_only=True``).
+        checkpoint: A ``MaskedDiffusion`` or ``GumbelSoftmaxFlow`` checkpoint (``.ckpt``, loaded with
+            ``weights_only=True``; the class is read from the file).
         train: A training spec, run at the start of the campaign and cached in the run directory.
         alphabet: Optional check: the model's alphabet kind or name must match (``dna``, ``protein``, ...).
         length: Optional check: the model's sequence length must equal this.

@@ -10,7 +10,9 @@ from seqguide.guidance.cfg import CFG
 from seqguide.guidance.cfg_ctrl import CFGCtrl
 from seqguide.guidance.cfg_plus_plus import CFGPlusPlus
 from seqguide.guidance.cfg_zero_star import CFGZeroStar
+from seqguide.guidance.classifier_discrete import DiscreteClassifierGuidance
 from seqguide.guidance.classifier_guidance import ClassifierGuidance
+from seqguide.guidance.discrete_cfg import DiscreteCFG
 from seqguide.guidance.dynamic_cfg import DynamicCFG
 from seqguide.guidance.fdg import FDG
 from seqguide.guidance.guidance_interval import GuidanceInterval
@@ -37,6 +39,7 @@ from seqguide.guidance.reward_guidance import (
 )
 from seqguide.guidance.reward_measurement import DifferentiableReward, RewardMeasurement, as_measurement
 from seqguide.guidance.smc import SMC
+from seqguide.guidance.stgflow import STGFlow
 from seqguide.guidance.svdd import SVDD
 from seqguide.guidance.value import CallableValue, PosteriorMeanValue, ValueFunction, as_value
 
@@ -57,8 +60,11 @@ __all__ = [
     "CallableValue",
     "Candidates",
     "ClampObserved",
+    "ClassifierFitReport",
     "ClassifierGuidance",
     "DifferentiableReward",
+    "DiscreteCFG",
+    "DiscreteClassifierGuidance",
     "Downsample",
     "DynamicCFG",
     "Final",
@@ -71,11 +77,13 @@ __all__ = [
     "LinearObservation",
     "Measurement",
     "MeasurementValue",
+    "NoisyClassifier",
     "PosteriorMeanValue",
     "QuantizedExpectation",
     "RewardGuidance",
     "RewardMeasurement",
     "ReweightedFit",
+    "STGFlow",
     "TokenObservation",
     "ValueFitReport",
     "ValueFunction",
@@ -84,6 +92,7 @@ __all__ = [
     "as_value",
     "build_guider",
     "effective_sample_size",
+    "fit_noisy_classifier",
     "fit_reweighted",
     "fit_value_model",
     "guided_prediction",
@@ -95,13 +104,21 @@ __all__ = [
     "reward_weights",
 ]
 
-# The learned value model (SVDD-MC) needs Lightning; import it on first use so that `import seqguide` stays light.
-_VALUE_MODEL_NAMES = ("LearnedValue", "ValueFitReport", "ValueModel", "fit_value_model")
+# The learned models on noisy states need Lightning; import them on first use so that `import seqguide` stays light.
+_LAZY = {
+    "LearnedValue": "seqguide.guidance.learned_value",
+    "ValueFitReport": "seqguide.guidance.value_model",
+    "ValueModel": "seqguide.guidance.value_model",
+    "fit_value_model": "seqguide.guidance.value_model",
+    "ClassifierFitReport": "seqguide.guidance.noisy_classifier",
+    "NoisyClassifier": "seqguide.guidance.noisy_classifier",
+    "fit_noisy_classifier": "seqguide.guidance.noisy_classifier",
+}
 
 
 def __getattr__(name: str):
-    if name in _VALUE_MODEL_NAMES:
-        from seqguide.guidance import value_model
+    if name in _LAZY:
+        import importlib
 
-        return getattr(value_model, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

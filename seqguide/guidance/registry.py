@@ -87,6 +87,10 @@ _BUILTIN: dict[str, str] = {
     "dynamic_cfg": "seqguide.guidance.dynamic_cfg:DynamicCFG",
     # gradient guidance on images (adjust hook)
     "classifier": "seqguide.guidance.classifier_guidance:ClassifierGuidance",
+    # simplex flows and gradient guidance for sequences
+    "stgflow": "seqguide.guidance.stgflow:STGFlow",
+    "discrete_cfg": "seqguide.guidance.discrete_cfg:DiscreteCFG",
+    "classifier_discrete": "seqguide.guidance.classifier_discrete:DiscreteClassifierGuidance",
     # posterior sampling and reward guidance for masked diffusion
     "aps": "seqguide.guidance.aps:APS",
     "reward_guidance": "seqguide.guidance.reward_guidance:RewardGuidance",

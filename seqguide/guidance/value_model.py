@@ -18,7 +18,9 @@ The MSE minimiser is ``E[r(x_0) | x_t, t]``, the alpha -> infinity limit of the 
 quantity SVDD-MC's regression targets. At sampling time :class:`LearnedValue` scores candidate states
 with the network (one batched call per step, no denoiser look-ahead) and uses the oracle's exact reward
 for fully clean states when an oracle is given, so the last selection and ``Samples.scores`` use the
-true reward.
+true reward (:mod:`seqguide.guidance.learned_value`). The network base, the noised dataset and the training
+run are shared with the noisy classifier of discrete classifier guidance (:mod:`seqguide.guidance.noisy_states`);
+a :class:`ValueModel` also serves that guidance as a regressor (``log_potential``).
 
 Example:
     >>> from seqguide.guidance import SVDD, LearnedValue, fit_value_model
@@ -28,33 +30,31 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import tempfile
 import time
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 
 import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
-from seqguide.alphabet import Alphabet, get_alphabet
+from seqguide.alphabet import Alphabet
 from seqguide.devices import model_device
-from seqguide.guidance.value import ValueFunction
-from seqguide.models.backbones import Backbone, ConvDenoiser, resolve_backbone
-from seqguide.models.schedules import NoiseSchedule, get_schedule
-from seqguide.sampling.rows import unique_rows
-from seqguide.step_trainer import step_trainer
-
-if TYPE_CHECKING:
-    from seqguide.sampling.context import SamplingContext
+from seqguide.guidance.learned_value import LearnedValue
+from seqguide.guidance.noisy_states import (
+    NoisedStateDataset,
+    NoisyStateModel,
+    batch_loader,
+    fit_noisy_state_model,
+    split_indices,
+)
+from seqguide.models.backbones import Backbone
+from seqguide.models.schedules import NoiseSchedule
 
 __all__ = [
     "LearnedValue",
@@ -68,19 +68,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_POOLINGS = ("mean", "attention")
 _LOSSES = ("mse", "huber")
-_FORMAT = "seqguide.ValueModel/1"
 
 
-def _default_backbone() -> Backbone:
-    # A dilated CNN: in benchmarks/value_guidance.py it fit the JASPAR value (a convolution-like score) far better
-    # than a transformer of similar cost (held-out R2 0.28 vs 0.08) and QED slightly better (0.095 vs 0.052), at
-    # 2-3x less CPU time per step.
-    return ConvDenoiser(dim=48, depth=4, kernel_size=5, dropout=0.0)
-
-
-class ValueModel(L.LightningModule):
+class ValueModel(NoisyStateModel):
     """A time-conditioned network ``v(x_t, t) ~ E[r(x_0) | x_t]`` on noisy token states.
 
     The backbone maps ``(B, L)`` tokens and ``t`` to per-position outputs; these are pooled over the
@@ -114,6 +105,9 @@ class ValueModel(L.LightningModule):
         ValueError: for an unknown pooling/loss/schedule or a non-positive ``reward_std`` or ``length``.
     """
 
+    file_format: ClassVar[str] = "seqguide.ValueModel/1"
+    required_hparams: ClassVar[tuple[str, ...]] = ("reward_std", "pooling", "backbone")
+
     def __init__(
         self,
         alphabet: str | list[str] | dict[str, Any] | Alphabet = "dna",
@@ -132,11 +126,6 @@ class ValueModel(L.LightningModule):
         oracle_name: str | None = None,
         weights: list[float] | None = None,
     ) -> None:
-        super().__init__()
-        if length < 1:
-            raise ValueError(f"length must be >= 1, got {length}")
-        if pooling not in _POOLINGS:
-            raise ValueError(f"pooling must be one of {_POOLINGS}, got {pooling!r}")
         if loss not in _LOSSES:
             raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}")
         if not (math.isfinite(reward_std) and reward_std > 0):
@@ -145,37 +134,16 @@ class ValueModel(L.LightningModule):
             raise ValueError(f"reward_mean must be finite, got {reward_mean}")
         if huber_delta <= 0:
             raise ValueError(f"huber_delta must be > 0, got {huber_delta}")
-        self.alphabet = get_alphabet(alphabet)
-        backbone = resolve_backbone(backbone, _default_backbone)
-        backbone.build(vocab_size=self.alphabet.vocab_size, length=length, num_classes=0, time_conditioning=True,
-                       out_dim=1 if pooling == "mean" else 2)
-        self.backbone = backbone
-        self.schedule: NoiseSchedule = get_schedule(schedule)
-        self.length = length
-        self.mask_id = self.alphabet.mask_id
-        self.pad_id = self.alphabet.pad_id
+        super().__init__(alphabet, length, backbone, schedule, pooling, out_features=1)
         self.save_hyperparameters(ignore=["backbone", "alphabet"])
-        # Plain data only, so checkpoints load with torch.load(weights_only=True).
-        self.hparams["alphabet"] = self.alphabet.to_dict()
-        self.hparams["backbone"] = backbone.spec()
+        self._plain_hparams()
         self.hparams["weights"] = None if weights is None else [float(w) for w in weights]
         self._val_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     # ------------------------------------------------------------------ network
     def _standardized(self, tokens: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
         """Network output in standardised reward units: ``(B,)`` float32."""
-        if tokens.dim() != 2:
-            raise ValueError(f"tokens must be (B, L) token ids, got shape {tuple(tokens.shape)}")
-        B = tokens.shape[0]
-        t_in = torch.as_tensor(t, dtype=torch.float32, device=tokens.device).expand(B)
-        out = self.backbone(tokens, t_in).float()  # (B, L, 1 or 2)
-        keep = tokens != self.pad_id  # visible padding carries no content; masked positions do count
-        keep = keep | ~keep.any(dim=1, keepdim=True)  # an all-pad row pools over every position
-        if self.hparams.pooling == "mean":
-            w = keep.float() / keep.sum(dim=1, keepdim=True)
-        else:
-            w = out[..., 1].masked_fill(~keep, float("-inf")).softmax(dim=1)
-        return (out[..., 0] * w).sum(dim=1)
+        return self.pooled(tokens, t)[:, 0]
 
     def forward(self, tokens: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
         """Predicted value ``E[r(x_0) | x_t]`` in the oracle's units.
@@ -192,19 +160,21 @@ class ValueModel(L.LightningModule):
     @torch.no_grad()
     def predict(self, tokens: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
         """:meth:`forward` in eval mode without gradients, on the model's device: ``(B,)`` float32."""
-        was_training = self.training
-        self.eval()
-        try:
-            return self(tokens.to(self.device), t)
-        finally:
-            self.train(was_training)
+        return self._eval_call(self, tokens.to(self.device), t)
 
-    def noise(self, x0: torch.Tensor, t: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """The forward process of the generative model: mask each token of ``x0 (B, L)`` with probability
-        ``1 - alpha(t)`` for ``t (B,)`` (the same kernel as ``MaskedDiffusion.q_xt``)."""
-        move = 1.0 - self.schedule.alpha(t.to(torch.float64))[:, None]
-        u = torch.rand(x0.shape, device=x0.device, generator=generator, dtype=torch.float64)
-        return torch.where(u < move, torch.full_like(x0, self.mask_id), x0)
+    def log_potential(self, tokens: torch.Tensor, t: torch.Tensor | float, target: int | None = None) -> torch.Tensor:
+        """The value as a guidance log-potential, larger-is-better (a minimised objective is negated): ``(B,)``.
+
+        Used by :class:`~seqguide.guidance.DiscreteClassifierGuidance` as ``log p(y | x_t)`` of a regressor
+        (the tilt ``exp(scale * v(x_t))``); ``tokens`` may be soft one-hots (differentiable).
+
+        Raises:
+            ValueError: if a class ``target`` is given (a regressor has no classes).
+        """
+        if target is not None:
+            raise ValueError(f"a ValueModel is a regressor: it has no class target (got target={target})")
+        sign = 1.0 if self.hparams.maximize else -1.0
+        return sign * self(tokens, t)
 
     # ------------------------------------------------------------------ training
     def _loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -223,12 +193,6 @@ class ValueModel(L.LightningModule):
                                       r.detach()))
         return loss
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._common_step(batch, "train")
-
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._common_step(batch, "val")
-
     def on_validation_epoch_start(self) -> None:
         self._val_outputs = []
 
@@ -243,61 +207,10 @@ class ValueModel(L.LightningModule):
         self.log("val/spearman", metrics["spearman"], prog_bar=True)
         self._val_outputs = []
 
-    def configure_optimizers(self) -> dict[str, Any]:
-        opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-        warm = max(1, int(self.hparams.warmup_steps))
-        total = int(self.trainer.max_steps) if self.trainer.max_steps and self.trainer.max_steps > 0 else \
-            int(self.trainer.estimated_stepping_batches)
-        total = max(total, warm + 1)
-
-        def factor(step: int) -> float:
-            if step < warm:
-                return (step + 1) / warm
-            progress = min(1.0, (step - warm) / (total - warm))
-            return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-
-    # ------------------------------------------------------------------ checkpoints
-    def save(self, path: str | Path) -> Path:
-        """Write weights and plain-data hyperparameters to ``path`` (loadable with ``weights_only=True``)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"format": _FORMAT, "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
-                    "hyper_parameters": dict(self.hparams)}, path)
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> ValueModel:
-        """Load a file written by :meth:`save` or a Lightning checkpoint, with ``torch.load(weights_only=True)``.
-
-        Raises:
-            FileNotFoundError: if ``path`` does not exist.
-            ValueError: if the file is not a seqguide value-model checkpoint.
-        """
-        from seqguide.models.checkpoints import load_checkpoint
-
-        ckpt = load_checkpoint(path, map_location=map_location, what="value-model checkpoint")
-        if "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
-            raise ValueError(f"{path}: not a checkpoint (missing state_dict/hyper_parameters)")
-        hp = dict(ckpt["hyper_parameters"])
-        hp.pop("_instantiator", None)
-        if "reward_std" not in hp or "pooling" not in hp or "backbone" not in hp:
-            raise ValueError(f"{path}: not a seqguide ValueModel checkpoint (hyperparameters {sorted(hp)})")
-        model = cls(**hp)
-        model.load_state_dict(ckpt["state_dict"])
-        return model.to(map_location).eval()
-
-
 # ---------------------------------------------------------------------------------- data
-class NoisedRewardDataset(Dataset):
-    """Pairs ``(x_t, t) -> r(x_0)`` whose noise is drawn when an item is read (SVDD-MC regression data).
-
-    Every read draws a fresh ``t ~ U(0, 1)`` and fresh masks from the dataset's own generator, so each
-    epoch sees new corruptions of the same clean sequences; the stream is reproducible from ``seed`` and the
-    (seeded) order of reads. With ``fixed=True`` the noise is drawn once at construction (``repeats``
-    corruptions per sequence), for a validation set whose loss is comparable between evaluations.
+class NoisedRewardDataset(NoisedStateDataset):
+    """Pairs ``(x_t, t) -> r(x_0)`` whose noise is drawn when an item is read (SVDD-MC regression data): a
+    :class:`~seqguide.guidance.noisy_states.NoisedStateDataset` with the target ``"reward"``.
 
     Args:
         tokens: ``(N, L)`` int64 clean sequences x_0.
@@ -311,54 +224,14 @@ class NoisedRewardDataset(Dataset):
 
     def __init__(self, tokens: torch.Tensor, rewards: torch.Tensor, schedule: NoiseSchedule, mask_id: int, *,
                  seed: int = 0, fixed: bool = False, repeats: int = 1) -> None:
-        if tokens.dim() != 2:
-            raise ValueError(f"tokens must be (N, L), got shape {tuple(tokens.shape)}")
-        if rewards.shape != (tokens.shape[0],):
-            raise ValueError(f"rewards must be ({tokens.shape[0]},), got shape {tuple(rewards.shape)}")
-        if not torch.isfinite(rewards).all():
+        if not torch.isfinite(torch.as_tensor(rewards)).all():
             raise ValueError("rewards must be finite (drop invalid designs first)")
-        if repeats < 1:
-            raise ValueError(f"repeats must be >= 1, got {repeats}")
-        self.tokens = tokens.long().cpu()
-        self.rewards = rewards.double().cpu()
-        self.schedule = schedule
-        self.mask_id = mask_id
-        self.generator = torch.Generator().manual_seed(seed)
-        self.fixed = fixed
-        self._fixed: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
-        if fixed:
-            x0 = self.tokens.repeat(repeats, 1)
-            t = torch.rand(x0.shape[0], generator=self.generator, dtype=torch.float64)
-            self._fixed = (self._corrupt(x0, t), t.float(), self.rewards.repeat(repeats))
+        super().__init__(tokens, torch.as_tensor(rewards).double(), schedule, mask_id, key="reward", seed=seed,
+                         fixed=fixed, repeats=repeats)
 
-    def _corrupt(self, x0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        move = 1.0 - self.schedule.alpha(t)[:, None]
-        u = torch.rand(x0.shape, generator=self.generator, dtype=torch.float64)
-        return torch.where(u < move, torch.full_like(x0, self.mask_id), x0)
-
-    def __len__(self) -> int:
-        return self._fixed[0].shape[0] if self._fixed is not None else self.tokens.shape[0]
-
-    def __getitem__(self, index: int | Sequence[int] | torch.Tensor) -> dict[str, torch.Tensor]:
-        """One item (``x_t (L,)``, ``t ()``, ``reward ()``) for an int index, or a batch (``(B, L)``, ``(B,)``,
-        ``(B,)``) for a list of indices, noised in one vectorised draw (use with a ``BatchSampler``)."""
-        single = isinstance(index, (int, np.integer)) or (isinstance(index, torch.Tensor) and index.dim() == 0)
-        idx = torch.as_tensor(index, dtype=torch.long).reshape(-1)
-        if self._fixed is not None:
-            x_t, t, r = (part[idx] for part in self._fixed)
-        else:
-            t = torch.rand(idx.shape[0], generator=self.generator, dtype=torch.float64)
-            x_t, r = self._corrupt(self.tokens[idx], t), self.rewards[idx]
-            t = t.float()
-        if single:
-            return {"x_t": x_t[0], "t": t[0], "reward": r[0]}
-        return {"x_t": x_t, "t": t, "reward": r}
-
-
-def _batch_loader(data: NoisedRewardDataset, batch_size: int, *, shuffle: bool, seed: int) -> DataLoader:
-    """Batches read from ``data`` with one vectorised ``__getitem__`` call each."""
-    order = RandomSampler(data, generator=torch.Generator().manual_seed(seed)) if shuffle else SequentialSampler(data)
-    return DataLoader(data, batch_size=None, sampler=BatchSampler(order, batch_size=batch_size, drop_last=False))
+    @property
+    def rewards(self) -> torch.Tensor:
+        return self.targets
 
 
 # ---------------------------------------------------------------------------------- fitting
@@ -433,22 +306,6 @@ def _scalarize(values: np.ndarray, weights: Sequence[float] | None, name: str) -
                              "them")
         return values @ np.asarray(weights, dtype=np.float64)
     return values
-
-
-@contextlib.contextmanager
-def _quiet_lightning(enabled: bool) -> Iterator[None]:
-    """Silence Lightning's informational messages (accelerator summary, tips) while ``enabled``."""
-    names = ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda", "lightning.fabric")
-    loggers = [logging.getLogger(n) for n in names]
-    levels = [lg.level for lg in loggers]
-    if enabled:
-        for lg in loggers:
-            lg.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
 
 
 def _labelled_data(
@@ -599,9 +456,8 @@ def fit_value_model(
     tokens = tokens[keep].cpu()
     r_t = torch.from_numpy(r[ok])
     N = tokens.shape[0]
-    n_val = 0 if val_fraction == 0 or N < 10 else max(1, round(val_fraction * N))
-    perm = torch.randperm(N, generator=torch.Generator().manual_seed(seed))
-    val_idx, train_idx = perm[:n_val], perm[n_val:]
+    train_idx, val_idx = split_indices(N, val_fraction, seed)
+    n_val = int(val_idx.numel())
     r_train = r_t[train_idx]
     mean = float(r_train.mean())
     std = float(r_train.std()) if train_idx.numel() > 1 else 0.0
@@ -615,32 +471,9 @@ def fit_value_model(
     train_ds = NoisedRewardDataset(tokens[train_idx], r_train, vm.schedule, vm.mask_id, seed=seed)
     val_ds = NoisedRewardDataset(tokens[val_idx], r_t[val_idx], vm.schedule, vm.mask_id, seed=seed + 1, fixed=True,
                                  repeats=val_repeats) if n_val else None
-    loader = _batch_loader(train_ds, min(batch_size, len(train_ds)), shuffle=True, seed=seed)
-    val_loader = _batch_loader(val_ds, max(batch_size, 256), shuffle=False, seed=seed) if val_ds is not None else None
-
-    tmp = None
-    if out_dir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="seqguide-value-")
-        root = Path(tmp.name)
-    else:
-        root = Path(out_dir)
-    try:
-        with _quiet_lightning(not progress):
-            trainer, ckpt_cb = step_trainer(root, monitor="val/mse", has_val=val_ds is not None, max_steps=max_steps,
-                                            val_check_interval=val_check_interval, progress=progress,
-                                            accelerator=accelerator, num_sanity_val_steps=0)
-        with warnings.catch_warnings(), _quiet_lightning(not progress):
-            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-            warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
-            warnings.filterwarnings("ignore", message=".*validation_step.*but have no .val_dataloader.*")
-            trainer.fit(vm, train_dataloaders=loader, val_dataloaders=val_loader)
-        best_path = Path(ckpt_cb.best_model_path) if ckpt_cb.best_model_path else None
-        best = ValueModel.load(best_path) if best_path is not None and best_path.is_file() else vm.cpu().eval()
-        steps = int(trainer.global_step)
-        checkpoint = str(best_path) if (best_path is not None and tmp is None) else None
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
+    best, steps, checkpoint = fit_noisy_state_model(
+        vm, train_ds, val_ds, monitor="val/mse", out_dir=out_dir, max_steps=max_steps, batch_size=batch_size,
+        val_check_interval=val_check_interval, progress=progress, accelerator=accelerator, seed=seed)
     best = best.to(device).eval()
     metrics = {"mse": float("nan"), "r2": float("nan"), "spearman": float("nan")}
     if val_ds is not None:
@@ -657,117 +490,7 @@ def fit_value_model(
 def evaluate_value_model(model: ValueModel, data: NoisedRewardDataset, batch_size: int = 1024) -> dict[str, float]:
     """MSE, R^2 and Spearman of ``model`` on a (fixed-noise) :class:`NoisedRewardDataset`."""
     preds, targets = [], []
-    for batch in _batch_loader(data, batch_size, shuffle=False, seed=0):
+    for batch in batch_loader(data, batch_size, shuffle=False, seed=0):
         preds.append(model.predict(batch["x_t"], batch["t"].to(model.device)).double().cpu())
         targets.append(batch["reward"].double())
     return regression_metrics(torch.cat(preds).numpy(), torch.cat(targets).numpy())
-
-
-# ---------------------------------------------------------------------------------- value function
-class LearnedValue(ValueFunction):
-    """SVDD-MC value: a trained :class:`ValueModel` on noisy states, the oracle's reward on clean ones.
-
-    For each batch of states, rows with no masked position are scored by the oracle (when one is given:
-    then SVDD's last selection, SMC's final weights and ``Samples.scores`` use the true reward), every
-    other row by the network in one batched call (identical rows evaluated once), at the states' time
-    ``s`` and on the states' device. Values are larger-is-better: a minimised oracle is negated.
-
-    Variable-length designs (and short runs) can be complete before the last step; with
-    ``oracle_on="clean"`` such a row is sent to the oracle at every remaining step, with
-    ``oracle_on="last_step"`` the network scores it until the last step, so the oracle cost of an SVDD run
-    is at most the M candidates of its final selection.
-
-    The network's cost is counted in ``ctx.counters.extra["value_model_rows"]`` (distinct rows evaluated)
-    and ``["value_model_calls"]`` (batched calls); ``rows_evaluated`` and ``calls`` hold the same totals
-    over the object's lifetime (``reset_counts()`` clears them).
-
-    Args:
-        model: A trained :class:`ValueModel` or the path of its checkpoint.
-        oracle: The oracle for clean rows; None scores every row with the network.
-        weights: Scalarisation weights for a multi-objective oracle (default: the ones it was trained with).
-        batch_size: Rows per network call (bounds memory).
-        oracle_on: ``"clean"`` (every fully clean row) or ``"last_step"`` (only rows of the run's last step).
-
-    Raises:
-        ValueError: if the oracle's ``maximize`` disagrees with the one the model was trained for, or for an
-            unknown ``oracle_on``.
-    """
-
-    def __init__(self, model: ValueModel | str | Path, oracle: Any = None, *, weights: Sequence[float] | None = None,
-                 batch_size: int = 8192, oracle_on: str = "clean") -> None:
-        if isinstance(model, (str, Path)):
-            model = ValueModel.load(model)
-        if not isinstance(model, ValueModel):
-            raise TypeError(f"model must be a ValueModel or a checkpoint path, got {type(model).__name__}")
-        if oracle is not None and not callable(oracle):
-            raise TypeError(f"oracle must be callable (an Oracle), got {type(oracle).__name__}")
-        if oracle is not None and bool(getattr(oracle, "maximize", True)) != bool(model.hparams.maximize):
-            raise ValueError(f"oracle {getattr(oracle, 'name', oracle)!r} has maximize={oracle.maximize} but the value "
-                             f"model was trained with maximize={model.hparams.maximize}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if oracle_on not in ("clean", "last_step"):
-            raise ValueError(f"oracle_on must be 'clean' or 'last_step', got {oracle_on!r}")
-        self.oracle_on = oracle_on
-        self.model = model.eval()
-        self.oracle = oracle
-        self.weights = list(weights) if weights is not None else model.hparams.weights
-        self.batch_size = batch_size
-        self.rows_evaluated = 0
-        self.calls = 0
-
-    @property
-    def sign(self) -> float:
-        if self.oracle is not None:
-            return 1.0 if getattr(self.oracle, "maximize", True) else -1.0
-        return 1.0 if self.model.hparams.maximize else -1.0
-
-    def reset_counts(self) -> None:
-        """Zero ``rows_evaluated`` and ``calls``."""
-        self.rows_evaluated = 0
-        self.calls = 0
-
-    def network_value(self, states: torch.Tensor, s: float | torch.Tensor) -> torch.Tensor:
-        """The network's value of ``states (N, L)`` at time ``s``, larger-is-better: ``(N,)`` float64."""
-        if self.model.device != states.device:
-            self.model.to(states.device)
-        out = [self.model.predict(states[i : i + self.batch_size], s) for i in range(0, states.shape[0],
-                                                                                        self.batch_size)]
-        self.calls += len(out)
-        self.rows_evaluated += states.shape[0]
-        return self.sign * torch.cat(out).double()
-
-    def __call__(
-        self, states: torch.Tensor, s: float, ctx: SamplingContext, rows: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Values of ``states (N, L)`` at time ``s``: ``(N,)`` float64 (``-inf`` for invalid clean designs)."""
-        model = ctx.model
-        alphabet = getattr(model, "alphabet", None)
-        if alphabet is not None and alphabet != self.model.alphabet:
-            raise ValueError(f"the value model was trained for alphabet {self.model.alphabet!r}, but the sampled "
-                             f"model uses {alphabet!r}")
-        N = states.shape[0]
-        if hasattr(model, "is_clean"):
-            clean = model.is_clean(states)
-        else:
-            clean = (states != self.model.mask_id).all(dim=-1)
-        use_oracle = self.oracle is not None and (self.oracle_on == "clean" or ctx.is_last_step)
-        exact = clean if use_oracle else torch.zeros_like(clean)
-        values = torch.empty(N, dtype=torch.float64, device=states.device)
-        if exact.any():
-            values[exact] = self.reward(states[exact], ctx)
-        net = ~exact
-        if net.any():
-            x = states[net]
-            inverse, first = unique_rows(x)
-            before = self.calls
-            v = self.network_value(x[first], s)
-            values[net] = v[inverse]
-            extra = ctx.counters.extra
-            extra["value_model_rows"] = extra.get("value_model_rows", 0) + int(first.numel())
-            extra["value_model_calls"] = extra.get("value_model_calls", 0) + (self.calls - before)
-        return values
-
-    def __repr__(self) -> str:
-        name = getattr(self.oracle, "name", None) or self.model.hparams.oracle_name
-        return f"LearnedValue({name!r})" if name else "LearnedValue()"

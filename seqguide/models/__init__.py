@@ -6,7 +6,10 @@ from seqguide.models.gaussian_schedules import CosineVPSchedule, LinearVPSchedul
 from seqguide.models.masked import MaskedDiffusion
 from seqguide.models.protocol import GenerativeProcess
 from seqguide.models.schedules import CosineSchedule, LogLinearSchedule, NoiseSchedule, get_schedule
-from seqguide.models.toy import ExactMaskedModel
+from seqguide.models.sequence_model import SequenceModel, load_model
+from seqguide.models.simplex import GumbelSoftmaxFlow, SimplexProcess
+from seqguide.models.simplex_path import GumbelSoftmaxPath
+from seqguide.models.toy import ExactMaskedModel, ExactSimplexModel
 from seqguide.models.toy_continuous import ExactGaussianDenoiser
 from seqguide.models.unet import ImageDenoiser, ImageUNet, build_image_denoiser, register_image_denoiser
 from seqguide.prediction import Prediction
@@ -18,9 +21,12 @@ __all__ = [
     "CosineVPSchedule",
     "ExactGaussianDenoiser",
     "ExactMaskedModel",
+    "ExactSimplexModel",
     "FlowMatching",
     "GaussianDiffusion",
     "GenerativeProcess",
+    "GumbelSoftmaxFlow",
+    "GumbelSoftmaxPath",
     "ImageDenoiser",
     "ImageUNet",
     "LinearVPSchedule",
@@ -28,12 +34,16 @@ __all__ = [
     "MaskedDiffusion",
     "NoiseSchedule",
     "Prediction",
+    "SequenceModel",
+    "SimplexProcess",
     "TransformerDenoiser",
     "VPSchedule",
     "build_backbone",
     "build_image_denoiser",
     "get_schedule",
     "get_vp_schedule",
+    "load_model",
     "register_backbone",
     "register_image_denoiser",
 ]
+

@@ -1,8 +1,10 @@
 """Denoising networks for discrete diffusion: a transformer and a dilated 1-D CNN.
 
 Both map tokens ``(B, L)`` (and optionally a time ``(B,)`` and class labels ``(B,)``) to logits
-``(B, L, V)``. Conditioning follows DiT's adaptive layer norm (Peebles & Xie 2023): a vector
-``c = time_embedding(t) + class_embedding(y)`` modulates every block with a scale, shift and gate.
+``(B, L, V)``; they also take soft tokens ``(B, L, V)`` (a probability vector per position: the state of a
+simplex flow, or a one-hot to differentiate through). Conditioning follows DiT's adaptive layer norm
+(Peebles & Xie 2023): a vector ``c = time_embedding(t) + class_embedding(y)`` modulates every block with a
+scale, shift and gate.
 The class embedding has one extra row, the *null* class ``num_classes``, so one network gives both
 conditional and unconditional predictions (classifier-free training by label dropout; Ho &
 Salimans 2022).
@@ -138,7 +140,10 @@ class Backbone(nn.Module):
         """Logits over the vocabulary.
 
         Args:
-            tokens: ``(B, L)`` int64 token ids, ``L <= length``.
+            tokens: ``(B, L)`` int64 token ids, ``L <= length``, or *soft* tokens ``(B, L, vocab_size)``: a
+                probability vector per position (a point on the simplex, e.g. a simplex flow's state, or a
+                one-hot with gradients), embedded as the probability-weighted mean of the token embeddings
+                (a one-hot gives exactly the id's embedding).
             t: ``(B,)`` float times in [0, 1]; required iff built with ``time_conditioning``.
             labels: ``(B,)`` int64 class ids in ``[0, num_classes]`` (``num_classes`` = null); None means null.
 
@@ -147,10 +152,16 @@ class Backbone(nn.Module):
         """
         if not self.built:
             raise RuntimeError(f"{type(self).__name__} must be built (the model owning it calls build())")
-        B, L = tokens.shape
+        B, L = tokens.shape[:2]
         if L > self.length:
             raise ValueError(f"sequence length {L} exceeds the backbone's length {self.length}")
-        h = self.embed(tokens) + self.pos[:, :L]
+        if tokens.is_floating_point():
+            if tokens.dim() != 3 or tokens.shape[-1] != self.vocab_size:
+                raise ValueError(f"soft tokens must be (B, L, {self.vocab_size}) probabilities, got shape "
+                                 f"{tuple(tokens.shape)}")
+            h = tokens.to(self.embed.weight.dtype) @ self.embed.weight + self.pos[:, :L]
+        else:
+            h = self.embed(tokens) + self.pos[:, :L]
         c = None
         if self.conditioned:
             c = torch.zeros(B, self.dim, device=tokens.device, dtype=h.dtype)

@@ -22,24 +22,22 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import lightning as L
 import torch
 
 from seqguide.alphabet import Alphabet, get_alphabet
 from seqguide.models.backbones import Backbone, TransformerDenoiser, resolve_backbone
 from seqguide.models.protocol import Cond, predict_branches
 from seqguide.models.schedules import get_schedule
+from seqguide.models.sequence_model import SequenceModel
 
 __all__ = ["MaskedDiffusion"]
 
 NEG_INF = float("-inf")
 
 
-class MaskedDiffusion(L.LightningModule):
+class MaskedDiffusion(SequenceModel):
     """Masked (absorbing-state) discrete diffusion as a LightningModule and a sampling process.
 
     Args:
@@ -59,6 +57,9 @@ class MaskedDiffusion(L.LightningModule):
         warmup_steps: Linear learning-rate warm-up.
         t_eps: Smallest training time (keeps the 1/t ELBO weight finite).
     """
+
+    checkpoint_keys: ClassVar[frozenset[str]] = frozenset({"schedule", "time_conditioning", "t_eps"})
+    monitor: ClassVar[str] = "val/nll"
 
     def __init__(
         self,
@@ -186,10 +187,6 @@ class MaskedDiffusion(L.LightningModule):
         """Token ids ``(B, L)`` to strings (pad dropped, masks shown as '?')."""
         return self.alphabet.decode(clean)
 
-    def encode(self, sequences: Sequence[str]) -> torch.Tensor:
-        """Strings to ``(B, length)`` ids on the model's device."""
-        return self.alphabet.encode(sequences, length=self.length, device=self.device)
-
     # ------------------------------------------------------------------ training
     def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self._logits(x, t, labels)
@@ -242,17 +239,6 @@ class MaskedDiffusion(L.LightningModule):
         token_nll = torch.where(masked, token_nll, torch.zeros_like(token_nll))
         return self.schedule.loss_weight(t) * token_nll.sum(dim=-1) / x0.shape[1]
 
-    def _labels(self, batch: dict[str, torch.Tensor], train: bool) -> torch.Tensor | None:
-        if self.num_classes == 0:
-            return None
-        y = batch.get("labels")
-        if y is None:
-            raise ValueError("this model is class-conditional (num_classes > 0) but the batch has no 'labels'")
-        if train and self.hparams.cond_dropout > 0:
-            drop = torch.rand(y.shape, device=y.device) < self.hparams.cond_dropout
-            y = torch.where(drop, torch.full_like(y, self.num_classes), y)
-        return y
-
     def _common_step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
         x0 = batch["tokens"]
         if x0.shape[1] != self.length:
@@ -267,49 +253,6 @@ class MaskedDiffusion(L.LightningModule):
         self.log(f"{stage}/nll", nll, prog_bar=True, batch_size=x0.shape[0], sync_dist=sync)
         self.log(f"{stage}/bpt", nll / math.log(2.0), batch_size=x0.shape[0], sync_dist=sync)
         return nll
-
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._common_step(batch, "train")
-
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._common_step(batch, "val")
-
-    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._common_step(batch, "test")
-
-    def configure_optimizers(self):
-        opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-        warm = max(1, self.hparams.warmup_steps)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warm))
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-
-    # ------------------------------------------------------------------ checkpoints
-    @classmethod
-    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> MaskedDiffusion:
-        """Load a Lightning checkpoint with ``torch.load(weights_only=True)`` (no pickled objects).
-
-        Raises:
-            FileNotFoundError: if ``path`` does not exist.
-            CheckpointError: (a ``ValueError``) if the file is not a MaskedDiffusion checkpoint: empty, random
-                or truncated bytes, pickled code, another model's weights.
-        """
-        from seqguide.models.checkpoints import CheckpointError, load_checkpoint
-
-        what = "seqguide MaskedDiffusion checkpoint"
-        ckpt = load_checkpoint(path, map_location=map_location, what=what)
-        if "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
-            raise CheckpointError(f"{path}: not a Lightning checkpoint (missing state_dict/hyper_parameters)")
-        hp = dict(ckpt["hyper_parameters"]) if isinstance(ckpt["hyper_parameters"], dict) else {}
-        if "backbone" not in hp or "alphabet" not in hp:
-            raise CheckpointError(f"{path}: not a {what} (its hyperparameters have no backbone/alphabet)")
-        hp.pop("_instantiator", None)
-        try:
-            model = cls(**hp)
-            model.load_state_dict(ckpt["state_dict"])
-        except (TypeError, ValueError, KeyError, RuntimeError) as err:
-            detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise CheckpointError(f"{path}: not a {what} this version can build ({detail[:300]})") from None
-        return model.eval()
 
 
 def _categorical(logp: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""An exactly solvable masked-diffusion model, for tests and for checking guidance against exact answers.
+"""Exactly solvable models (masked diffusion and a simplex flow), for tests and for checking guidance against
+exact answers.
 
 :class:`ExactMaskedModel` is defined by an explicit probability table over all sequences of one
 length. Its ``predict`` returns the exact clean-token conditionals ``p(x_0^l = v | x_t)`` (the
@@ -11,6 +12,12 @@ only approximation left in a test is the guidance method itself.
 It also computes exact quantities that guidance approximates, e.g. the soft value
 ``v(x_t) = alpha * log E[exp(r(x_0) / alpha) | x_t]`` (SVDD, Li et al. 2024, eq. 3) and the tilted
 target ``p(x) exp(r(x) / alpha) / Z``.
+
+:class:`ExactSimplexModel` is the same for Gumbel-Softmax flow matching: its ``predict`` is the exact
+denoiser ``p(x_1^l = v | x_t)`` of the table under the Gumbel-softmax path (Bayes' rule with the path's
+Concrete likelihood, :meth:`~seqguide.models.simplex_path.GumbelSoftmaxPath.log_likelihood`), and its sampling
+process is :class:`~seqguide.models.simplex.GumbelSoftmaxFlow`'s, so the flow's endpoint distribution can be
+compared with the table.
 """
 
 from __future__ import annotations
@@ -24,8 +31,27 @@ from torch import nn
 from seqguide.alphabet import Alphabet, get_alphabet
 from seqguide.models.protocol import Cond
 from seqguide.models.schedules import get_schedule
+from seqguide.models.simplex import SimplexProcess
+from seqguide.models.simplex_path import GumbelSoftmaxPath
 
-__all__ = ["ExactMaskedModel"]
+__all__ = ["ExactMaskedModel", "ExactSimplexModel"]
+
+
+def _table_tensors(alphabet: Alphabet, table: Mapping[str, float]) -> tuple[list[str], int, torch.Tensor, torch.Tensor]:
+    """Sequences, their common length, ids ``(S, L)`` and probabilities ``(S,)`` of a validated table."""
+    if not table:
+        raise ValueError("table must hold at least one sequence")
+    seqs = list(table)
+    lengths = {len(alphabet.tokenize(s, index=i)) for i, s in enumerate(seqs)}
+    if len(lengths) != 1:
+        raise ValueError(f"all table sequences must have one length, got lengths {sorted(lengths)}")
+    probs = torch.tensor([float(table[s]) for s in seqs], dtype=torch.float64)
+    if (probs < 0).any():
+        raise ValueError("table probabilities must be non-negative")
+    if abs(float(probs.sum()) - 1.0) > 1e-6:
+        raise ValueError(f"table probabilities must sum to 1, got {float(probs.sum()):.6g}")
+    length = lengths.pop()
+    return seqs, length, alphabet.encode(seqs, length=length), probs
 
 
 class ExactMaskedModel(nn.Module):
@@ -53,20 +79,9 @@ class ExactMaskedModel(nn.Module):
     ) -> None:
         super().__init__()
         self.alphabet = get_alphabet(alphabet)
-        if not table:
-            raise ValueError("table must hold at least one sequence")
-        seqs = list(table)
-        lengths = {len(self.alphabet.tokenize(s, index=i)) for i, s in enumerate(seqs)}
-        if len(lengths) != 1:
-            raise ValueError(f"all table sequences must have one length, got lengths {sorted(lengths)}")
-        probs = torch.tensor([float(table[s]) for s in seqs], dtype=torch.float64)
-        if (probs < 0).any():
-            raise ValueError("table probabilities must be non-negative")
-        if abs(float(probs.sum()) - 1.0) > 1e-6:
-            raise ValueError(f"table probabilities must sum to 1, got {float(probs.sum()):.6g}")
-        self.length = lengths.pop()
+        seqs, self.length, ids, probs = _table_tensors(self.alphabet, table)
         self.sequences = seqs
-        self.register_buffer("X", self.alphabet.encode(seqs, length=self.length))  # (S, L)
+        self.register_buffer("X", ids)  # (S, L)
         self.register_buffer("p", probs)  # (S,)
         self.schedule = get_schedule(schedule)
         self.exact_joint = exact_joint
@@ -165,3 +180,67 @@ class ExactMaskedModel(nn.Module):
 
     def describe(self) -> dict[str, Any]:
         return {"length": self.length, "support": len(self.sequences), "exact_joint": self.exact_joint}
+
+
+class ExactSimplexModel(SimplexProcess, nn.Module):
+    """A Gumbel-Softmax flow whose denoiser is exact, from a table ``{sequence: probability}``.
+
+    ``predict`` returns ``log p(x_1^l = v | x_t)``: the posterior over table sequences given the state (the path's
+    likelihood is independent across positions given the clean sequence), marginalised per position. Sampling
+    uses :class:`~seqguide.models.simplex.SimplexProcess` (the same prior, step and read-out as
+    :class:`~seqguide.models.GumbelSoftmaxFlow`), so the only approximation left is the integrator (and guidance).
+
+    Args:
+        alphabet: The alphabet of the sequences (the simplex is over its regular tokens).
+        table: ``{sequence: probability}``, all of one length, summing to 1.
+        tau_max, decay, beta: The path (:class:`~seqguide.models.simplex_path.GumbelSoftmaxPath`).
+        eta: Step stochasticity (0 = ODE step, 1 = ancestral step).
+    """
+
+    num_classes = 0
+
+    def __init__(self, alphabet: Alphabet | str | Sequence[str], table: Mapping[str, float], *,
+                 tau_max: float = 10.0, decay: float = 3.0, beta: float = 2.0, eta: float = 0.0) -> None:
+        super().__init__()
+        self.alphabet = get_alphabet(alphabet)
+        seqs, self.length, ids, probs = _table_tensors(self.alphabet, table)
+        if int(ids.max()) >= self.alphabet.size:
+            raise ValueError("table sequences must use regular tokens only (no pad)")
+        self.sequences = seqs
+        self.register_buffer("X", ids)  # (S, L)
+        self.register_buffer("p", probs)  # (S,)
+        self.path = GumbelSoftmaxPath(tau_max=tau_max, decay=decay, beta=beta)
+        self.num_tokens = self.alphabet.size
+        self.eta = eta
+        self.nfe = 0
+
+    @property
+    def device(self) -> torch.device:
+        return self.X.device
+
+    def posterior(self, state: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
+        """``(B, S)`` exact posterior over the table's sequences given simplex states ``(B, L, K)`` at time t."""
+        ll = self.path.log_likelihood(state, t)  # (B, L, K) float64
+        per_seq = ll.gather(-1, self.X.T[None].expand(state.shape[0], -1, -1)).sum(dim=1)  # (B, S)
+        return torch.softmax(per_seq + torch.log(self.p.clamp_min(1e-300))[None], dim=-1)
+
+    def predict(self, state: torch.Tensor, t: float | torch.Tensor, cond: Cond = None):
+        """Exact ``log p(x_1^l = v | x_t)`` ``(B, L, K)`` (no classes: cond is ignored)."""
+        if isinstance(cond, Mapping):
+            out = self.predict(state, t)
+            return {name: out for name in cond}
+        self._check_state(state)
+        self.nfe += 1
+        post = self.posterior(state, t)
+        onehot = torch.nn.functional.one_hot(self.X, self.num_tokens).double()  # (S, L, K)
+        marg = torch.einsum("bs,slk->blk", post, onehot)
+        return torch.log(marg.clamp_min(0.0)).float()
+
+    def tilted(self, rewards: torch.Tensor | Callable[[str], float], lam: float) -> dict[str, float]:
+        """The exact target ``p(x) exp(lam r(x)) / Z`` as a table."""
+        r = rewards if not callable(rewards) else torch.tensor([float(rewards(s)) for s in self.sequences])
+        w = torch.softmax(torch.log(self.p.clamp_min(1e-300)) + lam * torch.as_tensor(r, dtype=torch.float64), 0)
+        return {s: float(v) for s, v in zip(self.sequences, w)}
+
+    def extra_repr(self) -> str:
+        return f"alphabet={self.alphabet.name}, length={self.length}, support={len(self.sequences)}, {self.path}"

@@ -203,6 +203,6 @@ def test_seqguide_sample_refuses_bad_checkpoints_in_one_line(tmp_path, tally, co
     path = tmp_path / "model.ckpt"
     path.write_bytes(content)
     code, _, err = call_cli(seqguide_main, ["sample", "--ckpt", str(path), "-n", "2"])
-    assert code == 2 and one_or_two_lines(err) and "not a seqguide MaskedDiffusion checkpoint" in err, err
+    assert code == 2 and one_or_two_lines(err) and "not a seqguide sequence-model checkpoint" in err, err
     assert "weights_only=False" not in err
     tally.inputs("checkpoints: bad files through seqguide sample")

@@ -1,0 +1,165 @@
+"""What every trainable discrete sequence model shares: labels with dropout, the optimiser, checkpoints.
+
+:class:`SequenceModel` is the base of :class:`~seqguide.models.MaskedDiffusion` and
+:class:`~seqguide.models.GumbelSoftmaxFlow` (and the class the ``seqguide train`` LightningCLI accepts in
+``model.class_path``). A subclass defines the learning problem in ``_common_step(batch, stage)`` and the
+sampling process (``prior, predict, step, x0_estimate, decode``). Checkpoints are plain data: they record the
+class in ``checkpoint["seqguide_model"]`` and load with ``torch.load(weights_only=True)``; :func:`load_model`
+rebuilds whichever sequence model a checkpoint holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import lightning as L
+import torch
+
+from seqguide.models.checkpoints import CheckpointError, load_checkpoint
+
+__all__ = ["SequenceModel", "load_model"]
+
+_CLASS_KEY = "seqguide_model"
+
+
+class SequenceModel(L.LightningModule):
+    """Base class: class-label dropout, AdamW with linear warm-up, train/val/test steps and checkpoint loading.
+
+    Subclasses set ``alphabet``, ``length``, ``num_classes`` and ``hparams`` (``lr``, ``weight_decay``,
+    ``warmup_steps``, ``cond_dropout``, plain-data ``alphabet`` and ``backbone``) and implement
+    ``_common_step(batch, stage) -> loss``.
+    """
+
+    #: Hyperparameters only this class has: identifies its checkpoints written before the class was recorded.
+    checkpoint_keys: ClassVar[frozenset[str]] = frozenset()
+    #: The validation metric (lower is better) that picks the best checkpoint.
+    monitor: ClassVar[str] = "val/loss"
+
+    # ------------------------------------------------------------------ data
+    def _labels(self, batch: dict[str, torch.Tensor], train: bool) -> torch.Tensor | None:
+        """The batch's class labels (None for an unconditional model), replaced by the null class ``num_classes``
+        with probability ``cond_dropout`` during training (classifier-free training; Ho & Salimans 2022)."""
+        if self.num_classes == 0:
+            return None
+        y = batch.get("labels")
+        if y is None:
+            raise ValueError("this model is class-conditional (num_classes > 0) but the batch has no 'labels'")
+        if train and self.hparams.cond_dropout > 0:
+            drop = torch.rand(y.shape, device=y.device) < self.hparams.cond_dropout
+            y = torch.where(drop, torch.full_like(y, self.num_classes), y)
+        return y
+
+    def encode(self, sequences: Sequence[str]) -> torch.Tensor:
+        """Strings to ``(B, length)`` ids on the model's device."""
+        return self.alphabet.encode(sequences, length=self.length, device=self.device)
+
+    # ------------------------------------------------------------------ training
+    def _common_step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
+        raise NotImplementedError
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._common_step(batch, "train")
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._common_step(batch, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._common_step(batch, "test")
+
+    def configure_optimizers(self):
+        opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        warm = max(1, self.hparams.warmup_steps)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warm))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    # ------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[_CLASS_KEY] = type(self).__name__
+
+    @classmethod
+    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> SequenceModel:
+        """Load a Lightning checkpoint with ``torch.load(weights_only=True)`` (no pickled objects).
+
+        Raises:
+            FileNotFoundError: if ``path`` does not exist.
+            CheckpointError: (a ``ValueError``) if the file is not a checkpoint of this class: empty, random or
+                truncated bytes, pickled code, another model's weights (the message names the class it holds).
+        """
+        path = Path(path)
+        ckpt = _read(path, f"seqguide {cls.__name__} checkpoint")
+        found = _checkpoint_class(ckpt, path)
+        if found is not None and not issubclass(found, cls):
+            raise CheckpointError(f"{path}: a {found.__name__} checkpoint, not a {cls.__name__} one; load it with "
+                                  f"{found.__name__}.load or seqguide.models.load_model")
+        return _build(found or cls, ckpt, path).to(map_location)
+
+
+def _read(path: Path, what: str) -> dict[str, Any]:
+    ckpt = load_checkpoint(path, map_location="cpu", what=what)
+    if "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
+        raise CheckpointError(f"{path}: not a Lightning checkpoint (missing state_dict/hyper_parameters)")
+    hp = ckpt["hyper_parameters"]
+    if not isinstance(hp, dict) or "backbone" not in hp or "alphabet" not in hp:
+        raise CheckpointError(f"{path}: not a {what} (its hyperparameters have no backbone/alphabet)")
+    return ckpt
+
+
+def _subclasses() -> dict[str, type[SequenceModel]]:
+    # Import the concrete models so that they are registered as subclasses.
+    import seqguide.models.masked
+    import seqguide.models.simplex  # noqa: F401
+
+    out: dict[str, type[SequenceModel]] = {}
+    todo = list(SequenceModel.__subclasses__())
+    while todo:
+        c = todo.pop()
+        out[c.__name__] = c
+        todo.extend(c.__subclasses__())
+    return out
+
+
+def _checkpoint_class(ckpt: dict[str, Any], path: Path) -> type[SequenceModel] | None:
+    """The class a checkpoint records, or the one whose ``checkpoint_keys`` its hyperparameters have."""
+    classes = _subclasses()
+    name = ckpt.get(_CLASS_KEY)
+    if isinstance(name, str):
+        if name not in classes:
+            raise CheckpointError(f"{path}: a checkpoint of the unknown sequence model {name!r} (known: "
+                                  f"{sorted(classes)})")
+        return classes[name]
+    hp = set(ckpt["hyper_parameters"])
+    matches = [c for c in classes.values() if c.checkpoint_keys and c.checkpoint_keys <= hp]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _build(cls: type[SequenceModel], ckpt: dict[str, Any], path: Path) -> SequenceModel:
+    # LightningCLI adds its own bookkeeping keys (the instantiator, the class path in subclass mode).
+    hp = {k: v for k, v in ckpt["hyper_parameters"].items() if not k.startswith("_")}
+    try:
+        model = cls(**hp)
+        model.load_state_dict(ckpt["state_dict"])
+    except (TypeError, ValueError, KeyError, RuntimeError) as err:
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{path}: not a {cls.__name__} checkpoint this version can build ({detail[:300]})"
+                              ) from None
+    return model.eval()
+
+
+def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> SequenceModel:
+    """Load any seqguide sequence-model checkpoint (``MaskedDiffusion``, ``GumbelSoftmaxFlow``, ...).
+
+    Example:
+        >>> model = load_model("runs/train/crp/checkpoints/best.ckpt")    # doctest: +SKIP
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        CheckpointError: (a ``ValueError``) if it is not a sequence-model checkpoint or its class cannot be told.
+    """
+    path = Path(path)
+    ckpt = _read(path, "seqguide sequence-model checkpoint")
+    cls = _checkpoint_class(ckpt, path)
+    if cls is None:
+        raise CheckpointError(f"{path}: cannot tell which sequence model this checkpoint holds")
+    return _build(cls, ckpt, path).to(map_location)
