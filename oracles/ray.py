@@ -28,12 +28,16 @@ Example:
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from oracles.base import Oracle, OracleResult
-from oracles.wrappers import Wrapper, _check_no_state
+from oracles.wrappers import Wrapper, _add_received, _check_no_state, _received
 
 __all__ = ["RayOracle", "ray_oracle"]
 
@@ -46,6 +50,21 @@ def _import_ray() -> Any:
     except ImportError as err:  # an optional extra
         raise ImportError(_INSTALL_HINT) from err
     return ray
+
+
+@contextmanager
+def _keep_signal_handlers() -> Iterator[None]:
+    """Restore SIGTERM/SIGINT handlers afterwards: a campaign's graceful stop or Lightning's step-boundary
+    checkpoint must still see the signal after an oracle started Ray in this process."""
+    saved = {}
+    if threading.current_thread() is threading.main_thread():
+        saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            if handler is not None:
+                signal.signal(sig, handler)
 
 
 class _OracleActor:
@@ -61,8 +80,11 @@ class _OracleActor:
         """Answers once the actor is up (its start-up is not charged to an item's timeout)."""
         return True
 
-    def score(self, chunk: list[Any]) -> OracleResult:
-        return self.oracle(chunk)
+    def score(self, chunk: list[Any]) -> tuple[OracleResult, int]:
+        """The result and how many items reached the scorer in this process (the budget's receipts)."""
+        before = _received(self.oracle)
+        res = self.oracle(chunk)
+        return res, _received(self.oracle) - before
 
 
 @dataclass
@@ -134,7 +156,8 @@ class RayOracle(Wrapper):
     def _start(self) -> Any:
         ray = _import_ray()
         if not ray.is_initialized():
-            ray.init(address=self.address, **self.init_kwargs)
+            with _keep_signal_handlers():  # ray.init replaces the driver's SIGTERM handler with sys.exit
+                ray.init(address=self.address, **self.init_kwargs)
             self._started_ray = True
         if self._actor_cls is None:
             self._actor_cls = ray.remote(num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_restarts=0,
@@ -214,19 +237,23 @@ class RayOracle(Wrapper):
                     continue
                 task = pending.pop(ref)
                 try:
-                    results[task.chunk] = ray.get(ref)
+                    results[task.chunk], received = ray.get(ref)
+                    _add_received(self.inner, received)  # the worker's receipts are this stack's receipts
                     idle.append(task.actor)
                 except ray.exceptions.RayTaskError as err:  # the call raised inside a live actor: no retry
+                    _add_received(self.inner, len(chunks[task.chunk]))  # it reached the scorer: assume paid
                     idle.append(task.actor)
                     results[task.chunk] = self._invalid(len(chunks[task.chunk]), f"failed on the Ray worker: "
                                                         f"{_first_line(err)}")
                 except Exception as err:  # the actor, its worker process or its node died: retry elsewhere
+                    _add_received(self.inner, len(chunks[task.chunk]))  # it was handed to a worker: assume paid
                     self._replace(ray, task.actor, starting)
                     self._failed(task, chunks, attempts, todo, results, f"{type(err).__name__}: {_first_line(err)}")
             now = time.monotonic()
             for ref, task in list(pending.items()):
                 if task.deadline is not None and now >= task.deadline:
                     del pending[ref]
+                    _add_received(self.inner, len(chunks[task.chunk]))  # it reached the scorer: assume paid
                     self.timeouts += 1
                     self._replace(ray, task.actor, starting)
                     what = "item" if len(chunks[task.chunk]) == 1 else f"chunk of {len(chunks[task.chunk])} items"

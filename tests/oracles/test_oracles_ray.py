@@ -4,6 +4,7 @@ items that raise, time out or kill their worker."""
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
 
 import numpy as np
@@ -17,7 +18,7 @@ from oracle_helpers import CrashOn, Sleepy, random_dna  # noqa: E402
 from ray_helpers import KillsWorker  # noqa: E402
 
 from oracles import Budgeted, Cached, Composite, Timeout, get_oracle  # noqa: E402
-from oracles.ray import RayOracle  # noqa: E402
+from oracles.ray import RayOracle, _keep_signal_handlers  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -28,11 +29,27 @@ def local_ray():
     temp = tempfile.mkdtemp(prefix="rt", dir="/tmp")
     for module in (oracle_helpers, ray_helpers):  # test modules are not importable by workers: ship them
         ray.cloudpickle.register_pickle_by_value(module)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=100 * 2**20,
-             _temp_dir=temp, configure_logging=False, runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
+    with _keep_signal_handlers():  # Ray's SIGTERM handler would otherwise outlive it and reach forked tests
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=100 * 2**20,
+                 _temp_dir=temp, configure_logging=False, runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
     yield
     ray.shutdown()
     shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_starting_ray_keeps_the_process_signal_handlers() -> None:
+    """ray.init installs a SIGTERM handler that calls sys.exit: a campaign's graceful stop and Lightning's
+    step-boundary checkpoint would never see the signal."""
+    def mine(signum, frame):  # pragma: no cover - never called
+        pass
+
+    previous = signal.signal(signal.SIGTERM, mine)
+    try:
+        with _keep_signal_handlers():
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # what ray.init does, in effect
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _items() -> list[str]:

@@ -78,7 +78,7 @@ def test_random_command_lines_exit_with_a_status_and_no_traceback(workdir, monke
     (["report", "."], "no campaign store"),
     (["oracles", "score", "gc", "binary.fa"], "binary file"),
     (["oracles", "score", "gc", "junk.csv"], "missing sequence in column 'sequence'"),
-    (["sample", "--ckpt", "junk.ckpt"], "not a seqguide MaskedDiffusion checkpoint"),
+    (["sample", "--ckpt", "junk.ckpt"], "not a seqguide sequence-model checkpoint"),
     (["sample", "--ckpt", "empty.ckpt"], "the file is empty"),
     (["train-value", "--ckpt", "junk.ckpt", "--oracle", "gc", "--out", "v.ckpt"], "not a seqguide MaskedDiffusion"),
     (["sample", "--ckpt", "evil.ckpt"], "holds Python objects other than tensors and plain data; refused"),
