@@ -14,8 +14,8 @@ of 1e3, 1e4 and 1e5 calls (independent runs per budget), 5 seeds:
 * ``best_of_n``: unguided samples of a masked-diffusion model trained on 2,000 sequences of the function's
   own DMP (as the ``ehrlich`` campaign does), best of N = the budget. Sampling dominates its cost, so its
   pool of samples per (task, seed) is generated once and shared by the budgets. It runs at 1e5 calls on 2 of the
-  5 seeds at length 32, and at 1e3 and 1e4 calls on 2 seeds at length 128 (1e5 samples of length 128 take
-  about an hour of one core per seed).
+  5 seeds at length 32, and at 1e3 and 1e4 calls on 1 seed at length 128 (sampling 1e5 sequences of length 128
+  takes about an hour of one core; ``best_of_n_dmp`` covers every budget and seed).
 * ``best_of_n_dmp``: best of N exact samples of the function's DMP, i.e. best-of-N from a perfect model of
   the training distribution (cheap, so at every size, budget and seed).
 
@@ -169,7 +169,7 @@ _MODEL = {"train_samples": 2000, "lr": 2e-3, "batch_size": 64, "train_steps_quic
           "by_length": {"32": {"backbone": {"type": "conv", "dim": 64, "depth": 3, "kernel_size": 5, "dropout": 0.1},
                                "train_steps": 2000, "tokens_per_step": 2},
                         "128": {"backbone": {"type": "conv", "dim": 32, "depth": 3, "kernel_size": 5,
-                                             "dropout": 0.1}, "train_steps": 1000, "tokens_per_step": 4}}}
+                                             "dropout": 0.1}, "train_steps": 1000, "tokens_per_step": 8}}}
 _LONG = ("ehrlich_v32_L128_c4_k4", "ehrlich_v32_L128_c8_k4")
 
 
@@ -183,10 +183,11 @@ def _dmp_best_of_n(task: EhrlichTask, budget: int, seed: int, ctx: RunContext) -
 
 
 def _bon_cells(task: str, budget: int, seed_index: int) -> bool:
-    """Model best-of-N is sampling-bound (~4 CPU-seconds per 1,000 samples at length 32, ~25 at length 128 on
-    one core): 1e5 calls on 2 seeds at length 32; 1e3 and 1e4 calls on 2 seeds at length 128."""
+    """Model best-of-N is sampling-bound (~4 CPU-seconds per 1,000 samples at length 32, ~12 at length 128 on
+    one core, several times that on a shared machine): 1e5 calls on 2 seeds at length 32; 1e3 and 1e4 calls on
+    1 seed at length 128."""
     if task in _LONG:
-        return budget <= 10_000 and seed_index < 2
+        return budget <= 10_000 and seed_index < 1
     return budget <= 10_000 or seed_index < 2
 
 
@@ -204,11 +205,11 @@ METHODS: dict[str, MethodSpec] = {
                           label="GA, 128 particles, 12 survivors, mutation 2/L"),
     "random": MethodSpec(lambda t, b, s, c: _random(t, b, s, c, batch=1000), {"batch": 1000},
                          label="uniform random sequences"),
-    "best_of_n": MethodSpec(lambda t, b, s, c: _best_of_n(t, b, s, c, model=_MODEL), {"model": _MODEL},
+    "best_of_n": MethodSpec(lambda t, b, s, c: _best_of_n(t, b, s, c, model=_MODEL), _MODEL,
                             include=_bon_cells,
                             label="best of N unguided samples of a masked-diffusion model trained on 2,000 DMP "
                                   "samples (length 32: conv dim 64, depth 3, 2,000 steps, L/2 sampling steps; "
-                                  "length 128: conv dim 32, depth 3, 1,000 steps, L/4 sampling steps)"),
+                                  "length 128: conv dim 32, depth 3, 1,000 steps, L/8 sampling steps)"),
     "best_of_n_dmp": MethodSpec(_dmp_best_of_n, {"pool_seed": "100 + seed"},
                                 label="best of N exact samples of the function's DMP (a perfect generative model of "
                                       "the training distribution)"),
@@ -236,7 +237,8 @@ class DesignEhrlich(CellBenchmark):
                         if spec.include is not None and not spec.include(task, budget, i):
                             continue
                         out.append(Cell(name, task, seed, budget, {"task": TASKS[task].settings(),
-                                                                    "method": spec.settings, "quick": options.quick}))
+                                                                    "method": _cell_settings(spec.settings, task),
+                                                                    "quick": options.quick}))
         return out
 
     def run_cell(self, cell: Cell, ctx: RunContext) -> dict[str, Any]:
@@ -268,6 +270,15 @@ samples, which is the same as an independent run with that seed). Reference (des
 own GA): 128 particles / 12 survivors reach 0.14-0.23 at 1e4 and 0.73-0.81 at 1e5 on (32, 32, 4, 4), solving
 1-2 of 5 seeds; 1024 particles reach 0.02-0.05 and 0.33-0.45.
 """
+
+
+def _cell_settings(settings: dict[str, Any], task: str) -> dict[str, Any]:
+    """A method's settings as they apply to one task (per-length entries reduced to the task's length)."""
+    if "by_length" not in settings:
+        return settings
+    out = {k: v for k, v in settings.items() if k != "by_length"}
+    out["length"] = settings["by_length"][str(TASKS[task].dim)]
+    return out
 
 
 def _method_order(name: str) -> tuple[int, str]:

@@ -413,7 +413,8 @@ def _run_cells(bench: CellBenchmark, ctx: RunContext) -> int:
         raise ValueError(f"{bench.name}: the plan has duplicate cells {dupes[:5]}")
     _check_filters(plan, options, bench.name)
     store = CellStore(ctx.out_dir / f"{bench.name}{_CELLS_SUFFIX}")
-    with _exclusive(ctx.out_dir / f".{bench.name}.lock"):
+    lock = contextlib.nullcontext() if options.dry_run else _exclusive(ctx.out_dir / f".{bench.name}.lock")
+    with lock:
         if options.fresh and store.path.exists() and not options.dry_run:
             store.path.rename(store.path.with_suffix(f".jsonl.{int(time.time())}.bak"))
         done = store.load()
