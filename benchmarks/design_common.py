@@ -178,6 +178,23 @@ class SamplePool:
         wall = sum(c["wall"] for c in used) * frac
         return samples, cpu, wall
 
+    def take_unique(self, n: int, *, max_factor: float = 3.0) -> tuple[list[Any], float, float]:
+        """The shortest prefix of the pool with ``n`` distinct designs (a budget of ``n`` unique paid calls), at
+        most ``max_factor * n`` samples; with the CPU and wall seconds of sampling that prefix."""
+        limit = int(max_factor * n)
+        k = n
+        while True:
+            samples, cpu, wall = self.take(k)
+            seen: set[Any] = set()
+            for i, s in enumerate(samples):
+                seen.add(s)
+                if len(seen) == n:
+                    frac = (i + 1) / len(samples)
+                    return samples[: i + 1], cpu * frac, wall * frac
+            if k >= limit:
+                return samples, cpu, wall
+            k = min(limit, k + max(self.chunk, n - len(seen)))
+
 
 def cached_model(directory: str | Path, name: str, settings: dict[str, Any], train: Callable[[Path], Any]) -> tuple[
         Any, dict[str, Any]]:

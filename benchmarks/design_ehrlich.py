@@ -152,7 +152,7 @@ def _best_of_n(task: EhrlichTask, budget: int, seed: int, ctx: RunContext, *, mo
     pool = SamplePool(ctx.work_dir / "pools" / f"ehrlich_L{task.dim}_c{task.num_motifs}_s{seed}_{key}.jsonl", draw,
                       seed=seed, chunk=1000)
     with Stopwatch() as sw:
-        samples, pool_cpu, pool_wall = pool.take(budget)
+        samples, pool_cpu, pool_wall = pool.take_unique(budget)
     with Stopwatch() as score:
         objective = BudgetedObjective(f, budget=budget)
         run = Screening(library_proposal(samples, shuffle=False), batch_size=1000).run(objective, seed=seed)

@@ -11,8 +11,11 @@ from __future__ import annotations
 __all__ = ["BENCHMARKS"]
 
 BENCHMARKS: dict[str, str] = {
+    "design_bio": "benchmarks.design_bio",
     "design_ehrlich": "benchmarks.design_ehrlich",
+    "design_pmo": "benchmarks.design_pmo",
     "holo_fidelity": "benchmarks.holo_fidelity",
+    "moses_metrics": "benchmarks.moses_metrics",
     "oracle_speed": "benchmarks.oracle_speed",
     "sampler_speed": "benchmarks.sampler_speed",
     "value_guidance": "benchmarks.value_guidance",

@@ -383,7 +383,8 @@ def _run_cell(bench: CellBenchmark, cell: Cell, ctx: RunContext) -> CellRecord:
     if not isinstance(result, dict):
         raise TypeError(f"{bench.name}.run_cell({cell.key}) returned a {type(result).__name__}, not a dict")
     meta = {"seconds": round(time.perf_counter() - wall, 4), "cpu_seconds": round(time.process_time() - cpu, 4),
-            "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"), "git_commit": git_commit(),
+            "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "git_commit": ctx.env.get("git_commit") or git_commit(),  # the code the run started with
             "device": ctx.device, "device_name": device_name(ctx.device), "host": os.uname().nodename}
     return CellRecord(cell, result, meta)
 
