@@ -139,7 +139,7 @@ def _screening(task: str, budget: int, seed: int, ctx: RunContext) -> MethodResu
     return MethodResult(run.history, sw.cpu, sw.wall, {"stopped": run.stopped})
 
 
-_GA = {"population": 120, "offspring": 70, "mutation_rate": 0.067}
+_GA = {"population": 120, "offspring": 70, "mutation_rate": 0.067, "stop_at_optimum": False}  # PMO runs to the budget
 
 #: name -> method. Part-2 design loops are added here (see the module docstring).
 METHODS: dict[str, MethodSpec] = {

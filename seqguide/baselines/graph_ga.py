@@ -59,12 +59,15 @@ class GraphGA:
         size_mean: Mean of the normal distribution the size limit is drawn from (heavy atoms).
         size_sd: Its standard deviation.
         max_stalled: Stop after this many generations without a new paid call.
+        stop_at_optimum: Stop once a call reaches the oracle's ``optimal_value`` (off by default: PMO's top-k
+            metric keeps improving after the first optimal molecule, e.g. on similarity tasks clipped at 0.75).
     """
 
     paper = "Jensen 2019, Chem. Sci. 10:3567 (graph GA); PMO settings, Gao et al. 2022, arXiv 2206.12411"
 
     def __init__(self, *, population: int = 120, offspring: int = 70, mutation_rate: float = 0.067,
-                 size_mean: float = 39.15, size_sd: float = 3.50, max_stalled: int = 20) -> None:
+                 size_mean: float = 39.15, size_sd: float = 3.50, max_stalled: int = 20,
+                 stop_at_optimum: bool = False) -> None:
         if population < 2 or offspring < 1:
             raise ValueError(f"GraphGA: population must be >= 2 and offspring >= 1, got {population}, {offspring}")
         if not 0.0 <= mutation_rate <= 1.0:
@@ -76,6 +79,7 @@ class GraphGA:
         self.mutation_rate = float(mutation_rate)
         self.size_mean, self.size_sd = float(size_mean), float(size_sd)
         self.max_stalled = int(max_stalled)
+        self.stop_at_optimum = bool(stop_at_optimum)
 
     def _size_ok(self, mol: Any, rng: np.random.Generator) -> bool:
         n = mol.GetNumAtoms()
@@ -138,7 +142,7 @@ class GraphGA:
                 if callback is not None:
                     callback(generation, objective)
                 stalled = stalled + 1 if objective.used == used else 0
-                if objective.solved():
+                if self.stop_at_optimum and objective.solved():
                     stopped = "optimum"
                     break
                 if stalled >= self.max_stalled:
