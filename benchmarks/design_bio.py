@@ -45,7 +45,7 @@ from benchmarks.runner import Cell, CellBenchmark, CellRecord, Report, RunContex
 from oracles import Composite, Constraint, Oracle, get_oracle
 from seqguide.baselines import BudgetedObjective, GeneticAlgorithm, Screening, library_proposal, uniform_proposal
 
-__all__ = ["BENCHMARK", "BUDGETS", "METHODS", "TASKS", "BioTask", "DesignBio"]
+__all__ = ["BENCHMARK", "BUDGETS", "METHODS", "TASKS", "BioTask", "DesignBio", "task_model"]
 
 BUDGETS = (1_000, 10_000, 100_000)
 QUICK_BUDGETS = (1_000,)
@@ -131,7 +131,8 @@ def _random(task: str, budget: int, seed: int, ctx: RunContext) -> MethodResult:
     return MethodResult(run.history, sw.cpu, sw.wall, {"stopped": run.stopped})
 
 
-def _model(task: str, ctx: RunContext) -> tuple[Any, dict[str, Any]]:
+def task_model(task: str, ctx: RunContext) -> tuple[Any, dict[str, Any]]:
+    """The masked-diffusion model trained on the task's data (cached on disk); best-of-N samples from it."""
     from seqguide.data import SequenceDataModule
     from seqguide.models import ConvDenoiser, TransformerDenoiser
     from seqguide.training import train_masked_diffusion
@@ -155,7 +156,7 @@ def _best_of_n(task: str, budget: int, seed: int, ctx: RunContext) -> MethodResu
     from seqguide import sample
 
     t = TASKS[task]
-    net, info = _model(task, ctx)
+    net, info = task_model(task, ctx)
     steps = t.model["sampling_steps"]
 
     def draw(n: int, chunk_seed: int) -> list[str]:

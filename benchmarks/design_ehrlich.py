@@ -51,7 +51,7 @@ from benchmarks.runner import Cell, CellBenchmark, CellRecord, Report, RunContex
 from oracles.ehrlich import Ehrlich
 from seqguide.baselines import BudgetedObjective, GeneticAlgorithm, Screening, library_proposal, uniform_proposal
 
-__all__ = ["BENCHMARK", "BUDGETS", "METHODS", "TASKS", "DesignEhrlich", "EhrlichTask"]
+__all__ = ["BENCHMARK", "BUDGETS", "METHODS", "TASKS", "DesignEhrlich", "EhrlichTask", "ehrlich_model"]
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,11 @@ def _model_settings(task: EhrlichTask, quick: bool, model: dict[str, Any]) -> di
             "batch_size": model["batch_size"]}
 
 
-def _train_ehrlich_model(task: EhrlichTask, seed: int, ctx: RunContext, model: dict[str, Any]) -> tuple[Any, dict]:
+def ehrlich_model(task: EhrlichTask, seed: int, ctx: RunContext,
+                  model: dict[str, Any] | None = None) -> tuple[Any, dict]:
+    """The masked-diffusion model trained on 2,000 DMP samples of the seed's instance (cached on disk); the model
+    best-of-N samples from, and the one a guided design loop should start from."""
+    model = _MODEL if model is None else model
     from seqguide.data import SequenceDataModule
     from seqguide.models import ConvDenoiser
     from seqguide.training import train_masked_diffusion
@@ -142,7 +146,7 @@ def _best_of_n(task: EhrlichTask, budget: int, seed: int, ctx: RunContext, *, mo
     from seqguide import sample
 
     f = task.oracle(seed)
-    net, info = _train_ehrlich_model(task, seed, ctx, model)
+    net, info = ehrlich_model(task, seed, ctx, model)
     steps = max(1, task.dim // model["by_length"][str(task.dim)]["tokens_per_step"])
 
     def draw(n: int, chunk_seed: int) -> list[str]:
