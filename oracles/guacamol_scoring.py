@@ -7,7 +7,7 @@ to [0, 1] and is a small picklable object (fingerprint generators are rebuilt la
 * :class:`TanimotoScore`: Tanimoto similarity of two fingerprints, through a modifier. Fingerprints as in
   GuacaMol: ``ECFP4`` / ``ECFP6`` (Morgan radius 2 / 3, unfolded counts), ``FCFP4`` (Morgan radius 2 with
   feature invariants, counts), ``AP`` (atom pairs up to distance 10, counts), ``PHCO`` (Gobbi 2D
-  pharmacophores, bits).
+  pharmacophores, bits; computed by :mod:`oracles.pharmacophore`, ten times faster than RDKit's Python code).
 * :class:`DescriptorScore`: an RDKit descriptor (logP, TPSA, Bertz, weight, rings, atom counts) through a
   modifier.
 * :class:`IsomerScore`: closeness to a molecular formula: a Gaussian (sigma 1) on the count of each element
@@ -89,12 +89,13 @@ def _generator(kind: str) -> Any:
 
 @functools.lru_cache(maxsize=_PHCO_CACHE)
 def _phco(smiles: str) -> Any:
-    """Gobbi 2D pharmacophore fingerprint of a canonical SMILES (pure-Python RDKit code, ~30 ms a molecule:
-    memoised, so the two hop tasks scoring the same molecules compute it once)."""
+    """Gobbi 2D pharmacophore fingerprint of a canonical SMILES (:func:`oracles.pharmacophore.gobbi_fingerprint`,
+    RDKit's bits; memoised, so the two hop tasks scoring the same molecules compute it once)."""
     from rdkit import Chem
-    from rdkit.Chem.Pharm2D import Generate, Gobbi_Pharm2D
 
-    return Generate.Gen2DFingerprint(Chem.MolFromSmiles(smiles), Gobbi_Pharm2D.factory)
+    from oracles.pharmacophore import gobbi_fingerprint
+
+    return gobbi_fingerprint(Chem.MolFromSmiles(smiles))
 
 
 def fingerprint(mol: Any, kind: str) -> Any:
