@@ -99,3 +99,18 @@ def test_log_checkpoints():
     assert pts[0] == 10 and pts[-1] == 100_000 and pts == sorted(set(pts))
     assert {1000, 10_000} <= set(pts)
     assert log_checkpoints(5) == [5]
+
+
+def test_best_of_n_from_a_model_draws_the_model_distribution():
+    from seqguide.baselines import model_proposal
+    from seqguide.models.toy import ExactMaskedModel
+
+    table = {"AAB": 0.5, "BBA": 0.3, "ABA": 0.2}
+    model = ExactMaskedModel(["A", "B"], table)
+    propose = model_proposal(model, steps=3)
+    draws = propose(400, np.random.default_rng(0))
+    assert set(draws) <= set(table)
+    assert abs(draws.count("AAB") / 400 - 0.5) < 0.08
+    score = from_function(lambda xs: [float(s == "ABA") for s in xs], name="is_aba")
+    run = Screening(propose, batch_size=50, stop_at_optimum=False).run(score, budget=3, seed=0)
+    assert run.history.best()[1] == 1.0 and len(run.history) == 3  # best of N: the rare design is found
