@@ -256,7 +256,8 @@ class DesignEhrlich(CellBenchmark):
         rows = summary_rows(records)
         figures = [plot_curves(records, ctx.figure_path("curves"), ctx.env, order=_method_order,
                                title="Ehrlich: best value so far (mean over seeds +- s.e.)")]
-        sections = [("Best-so-far curves", f"![best-so-far curves]({figures[0].name})"),
+        sections = [("At a glance: mean best value (seeds solved) at each budget", _glance(rows)),
+                    ("Best-so-far curves", f"![best-so-far curves]({figures[0].name})"),
                     ("Methods", "\n".join(f"- `{n}`: {s.label}" for n, s in METHODS.items())),
                     ("Per-seed cells", _per_seed(records))]
         return Report(rows, columns=_COLUMNS, notes=_NOTES, sections=sections, figures=figures)
@@ -271,7 +272,8 @@ sequences are invalid); `solved`: seeds that found f = 1 / seeds run; `feasible`
 that were feasible; `calls`: mean paid calls (unique sequences scored; a run stops early when it solves the
 instance); `cpu_us_per_call`: the method's CPU time per paid call (proposals and objective; best-of-N includes
 its share of sampling, not the one-off model training, listed per cell as `model_train_seconds`);
-`wall_seconds`: mean wall time of one run. Budgets are independent runs (best-of-N reads a shared pool of
+`wall_seconds`: mean wall time of one run; `nan`: no paid call was feasible (random sequences of length 128 never
+are). Budgets are independent runs (best-of-N reads a shared pool of
 samples, which is the same as an independent run with that seed). Reference (design-loop measurements, holo's
 own GA): 128 particles / 12 survivors reach 0.14-0.23 at 1e4 and 0.73-0.81 at 1e5 on (32, 32, 4, 4), solving
 1-2 of 5 seeds; 1024 particles reach 0.02-0.05 and 0.33-0.45.
@@ -310,6 +312,17 @@ def summary_rows(records: list[CellRecord]) -> list[dict[str, Any]]:
                      "cpu_us_per_call": mean_sem(r.result["cpu_us_per_call"] for r in recs)[0],
                      "wall_seconds": mean_sem(r.result["wall_seconds"] for r in recs)[0]})
     return rows
+
+
+def _glance(rows: list[dict[str, Any]]) -> str:
+    """Task x method rows, one column per budget: ``mean best (solved/seeds)``."""
+    from benchmarks.common import format_value, markdown_table
+
+    table: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        entry = table.setdefault((r["task"], r["method"]), {"task": r["task"], "method": r["method"]})
+        entry[f"{r['budget']:.0e}".replace("+0", "")] = f"{format_value(r['best_mean'], 3)} ({r['solved']})"
+    return markdown_table(list(table.values()))
 
 
 def _per_seed(records: list[CellRecord]) -> str:
