@@ -150,3 +150,10 @@ def test_real_benchmark_through_the_cli_resumes(tmp_path, capsys):
     assert "0 to run" in capsys.readouterr().out
     md = (tmp_path / "design_ehrlich.md").read_text()
     assert "| ehrlich_v32_L32_c4_k4 | ga | 1000 |" in md and (tmp_path / "design_ehrlich_curves.png").is_file()
+
+
+def test_a_registered_script_benchmark_runs_quick_through_the_runner(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the quick tables go under ./runs/benchmarks/quick
+    assert main(["run", "oracle_speed", "--quick"]) == 0
+    md = (tmp_path / "runs" / "benchmarks" / "quick" / "oracle_speed.md").read_text()
+    assert "100" in md
