@@ -59,12 +59,13 @@ def device_name(device: str | torch.device | None = None) -> str:
 
 
 def git_commit(repo: str | Path = _REPO) -> str:
-    """Short commit hash of the working tree, with ``+dirty`` if tracked files are modified; ``unknown``
-    outside a git checkout."""
+    """Short commit hash of the working tree, with ``+dirty`` if tracked files are modified (results files under
+    ``benchmarks/results/`` do not count: a running benchmark writes them); ``unknown`` outside a git checkout."""
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True,
                               timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)benchmarks/results"], cwd=repo,
                                capture_output=True, text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -14,6 +14,7 @@ Bio loop, so the ratio compares algorithms rather than core counts (and is not s
 the machine).
 
     python -m benchmarks.oracle_speed [--n 1000] [--length 200] [--repeats 5] [--device cpu] [--threads 1]
+    python -m benchmarks run oracle_speed --quick      # 100 sequences, 1 repeat, tables under runs/
 """
 
 from __future__ import annotations
@@ -162,8 +163,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1, like the Bio loop; 0 = torch's default)")
-    parser.add_argument("--out-dir", type=Path, default=RESULTS)
+    parser.add_argument("--out-dir", type=Path, default=None, help="default benchmarks/results (quick: runs/)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 100 sequences, 1 repeat, tables under runs/benchmarks/quick")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.n, args.repeats = min(args.n, 100), 1
+    if args.out_dir is None:
+        args.out_dir = Path("runs/benchmarks/quick") if args.quick else RESULTS
     row = run(args.n, args.length, args.repeats, args.device, args.seed, args.threads or None, args.out_dir)
     for key, value in row.items():
         print(f"{key:>15}: {value}")

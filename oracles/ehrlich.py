@@ -16,9 +16,14 @@ their reference code (holo-bench, ``holo.test_functions.closed_form.Ehrlich``):
   The value is ``prod_i h_i (1 + e h_i (h_i - 1))`` (epistasis factor ``e``, default 0) in [0, 1]; it is 1
   exactly when every motif is present. Infeasible sequences are invalid (holo scores them ``-inf``).
 
-Differences from holo: randomness comes from a NumPy generator seeded with ``seed`` (so instances are
-deterministic but do not reproduce holo's motifs), the motif search also tries the last start position
-(holo stops one short), and ``q`` must satisfy ``k % ceil(k/q) == 0`` so that the optimum is exactly 1.
+Differences from holo: randomness comes from a NumPy generator seeded with ``seed``, so instances are
+deterministic but are not holo's instances for the same seed; and ``q`` must satisfy ``k % ceil(k/q) == 0``
+so that the optimum is exactly 1. The motif search tries the same start positions as holo's
+``motif_search`` (``0 .. L - 1 - span``, where ``span`` is the offset of the motif's last element). Planted
+with holo's parameters (:meth:`Ehrlich.from_parameters`: its transition matrix, motifs and spacings), this
+implementation gives holo's values exactly; ``tests/oracles/data/holo_ehrlich_values.npz`` holds holo
+values that the test suite checks, and ``python -m benchmarks run holo_fidelity`` repeats the check
+against an installed pytorch-holo.
 
 Sequences are strings over a custom :class:`~seqguide.alphabet.Alphabet` of ``v`` single characters: the
 first ``v`` characters of :data:`EHRLICH_TOKENS` (so ``v = 20`` is the 20 amino-acid letters).
@@ -57,6 +62,11 @@ def _is_irreducible(allowed: np.ndarray) -> bool:
     return bool(reach.all())
 
 
+def _numpy(x: Any) -> np.ndarray:
+    """A tensor (any device) or array-like as a NumPy array."""
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
 def _sample_chain(rng: np.random.Generator, p0: np.ndarray, P: np.ndarray, length: int, n: int = 1) -> np.ndarray:
     """``n`` DMP samples of ``length`` states: ``(n, length)`` int64."""
     out = np.empty((n, length), dtype=np.int64)
@@ -93,6 +103,23 @@ class Ehrlich(Oracle):
 
     def __init__(self, *, num_states: int = 20, dim: int = 32, num_motifs: int = 2, motif_length: int = 4,
                  quantization: int | None = None, epistasis_factor: float = 0.0, seed: int = 0) -> None:
+        self._configure(num_states, dim, num_motifs, motif_length, quantization, epistasis_factor, seed)
+        v, L, c, k = self.num_states, self.dim, self.num_motifs, self.motif_length
+        rng = np.random.default_rng([self.seed, v, L, c, k])
+        transition_matrix = self._sample_transition_matrix(rng)
+        chain = _sample_chain(rng, self._stationary(transition_matrix), transition_matrix, c * k)[0]
+        slack = L - c * k
+        offsets = np.zeros((c, k), dtype=np.int64)
+        for i in range(c):
+            if k > 1:
+                w = rng.random(k - 1)
+                w /= w.sum()
+                gaps = 1 + np.floor((slack // c) * w).astype(np.int64)
+                offsets[i, 1:] = np.cumsum(gaps)
+        self._plant(transition_matrix, chain.reshape(c, k), offsets)
+
+    def _configure(self, num_states: int, dim: int, num_motifs: int, motif_length: int, quantization: int | None,
+                   epistasis_factor: float, seed: int) -> None:
         v, L, c, k = int(num_states), int(dim), int(num_motifs), int(motif_length)
         if not 2 <= v <= len(EHRLICH_TOKENS):
             raise ValueError(f"Ehrlich: num_states must be in 2..{len(EHRLICH_TOKENS)}, got {num_states!r}")
@@ -117,20 +144,59 @@ class Ehrlich(Oracle):
         self.name = "ehrlich"
         self.maximize = True
 
-        rng = np.random.default_rng([self.seed, v, L, c, k])
-        self.transition_matrix = self._sample_transition_matrix(rng)
+    @classmethod
+    def from_parameters(cls, *, dim: int, transition_matrix: Any, motifs: Any, spacings: Any,
+                        quantization: int | None = None, epistasis_factor: float = 0.0, seed: int = 0) -> Ehrlich:
+        """The function with given parameters, e.g. a holo ``Ehrlich``'s, value for value.
+
+        Example:
+            >>> from holo.test_functions.closed_form import Ehrlich as HoloEhrlich      # doctest: +SKIP
+            >>> h = HoloEhrlich(num_states=32, dim=32, num_motifs=4, motif_length=4, random_seed=0)  # doctest: +SKIP
+            >>> f = Ehrlich.from_parameters(dim=32, transition_matrix=h.transition_matrix, motifs=h.motifs,
+            ...                             spacings=h.spacings, quantization=4)           # doctest: +SKIP
+
+        Args:
+            dim: Sequence length ``L``.
+            transition_matrix: ``(v, v)`` DMP transition probabilities (array or tensor); zeros are banned
+                transitions.
+            motifs: ``(c, k)`` motif states, or ``c`` length-``k`` arrays/tensors.
+            spacings: ``(c, k - 1)`` gaps between consecutive motif elements (holo's ``spacings``), each >= 1.
+            quantization: Levels ``q`` per motif (default ``k``).
+            epistasis_factor: As in the constructor.
+            seed: Seeds only :meth:`initial_solution` and :meth:`sample_feasible` (not holo's).
+
+        Raises:
+            ValueError: if the shapes disagree, a row of the matrix does not sum to 1, a motif state is out
+                of range, a spacing is < 1 or a spaced motif does not fit in ``dim``.
+        """
+        P = np.asarray(_numpy(transition_matrix), dtype=np.float64)
+        m = np.asarray(np.stack([_numpy(x) for x in motifs]), dtype=np.int64)
+        gaps = np.asarray(np.stack([_numpy(x) for x in spacings]), dtype=np.int64).reshape(len(m), -1)
+        if P.ndim != 2 or P.shape[0] != P.shape[1]:
+            raise ValueError(f"Ehrlich.from_parameters: transition_matrix must be (v, v), got {P.shape}")
+        if not np.allclose(P.sum(axis=1), 1.0, atol=1e-5) or (P < 0).any():
+            raise ValueError("Ehrlich.from_parameters: transition_matrix rows must be probabilities summing to 1")
+        if m.ndim != 2 or gaps.shape != (m.shape[0], m.shape[1] - 1):
+            raise ValueError(f"Ehrlich.from_parameters: motifs {m.shape} need spacings of shape "
+                             f"({m.shape[0]}, {m.shape[1] - 1}), got {gaps.shape}")
+        if m.min() < 0 or m.max() >= P.shape[0]:
+            raise ValueError(f"Ehrlich.from_parameters: motif states must be in [0, {P.shape[0]})")
+        if m.shape[1] > 1 and gaps.min() < 1:
+            raise ValueError("Ehrlich.from_parameters: every spacing must be >= 1")
+        offsets = np.concatenate([np.zeros((len(m), 1), dtype=np.int64), np.cumsum(gaps, axis=1)], axis=1)
+        if offsets[:, -1].max() >= dim:
+            raise ValueError(f"Ehrlich.from_parameters: a spaced motif spans {int(offsets[:, -1].max()) + 1} "
+                             f"positions, more than dim = {dim}")
+        self = cls.__new__(cls)
+        self._configure(P.shape[0], dim, m.shape[0], m.shape[1], quantization, epistasis_factor, seed)
+        self._plant(P, m, offsets)
+        return self
+
+    def _plant(self, transition_matrix: np.ndarray, motifs: np.ndarray, offsets: np.ndarray) -> None:
+        self.transition_matrix = transition_matrix
         self.allowed = self.transition_matrix > 0
         self.stationary = self._stationary(self.transition_matrix)
-        chain = _sample_chain(rng, self.stationary, self.transition_matrix, c * k)[0]
-        self.motifs = chain.reshape(c, k)
-        slack = L - c * k
-        offsets = np.zeros((c, k), dtype=np.int64)
-        for i in range(c):
-            if k > 1:
-                w = rng.random(k - 1)
-                w /= w.sum()
-                gaps = 1 + np.floor((slack // c) * w).astype(np.int64)
-                offsets[i, 1:] = np.cumsum(gaps)
+        self.motifs = motifs
         self.offsets = offsets
         self._initial = self._make_initial()
         self._optimal = self._make_optimal()

@@ -80,6 +80,17 @@ _BUILTINS: dict[str, _Entry] = {
                   '(pip install "seqguide[ray]")'),
 }
 
+#: GuacaMol goal-directed tasks (keys of ``oracles.guacamol.TASKS``; a test checks that the two agree).
+_GUACAMOL_TASKS = (
+    "celecoxib_rediscovery", "troglitazone_rediscovery", "thiothixene_rediscovery", "aripiprazole_similarity",
+    "albuterol_similarity", "mestranol_similarity", "isomers_c11h24", "isomers_c9h10n2o2pf2cl", "isomers_c7h8n2o2",
+    "median1", "median2", "osimertinib_mpo", "fexofenadine_mpo", "ranolazine_mpo", "perindopril_mpo",
+    "amlodipine_mpo", "sitagliptin_mpo", "zaleplon_mpo", "valsartan_smarts", "deco_hop", "scaffold_hop",
+)
+_BUILTINS.update({f"guacamol_{t}": _Entry(f"oracles.guacamol:guacamol_{t}",
+                                          f"GuacaMol goal-directed task {t.replace('_', ' ')} (RDKit), in [0, 1]")
+                  for t in _GUACAMOL_TASKS})
+
 _RUNTIME: dict[str, _Entry] = {}
 
 

@@ -1,0 +1,339 @@
+"""Design on Ehrlich functions: best value per objective call for the GA, random search and best-of-N.
+
+Ehrlich functions (Stanton et al. 2024, arXiv 2407.00236) at three sizes (states v, length L, motifs c of
+length k, quantization q): (32, 32, 4, 4, 4), (32, 128, 4, 4, 4) and the harder (32, 128, 8, 4, 4) (twice the
+motifs; the paper's Fig. 4 varies c the same way). Each seed is its own instance (``Ehrlich(seed=seed)``).
+Every method pays each new sequence once through :class:`seqguide.baselines.BudgetedObjective`, at budgets
+of 1e3, 1e4 and 1e5 calls (independent runs per budget), 5 seeds:
+
+* ``ga``: :class:`~seqguide.baselines.GeneticAlgorithm` (holo's ``DiscreteEvolution``) at its best measured
+  setting, 128 particles and 12 survivors, mutation = recombination = 1/L, from the instance's
+  ``initial_solution()`` (holo's convention); ``ga_p1024`` (1024 particles, 100 survivors: holo's README
+  setting) and ``ga_mut2`` (mutation 2/L) check the neighbouring settings.
+* ``random``: uniform random sequences (almost all infeasible: random search as the floor).
+* ``best_of_n``: unguided samples of a masked-diffusion model trained on 2,000 sequences of the function's
+  own DMP (as the ``ehrlich`` campaign does), best of N = the budget. Sampling dominates its cost, so its
+  pool of samples per (task, seed) is generated once and shared by the budgets. It runs at 1e3 and 1e4 calls
+  only, on the 5 seeds at length 32 and on 1 seed at length 128 (sampling is ~4 CPU-seconds per 1,000 sequences
+  at length 32; the shared machine gave a run about an eighth of a core); ``best_of_n_dmp`` covers every budget
+  and seed.
+* ``best_of_n_dmp``: best of N exact samples of the function's DMP, i.e. best-of-N from a perfect model of
+  the training distribution (cheap, so at every size, budget and seed).
+
+Columns: ``best`` (mean over seeds of the best value found), ``solved`` (seeds reaching f = 1),
+``feasible`` (fraction of paid calls that were feasible), ``calls`` (paid calls; fewer than the budget when
+a run solved the instance and stopped), CPU microseconds per call (the method's own cost, the objective
+included; model training is listed separately), wall seconds per run.
+
+Adding a method (e.g. a guided design loop): write ``run(task, budget, seed, ctx) -> MethodResult`` scoring
+through ``BudgetedObjective(task.oracle(seed), budget=budget)`` and add a :class:`MethodSpec` to
+:data:`METHODS`; ``python -m benchmarks run design_ehrlich`` then computes only the new cells.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.design_common import (
+    MethodResult,
+    MethodSpec,
+    SamplePool,
+    Stopwatch,
+    cached_model,
+    history_metrics,
+    settings_hash,
+)
+from benchmarks.reporting import group_records, mean_sem, plot_curves
+from benchmarks.runner import Cell, CellBenchmark, CellRecord, Report, RunContext, RunOptions
+from oracles.ehrlich import Ehrlich
+from seqguide.baselines import BudgetedObjective, GeneticAlgorithm, Screening, library_proposal, uniform_proposal
+
+__all__ = ["BENCHMARK", "BUDGETS", "METHODS", "TASKS", "DesignEhrlich", "EhrlichTask", "ehrlich_model"]
+
+
+@dataclass(frozen=True)
+class EhrlichTask:
+    """An Ehrlich size; ``oracle(seed)`` is the instance of one seed."""
+
+    num_states: int
+    dim: int
+    num_motifs: int
+    motif_length: int
+    quantization: int
+
+    def oracle(self, seed: int) -> Ehrlich:
+        return Ehrlich(num_states=self.num_states, dim=self.dim, num_motifs=self.num_motifs,
+                       motif_length=self.motif_length, quantization=self.quantization, seed=seed)
+
+    def settings(self) -> dict[str, int]:
+        return {"num_states": self.num_states, "dim": self.dim, "num_motifs": self.num_motifs,
+                "motif_length": self.motif_length, "quantization": self.quantization}
+
+
+TASKS: dict[str, EhrlichTask] = {
+    "ehrlich_v32_L32_c4_k4": EhrlichTask(32, 32, 4, 4, 4),
+    "ehrlich_v32_L128_c4_k4": EhrlichTask(32, 128, 4, 4, 4),
+    "ehrlich_v32_L128_c8_k4": EhrlichTask(32, 128, 8, 4, 4),
+}
+BUDGETS = (1_000, 10_000, 100_000)
+QUICK_TASKS = ("ehrlich_v32_L32_c4_k4",)
+QUICK_BUDGETS = (1_000, 10_000)
+SEEDS = (0, 1, 2, 3, 4)
+OPTIMUM = 1.0
+
+
+# ------------------------------------------------------------------------------------------- methods
+def _ga(task: EhrlichTask, budget: int, seed: int, ctx: RunContext, *, num_particles: int, survivors: int,
+        mutation: float, recombination: float) -> MethodResult:
+    f = task.oracle(seed)
+    L = task.dim
+    ga = GeneticAlgorithm(f.alphabet.tokens, length=L, num_particles=num_particles,
+                          survival_quantile=survivors / num_particles, mutation_prob=mutation / L,
+                          recombine_prob=recombination / L)
+    with Stopwatch() as sw:
+        run = ga.run(BudgetedObjective(f, budget=budget), seed=seed, initial=f.initial_solution())
+    return MethodResult(run.history, sw.cpu, sw.wall, {"generations": run.generations, "stopped": run.stopped})
+
+
+def _random(task: EhrlichTask, budget: int, seed: int, ctx: RunContext, *, batch: int) -> MethodResult:
+    f = task.oracle(seed)
+    with Stopwatch() as sw:
+        run = Screening(uniform_proposal(f.alphabet.tokens, task.dim), batch_size=batch).run(
+            BudgetedObjective(f, budget=budget), seed=seed)
+    return MethodResult(run.history, sw.cpu, sw.wall, {"stopped": run.stopped})
+
+
+def _model_settings(task: EhrlichTask, quick: bool, model: dict[str, Any]) -> dict[str, Any]:
+    size = model["by_length"][str(task.dim)]
+    return {"task": task.settings(), "train_samples": model["train_samples"], "backbone": size["backbone"],
+            "train_steps": model["train_steps_quick"] if quick else size["train_steps"], "lr": model["lr"],
+            "batch_size": model["batch_size"]}
+
+
+def ehrlich_model(task: EhrlichTask, seed: int, ctx: RunContext,
+                  model: dict[str, Any] | None = None) -> tuple[Any, dict]:
+    """The masked-diffusion model trained on 2,000 DMP samples of the seed's instance (cached on disk); the model
+    best-of-N samples from, and the one a guided design loop should start from."""
+    model = _MODEL if model is None else model
+    from seqguide.data import SequenceDataModule
+    from seqguide.models import ConvDenoiser
+    from seqguide.training import train_masked_diffusion
+
+    f = task.oracle(seed)
+    settings = {**_model_settings(task, ctx.quick, model), "seed": seed}
+
+    def train(work: Path) -> Any:
+        work.mkdir(parents=True, exist_ok=True)
+        fasta = work / "dmp.fasta"
+        seqs = f.sample_feasible(model["train_samples"], seed=1)
+        fasta.write_text("".join(f">dmp_{i}\n{s}\n" for i, s in enumerate(seqs)))
+        data = SequenceDataModule(path=str(fasta), alphabet=list(f.alphabet.tokens), val_fraction=0.1,
+                                  batch_size=model["batch_size"], seed=seed)
+        b = settings["backbone"]
+        return train_masked_diffusion(data, backbone=ConvDenoiser(dim=b["dim"], depth=b["depth"],
+                                                                  kernel_size=b["kernel_size"], dropout=b["dropout"]),
+                                      out_dir=work / "ckpt", max_steps=settings["train_steps"],
+                                      val_check_interval=settings["train_steps"], seed=seed, progress=False,
+                                      accelerator="cpu", lr=model["lr"], warmup_steps=50)
+
+    return cached_model(ctx.work_dir / "models", f"ehrlich_L{task.dim}_c{task.num_motifs}_s{seed}", settings, train)
+
+
+def _best_of_n(task: EhrlichTask, budget: int, seed: int, ctx: RunContext, *, model: dict[str, Any]) -> MethodResult:
+    from seqguide import sample
+
+    f = task.oracle(seed)
+    net, info = ehrlich_model(task, seed, ctx, model)
+    steps = max(1, task.dim // model["by_length"][str(task.dim)]["tokens_per_step"])
+
+    def draw(n: int, chunk_seed: int) -> list[str]:
+        return list(sample(net, n, steps=steps, seed=chunk_seed, progress=False).sequences)
+
+    key = settings_hash({**_model_settings(task, ctx.quick, model), "steps": steps})
+    pool = SamplePool(ctx.work_dir / "pools" / f"ehrlich_L{task.dim}_c{task.num_motifs}_s{seed}_{key}.jsonl", draw,
+                      seed=seed, chunk=1000)
+    with Stopwatch() as sw:
+        samples, pool_cpu, pool_wall = pool.take_unique(budget)
+    with Stopwatch() as score:
+        objective = BudgetedObjective(f, budget=budget)
+        run = Screening(library_proposal(samples, shuffle=False), batch_size=1000).run(objective, seed=seed)
+    fresh = sw.wall > 1.0 and pool_wall > 0.5 * sw.wall  # the pool was (partly) drawn in this cell
+    return MethodResult(run.history, pool_cpu + score.cpu, pool_wall + score.wall,
+                        {"stopped": run.stopped, "sampling_steps": steps, "model_train_seconds": info["train_seconds"],
+                         "model_val_nll": info["metrics"].get("val/nll"), "pool_drawn_here": bool(fresh)})
+
+
+_GA_BEST = {"num_particles": 128, "survivors": 12, "mutation": 1.0, "recombination": 1.0}
+_MODEL = {"train_samples": 2000, "lr": 2e-3, "batch_size": 64, "train_steps_quick": 300,
+          # length 32: the ehrlich campaign's conv model (one block fewer), 2 tokens revealed per step;
+          # length 128: a smaller one, 4 tokens per step (sampling cost grows with L x steps)
+          "by_length": {"32": {"backbone": {"type": "conv", "dim": 64, "depth": 3, "kernel_size": 5, "dropout": 0.1},
+                               "train_steps": 2000, "tokens_per_step": 2},
+                        "128": {"backbone": {"type": "conv", "dim": 32, "depth": 3, "kernel_size": 5,
+                                             "dropout": 0.1}, "train_steps": 1000, "tokens_per_step": 8}}}
+_LONG = ("ehrlich_v32_L128_c4_k4", "ehrlich_v32_L128_c8_k4")
+_SAMPLING_BOUND = ("best_of_n",)
+
+
+def _dmp_best_of_n(task: EhrlichTask, budget: int, seed: int, ctx: RunContext) -> MethodResult:
+    f = task.oracle(seed)
+    with Stopwatch() as sw:
+        pool = f.sample_feasible(budget, seed=100 + seed)
+        run = Screening(library_proposal(pool, shuffle=False), batch_size=1000).run(
+            BudgetedObjective(f, budget=budget), seed=seed)
+    return MethodResult(run.history, sw.cpu, sw.wall, {"stopped": run.stopped})
+
+
+def _bon_cells(task: str, budget: int, seed_index: int) -> bool:
+    """Model best-of-N is sampling-bound (~4 CPU-seconds per 1,000 samples at length 32, ~12 at length 128 on
+    one core, and the shared machine gave each run about an eighth of a core): 1e3 and 1e4 calls, on all seeds
+    at length 32 and on 1 seed at length 128."""
+    if task in _LONG:
+        return budget <= 10_000 and seed_index < 1
+    return budget <= 10_000
+
+
+#: name -> method. Part-2 design loops are added here (see the module docstring).
+METHODS: dict[str, MethodSpec] = {
+    "ga": MethodSpec(lambda t, b, s, c: _ga(t, b, s, c, **_GA_BEST), dict(_GA_BEST),
+                     label="GA, 128 particles, 12 survivors, mutation = recombination = 1/L (best setting)"),
+    "ga_p1024": MethodSpec(lambda t, b, s, c: _ga(t, b, s, c, num_particles=1024, survivors=100, mutation=1.0,
+                                                  recombination=1.0),
+                           {"num_particles": 1024, "survivors": 100, "mutation": 1.0, "recombination": 1.0},
+                           label="GA, 1024 particles, 100 survivors, 1/L (holo README setting)"),
+    "ga_mut2": MethodSpec(lambda t, b, s, c: _ga(t, b, s, c, num_particles=128, survivors=12, mutation=2.0,
+                                                 recombination=1.0),
+                          {"num_particles": 128, "survivors": 12, "mutation": 2.0, "recombination": 1.0},
+                          label="GA, 128 particles, 12 survivors, mutation 2/L"),
+    "random": MethodSpec(lambda t, b, s, c: _random(t, b, s, c, batch=1000), {"batch": 1000},
+                         label="uniform random sequences"),
+    "best_of_n": MethodSpec(lambda t, b, s, c: _best_of_n(t, b, s, c, model=_MODEL), _MODEL,
+                            include=_bon_cells,
+                            label="best of N unguided samples of a masked-diffusion model trained on 2,000 DMP "
+                                  "samples (length 32: conv dim 64, depth 3, 2,000 steps, L/2 sampling steps; "
+                                  "length 128: conv dim 32, depth 3, 1,000 steps, L/8 sampling steps)"),
+    "best_of_n_dmp": MethodSpec(_dmp_best_of_n, {"pool_seed": "100 + seed"},
+                                label="best of N exact samples of the function's DMP (a perfect generative model of "
+                                      "the training distribution)"),
+}
+
+
+# ----------------------------------------------------------------------------------------- benchmark
+class DesignEhrlich(CellBenchmark):
+    """GA, random search and best-of-N on Ehrlich functions at 1e3-1e5 objective calls."""
+
+    name = "design_ehrlich"
+    title = "Design on Ehrlich functions: best value per objective call"
+    version = 1
+    default_seeds = SEEDS
+
+    def cells(self, options: RunOptions) -> list[Cell]:
+        seeds = self.seeds(options)
+        tasks = QUICK_TASKS if options.quick else tuple(TASKS)
+        budgets = QUICK_BUDGETS if options.quick else BUDGETS
+        out = []
+        for task in tasks:
+            for name, spec in METHODS.items():
+                for budget in budgets:
+                    for i, seed in enumerate(seeds):
+                        if spec.include is not None and not spec.include(task, budget, i):
+                            continue
+                        out.append(Cell(name, task, seed, budget, {"task": TASKS[task].settings(),
+                                                                    "method": _cell_settings(spec.settings, task),
+                                                                    "quick": options.quick}))
+        return sorted(out, key=lambda c: c.method in _SAMPLING_BOUND)  # cheap baselines first, stable otherwise
+
+    def run_cell(self, cell: Cell, ctx: RunContext) -> dict[str, Any]:
+        spec = METHODS[cell.method]
+        result = spec.run(TASKS[cell.task], int(cell.budget), cell.seed, ctx)
+        return history_metrics(result, int(cell.budget), optimum=OPTIMUM)
+
+    def report(self, records: list[CellRecord], ctx: RunContext) -> Report:
+        rows = summary_rows(records)
+        figures = [plot_curves(records, ctx.figure_path("curves"), ctx.env, order=_method_order,
+                               title="Ehrlich: best value so far (mean over seeds +- s.e.)")]
+        sections = [("At a glance: mean best value (seeds solved) at each budget", _glance(rows)),
+                    ("Best-so-far curves", f"![best-so-far curves]({figures[0].name})"),
+                    ("Methods", "\n".join(f"- `{n}`: {s.label}" for n, s in METHODS.items())),
+                    ("Per-seed cells", _per_seed(records))]
+        return Report(rows, columns=_COLUMNS, notes=_NOTES, sections=sections, figures=figures)
+
+
+_COLUMNS = ["task", "method", "budget", "seeds", "best_mean", "best_sem", "best_min", "best_max", "solved",
+            "feasible", "calls", "cpu_us_per_call", "wall_seconds"]
+_NOTES = """\
+Each row: one method at one budget on one Ehrlich size, over the seeds listed (each seed is its own instance).
+`best_mean` +- `best_sem`: mean and standard error over seeds of the best value found (f in [0, 1]; infeasible
+sequences are invalid); `solved`: seeds that found f = 1 / seeds run; `feasible`: mean fraction of paid calls
+that were feasible; `calls`: mean paid calls (unique sequences scored; a run stops early when it solves the
+instance); `cpu_us_per_call`: the method's CPU time per paid call (proposals and objective; best-of-N includes
+its share of sampling, not the one-off model training, listed per cell as `model_train_seconds`);
+`wall_seconds`: mean wall time of one run; `nan`: no paid call was feasible (random sequences of length 128 never
+are). Budgets are independent runs (best-of-N reads a shared pool of
+samples, which is the same as an independent run with that seed). Reference (design-loop measurements, holo's
+own GA): 128 particles / 12 survivors reach 0.14-0.23 at 1e4 and 0.73-0.81 at 1e5 on (32, 32, 4, 4), solving
+1-2 of 5 seeds; 1024 particles reach 0.02-0.05 and 0.33-0.45.
+"""
+
+
+def _cell_settings(settings: dict[str, Any], task: str) -> dict[str, Any]:
+    """A method's settings as they apply to one task (per-length entries reduced to the task's length)."""
+    if "by_length" not in settings:
+        return settings
+    out = {k: v for k, v in settings.items() if k != "by_length"}
+    out["length"] = settings["by_length"][str(TASKS[task].dim)]
+    return out
+
+
+def _method_order(name: str) -> tuple[int, str]:
+    return (list(METHODS).index(name) if name in METHODS else len(METHODS), name)
+
+
+def summary_rows(records: list[CellRecord]) -> list[dict[str, Any]]:
+    """One row per (task, method, budget) with seed statistics."""
+    rows = []
+    groups = group_records(records, "task", "method", "budget")
+    for (task, method, budget), recs in sorted(groups.items(), key=lambda kv: (list(TASKS).index(kv[0][0])
+                                                                              if kv[0][0] in TASKS else 99,
+                                                                              _method_order(kv[0][1]), kv[0][2])):
+        best = [r.result["best"] for r in recs]
+        mean, sem, _ = mean_sem(best)
+        finite = [b for b in best if b is not None and np.isfinite(b)]
+        rows.append({"task": task, "method": method, "budget": budget,
+                     "seeds": " ".join(str(r.cell.seed) for r in recs), "best_mean": mean, "best_sem": sem,
+                     "best_min": min(finite) if finite else None, "best_max": max(finite) if finite else None,
+                     "solved": f"{sum(bool(r.result.get('solved')) for r in recs)}/{len(recs)}",
+                     "feasible": mean_sem(r.result["feasible"] for r in recs)[0],
+                     "calls": mean_sem(r.result["calls"] for r in recs)[0],
+                     "cpu_us_per_call": mean_sem(r.result["cpu_us_per_call"] for r in recs)[0],
+                     "wall_seconds": mean_sem(r.result["wall_seconds"] for r in recs)[0]})
+    return rows
+
+
+def _glance(rows: list[dict[str, Any]]) -> str:
+    """Task x method rows, one column per budget: ``mean best (solved/seeds)``."""
+    from benchmarks.common import format_value, markdown_table
+
+    table: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        entry = table.setdefault((r["task"], r["method"]), {"task": r["task"], "method": r["method"]})
+        entry[f"{r['budget']:.0e}".replace("+0", "")] = f"{format_value(r['best_mean'], 3)} ({r['solved']})"
+    return markdown_table(list(table.values()))
+
+
+def _per_seed(records: list[CellRecord]) -> str:
+    from benchmarks.common import markdown_table
+
+    rows = [{"task": r.cell.task, "method": r.cell.method, "budget": r.cell.budget, "seed": r.cell.seed,
+             "best": r.result["best"], "solved": r.result.get("solved"),
+             "calls_to_solve": r.result.get("calls_to_solve"),
+             "feasible": r.result["feasible"], "calls": r.result["calls"], "stopped": r.result.get("stopped")}
+            for r in records]
+    return markdown_table(rows)
+
+
+BENCHMARK = DesignEhrlich()
