@@ -7,6 +7,7 @@
 * :mod:`~seqguide.design.lock`: one writer per run directory (:class:`RunLock`).
 * :mod:`~seqguide.design.interrupts`: SIGTERM / Ctrl-C stop at the next item boundary (:class:`GracefulStop`).
 * :mod:`~seqguide.design.loop`: :class:`DesignLoop` (propose, evaluate, step, best, history).
+* :mod:`~seqguide.design.anchoring`: :class:`EliteInfill` (proposals anchored on the best designs so far).
 * :mod:`~seqguide.design.campaign`: :class:`Campaign` (a YAML campaign end to end, with resume).
 * :mod:`~seqguide.design.report`: tables and figures of a run.
 * :mod:`~seqguide.design.cli`: ``seqguide design run|validate`` and ``seqguide report``.
@@ -17,6 +18,7 @@ Example:
     >>> write_report(result.run_dir).files                                                  # doctest: +SKIP
 """
 
+from seqguide.design.anchoring import EliteInfill
 from seqguide.design.campaign import Campaign, CampaignError, CampaignResult
 from seqguide.design.config_io import ConfigError, LoadedCampaign, load_campaign
 from seqguide.design.interrupts import GracefulStop, Interrupted
@@ -37,6 +39,7 @@ __all__ = [
     "DesignLoop",
     "DesignRecord",
     "DesignStore",
+    "EliteInfill",
     "Evaluation",
     "GracefulStop",
     "GuidancePlan",

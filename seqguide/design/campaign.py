@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from seqguide.design.anchoring import EliteInfill
 from seqguide.design.config_io import ConfigError, LoadedCampaign, load_campaign
 from seqguide.design.console import ConsoleObserver, make_console, print_top
 from seqguide.design.guidance_stack import CampaignGuidance
@@ -71,7 +72,8 @@ class CampaignResult:
         status: ``completed`` (every round ran), ``budget exhausted`` (stopped early: no budget left) or
             ``stopped: ...`` (a round found no new design).
         budget: The oracle budget.
-        budget_used: Real objective calls (designs charged, plus calls whose result a crash lost).
+        budget_used: Real objective calls (designs charged, calls whose result a crash lost, and the look-ahead's
+            real calls with ``value: oracle``).
         rounds: Every round's record.
         best: The best designs (``report.top_k`` of them), best first.
     """
@@ -241,7 +243,8 @@ class Campaign:
                 max_draws=cfg.loop.max_draws, sample_batch_size=cfg.sampling.batch_size, cond=cfg.sampling.cond,
                 run_id=None if run is None else run["id"], name=cfg.name, config=self.resolved(),
                 model_info=model_info, observer=observer, code_version=code_version(), argv=argv or sys.argv,
-                key=design_key(getattr(model, "alphabet", None)), stop=GracefulStop())
+                key=design_key(getattr(model, "alphabet", None)), stop=GracefulStop(), anchor=_anchor(cfg, model),
+                charged_elsewhere=guidance.lookahead_calls if guidance.uses_objective else None)
             if run is not None:
                 store.update_run(loop.run_id, config=self.resolved(), budget=cfg.budget, status="running",
                                  ended_at=None)
@@ -309,3 +312,14 @@ class Campaign:
             if self.config.model.train is not None:  # the training data: a reader's error names file and line
                 raise ConfigError(source, [("model.train.data", str(err))]) from None
             raise
+
+
+def _anchor(cfg: Any, model: Any) -> EliteInfill | None:
+    """``sampling.anchor`` as an :class:`EliteInfill` (masked models only: the refill starts from masked copies)."""
+    spec = cfg.sampling.anchor
+    if spec is None:
+        return None
+    if not hasattr(model, "mask_id"):
+        raise CampaignError(f"sampling.anchor: elite infilling needs a masked-diffusion model; "
+                            f"{type(model).__name__} has no mask token")
+    return EliteInfill(**spec.model_dump())

@@ -72,7 +72,8 @@ class ConsoleObserver(LoopObserver):
             f"round {record.round + 1}/{self.rounds} | candidates {record.n_candidates} "
             f"(duplicates dropped {record.n_duplicates}) | scored {record.n_scored} (valid {record.n_valid}, "
             f"charged {record.n_charged}) | best {_fmt(record.best)} | budget left {loop.budget - used}/{loop.budget}"
-            f" | guidance calls {record.guidance_oracle_calls} | {record.wall_seconds:.1f}s")
+            f" | guidance calls {record.guidance_oracle_calls} (paid {record.guidance_charged})"
+            f" | {record.wall_seconds:.1f}s")
 
     def close(self) -> None:
         """Stop a bar left running (after an error)."""

@@ -5,9 +5,11 @@ Every guider comes from the guider registry (:mod:`seqguide.guidance.registry`):
 SVDD, SMC, best-of-N and beam search; whatever a guider lists in its ``resources``) is given the object its
 source resolves to for the round. Sources:
 
-* ``oracle``: the campaign objective itself, applied to the model's look-ahead (SVDD-PM style). Its calls
-  are *not* charged to the budget; they are memoised in the store file (table ``oracle_cache``) and
-  counted per round in ``rounds.guidance_oracle_calls``.
+* ``oracle``: the campaign objective itself, applied to the model's look-ahead (SVDD-PM style, and best-of-N
+  or beam search scoring their candidates). Its real calls are charged to the budget like the designs': they
+  are memoised in the store file (table ``oracle_cache``), every memo entry is one paid call
+  (:meth:`CampaignGuidance.lookahead_calls`, crash-safe because the memo is), the items sent (hits included)
+  are counted per round in ``rounds.guidance_oracle_calls`` and the paid ones in ``rounds.guidance_charged``.
 * ``surrogate``: an :class:`oracles.Surrogate` ensemble fitted on every valid label of the earlier rounds
   (the combined objective; with ``surrogate.invalid_value`` also the designs the objective found invalid,
   labelled with that value), with a seed derived from (campaign seed, round). Each round's surrogate is saved
@@ -91,8 +93,17 @@ class CampaignGuidance:
                              "installation does not have; use value: surrogate or value: oracle")
 
     # ----------------------------------------------------------------------------- sources
+    @property
+    def uses_objective(self) -> bool:
+        """Whether a guider takes ``value: oracle`` (the true objective), whose calls the budget pays."""
+        return any(src == "oracle" for c in self.configs for src in c.sources().values())
+
+    def lookahead_calls(self) -> int:
+        """Real objective calls the look-ahead has made in this run so far (its memo entries)."""
+        return len(self.lookahead()) if self.uses_objective else 0
+
     def lookahead(self) -> Oracle:
-        """The objective memoised for look-ahead calls (not charged to the budget)."""
+        """The objective memoised for look-ahead calls (each entry is one paid call, see the module docstring)."""
         if self._lookahead is None:
             self._lookahead = Cached(self.objective, path=self._store_path,
                                      namespace=f"guidance-lookahead:{self.objective!r}")

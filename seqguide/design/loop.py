@@ -33,8 +33,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 from oracles import Oracle
+from seqguide.design.anchoring import EliteInfill
 from seqguide.design.interrupts import GracefulStop
 from seqguide.design.objective import Evaluation, Objective
 from seqguide.design.store import DesignRecord, DesignStore, RoundRecord, utc_now
@@ -64,6 +66,7 @@ class Purpose:
     VALUE_MODEL = 2
     DATA = 3
     TRAIN = 4
+    ANCHOR = 5
 
 
 def derive_seed(*parts: int) -> int:
@@ -136,9 +139,11 @@ class Proposal:
         guidance: Provenance of the guidance stack.
         plan: The guidance plan used.
         nfe: Network evaluations (rows through the network) in all.
-        guidance_oracle_calls: Items guidance sent to its value oracle (not charged to the budget).
+        guidance_oracle_calls: Items guidance sent to its value oracle (cache hits included).
         seconds: Sampling time.
         proposed_at: When the list was made.
+        guidance_charged: Real objective calls the guidance made while proposing (``charged_elsewhere``'s increase),
+            charged to the budget.
     """
 
     round: int
@@ -154,6 +159,7 @@ class Proposal:
     guidance_oracle_calls: int
     seconds: float
     proposed_at: str
+    guidance_charged: int = 0
 
 
 class LoopObserver:
@@ -204,6 +210,13 @@ class DesignLoop:
             a SELFIES string, so that two spellings of one molecule are one design (and paid once).
         stop: A :class:`~seqguide.design.interrupts.GracefulStop` (installed by the caller) to stop at an item
             boundary on SIGTERM / Ctrl-C; default: one that only :meth:`GracefulStop.request` triggers.
+        charged_elsewhere: ``f() -> int``: real objective calls made outside the ledger so far, e.g. a campaign's
+            look-ahead with ``value: oracle`` (counted from its persistent memo, so the count survives a crash);
+            added to :attr:`budget_used`, so look-ahead and best-of-N evaluations of the true objective are paid
+            from the same budget as the designs.
+        anchor: An :class:`~seqguide.design.anchoring.EliteInfill`: once there are labels, rounds refill masked
+            copies of the best designs so far (``sample(init=...)``, ``anchor.steps`` reverse steps) instead of
+            sampling from the prior.
 
     The loop records a *session* (this process's work on the run) in the store; end it with :meth:`close`
     or use the loop as a context manager.
@@ -220,7 +233,8 @@ class DesignLoop:
                  model_info: dict[str, Any] | None = None, alphabet: dict[str, Any] | None = None,
                  observer: LoopObserver | None = None,
                  code_version: tuple[str | None, str | None] = (None, None), argv: Sequence[str] = (),
-                 key: Callable[[str], str] | None = None, stop: GracefulStop | None = None) -> None:
+                 key: Callable[[str], str] | None = None, stop: GracefulStop | None = None,
+                 anchor: EliteInfill | None = None, charged_elsewhere: Callable[[], int] | None = None) -> None:
         for arg, value in (("budget", budget), ("candidates", candidates), ("score_batch", score_batch),
                            ("max_draws", max_draws)):
             if not isinstance(value, int) or value < 1:
@@ -243,6 +257,12 @@ class DesignLoop:
         self.observer = observer or LoopObserver()
         self.key: Callable[[str], str] = key or _identity
         self.stop = stop if stop is not None else GracefulStop()
+        self.anchor = anchor
+        self.charged_elsewhere = charged_elsewhere
+        self._elites: list[tuple[float, int, int, str]] = []  # (sort key, ±round, ±idx, sequence), best first
+        self._elites_upto = 0  # rounds < this are merged into _elites
+        self._keys: set[str] = set()  # keys of the designs of rounds < _keys_upto
+        self._keys_upto = 0
         resumed = run_id is not None
         if run_id is None:
             if alphabet is None and hasattr(model, "alphabet"):
@@ -284,8 +304,10 @@ class DesignLoop:
 
     @property
     def budget_used(self) -> int:
-        """Real objective calls so far (the store's ledger: charged designs plus calls lost in a crash)."""
-        return self.store.budget_used(self.run_id)
+        """Real objective calls so far: the store's ledger (charged designs plus calls lost in a crash) and the
+        calls made outside it (``charged_elsewhere``: the guidance's look-ahead on the true objective)."""
+        extra = int(self.charged_elsewhere()) if self.charged_elsewhere is not None else 0
+        return self.store.budget_used(self.run_id) + extra
 
     @property
     def budget_remaining(self) -> int:
@@ -303,9 +325,7 @@ class DesignLoop:
 
     def best(self, k: int = 10) -> list[DesignRecord]:
         """The ``k`` best valid designs so far (by the combined objective and its direction)."""
-        valid = self.store.designs(self.run_id, valid_only=True)
-        sign = -1.0 if self.objective.maximize else 1.0
-        return sorted(valid, key=lambda d: (sign * float(d.objective), d.round, d.idx))[:k]
+        return self.store.best(self.run_id, k, maximize=self.objective.maximize)
 
     def _best_value(self) -> float | None:
         top = self.best(1)
@@ -344,7 +364,7 @@ class DesignLoop:
         """
         r = self.round if round is None else round
         plan = self.plan(r) if plan is None else plan
-        seen = self.store.keys(self.run_id, before_round=r)
+        seen = self._keys_before(r)
         out: list[str] = []
         seeds: list[int] = []
         draws: list[int] = []
@@ -352,12 +372,20 @@ class DesignLoop:
         sampled = duplicates = calls = accepted = 0
         nfe = seconds = 0.0
         guidance = "unguided"
+        parents = self._parents(r)
+        metered = int(self.charged_elsewhere()) if self.charged_elsewhere is not None else 0
         draw = 0
         for draw in range(self.max_draws):
             seed = derive_seed(self.seed, r, Purpose.SAMPLE, draw)
             start = time.perf_counter()
-            samples = sample(self.model, self.candidates, steps=self.steps, guidance=plan.guiders, cond=self.cond,
-                             seed=seed, batch_size=self.sample_batch_size, progress=False)
+            init, steps = None, self.steps
+            if parents is not None:
+                gen = torch.Generator(device=parents.device).manual_seed(derive_seed(self.seed, r, Purpose.ANCHOR,
+                                                                                     draw))
+                init = self.anchor.starts(parents, self.candidates, mask_id=self.model.mask_id, generator=gen)
+                steps = self.anchor.steps
+            samples = sample(self.model, self.candidates, steps=steps, guidance=plan.guiders, cond=self.cond,
+                             seed=seed, batch_size=self.sample_batch_size, progress=False, init=init)
             seconds += time.perf_counter() - start
             trace = samples.trace
             nfe += float(trace.get("nfe", 0.0)) * self.candidates
@@ -384,10 +412,50 @@ class DesignLoop:
                 accepted += reason is None
             if accepted >= self.candidates:
                 break
+        if parents is not None:
+            a = self.anchor
+            guidance = (f"{guidance} [elite infill: {parents.shape[0]} elites, {a.edits[0]}-{a.edits[1]} edits, "
+                        f"window {a.window:g}, crossover {a.crossover:g}]")
         if plan.value_state:
             guidance = f"{guidance} [{plan.value_source}: {plan.value_state}]"
+        charged = int(self.charged_elsewhere()) - metered if self.charged_elsewhere is not None else 0
         return Proposal(r, out, seeds, draws, sampled, duplicates, draw + 1, guidance, plan, nfe, calls, seconds,
-                        utc_now())
+                        utc_now(), charged)
+
+    def _keys_before(self, round: int) -> set[str]:
+        """Keys of the designs of rounds ``< round``, kept incrementally (each finished round is read once; one
+        process writes a run, so earlier rounds do not change under the loop). Returns a copy."""
+        if round < self._keys_upto:
+            self._keys, self._keys_upto = set(), 0
+        if round > self._keys_upto:
+            self._keys |= self.store.keys(self.run_id, from_round=self._keys_upto, before_round=round)
+            self._keys_upto = round
+        return set(self._keys)
+
+    def _parents(self, round: int) -> torch.Tensor | None:
+        """Token ids of the elites of rounds ``< round`` (None: no anchor, or too few labels yet).
+
+        Kept incrementally (each round's valid designs are merged once), in a total order (value, then round and
+        index, newest or oldest first as ``anchor.ties`` says), so a resumed loop finds the same elites as an
+        uninterrupted one."""
+        if self.anchor is None:
+            return None
+        if round < self._elites_upto:  # an earlier round again: start over
+            self._elites, self._elites_upto = [], 0
+        sign = -1.0 if self.objective.maximize else 1.0
+        for k in range(self._elites_upto, round):
+            for d in self.store.designs(self.run_id, round=k, valid_only=True):
+                # Ties go to the newest design: equal-valued children replace their parents (neutral drift, as a
+                # GA's generational replacement does), so a plateau is explored instead of frozen.
+                order = -1 if self.anchor.ties == "newest" else 1
+                self._elites.append((sign * float(d.objective), order * d.round, order * d.idx, d.sequence))
+            self._elites = sorted(self._elites)[: max(self.anchor.elites, self.anchor.min_labels)]
+        self._elites_upto = max(self._elites_upto, round)
+        if len(self._elites) < self.anchor.min_labels:
+            return None
+        seqs = [e[3] for e in self._elites[: self.anchor.elites]]
+        device = getattr(self.model, "device", None)
+        return self.model.alphabet.encode(seqs, length=getattr(self.model, "length", None), device=device)
 
     # ----------------------------------------------------------------------------- evaluate
     def evaluate(self, sequences: Sequence[str], *, round: int | None = None,
@@ -413,7 +481,7 @@ class DesignLoop:
         """
         r = self.round if round is None else round
         self.store.begin_round(self.run_id, r, derive_seed(self.seed, r, Purpose.SAMPLE, 0))
-        stored = self.store.keys(self.run_id)
+        stored = self._keys_before(r) | self.store.keys(self.run_id, from_round=r)
         where = {s: i for i, s in enumerate(proposal.sequences)} if proposal is not None else {}
         todo: list[str] = []
         for s in sequences:
@@ -422,6 +490,8 @@ class DesignLoop:
                 stored.add(k)
                 todo.append(s)
         first_idx = len(self.store.designs(self.run_id, round=r)) if proposal is None else 0
+        if r < max(self._keys_upto, self._elites_upto):  # designs added to a round the caches hold: reread later
+            self._keys, self._keys_upto, self._elites, self._elites_upto = set(), 0, [], 0
         written: list[DesignRecord] = []
         pos = 0
         while pos < len(todo):
@@ -489,11 +559,12 @@ class DesignLoop:
         self.observer.round_started(self, r)
         plan = self.plan(r)
         proposal = self.propose(r, plan)
-        done = self.store.keys(self.run_id)
+        done = self._keys_before(r) | self.store.keys(self.run_id, round=r)
         self.store.update_round(
             self.run_id, r, status="scoring", value_source=plan.value_source, value_state=plan.value_state,
             n_sampled=proposal.n_sampled, n_duplicates=proposal.n_duplicates, n_candidates=len(proposal.sequences),
-            draws=proposal.draw_count, guidance_oracle_calls=proposal.guidance_oracle_calls, nfe=proposal.nfe,
+            draws=proposal.draw_count, guidance_oracle_calls=proposal.guidance_oracle_calls,
+            guidance_charged=proposal.guidance_charged, nfe=proposal.nfe,
             sample_seconds=proposal.seconds, fit_seconds=plan.fit_seconds)
         self.observer.proposed(self, proposal, sum(self.key(s) not in done for s in proposal.sequences))
         self.evaluate(proposal.sequences, round=r, proposal=proposal)

@@ -518,7 +518,8 @@ def _describe_objective(data: RunData) -> str:
 def _write_summary(data: RunData, rep: Report, rows: list[dict[str, Any]], columns: list[str], path: Path) -> Path:
     run = data.run
     charged = sum(d.charged for d in data.designs)
-    calls = len(data.calls)
+    lookahead = sum(r.guidance_charged for r in data.rounds)
+    calls = len(data.calls) + lookahead
     interrupted = sum(s.get("status") == "interrupted" for s in data.sessions)
     lines = [
         f"# Campaign report: {run['name']}",
@@ -527,7 +528,8 @@ def _write_summary(data: RunData, rep: Report, rows: list[dict[str, Any]], colum
         f"{len(data.sessions)} session(s), {interrupted} interrupted)",
         f"- designs scored: {len(data.designs)} ({len(data.valid)} valid)",
         f"- oracle calls: {calls} of the budget of {run['budget']} = {charged} designs charged + {data.lost_calls} "
-        "re-paid (results lost in flight at an interruption, scored again after the resume)",
+        "re-paid (results lost in flight at an interruption, scored again after the resume) + "
+        f"{lookahead} look-ahead calls of the guidance (value: oracle)",
         f"- objective: {_describe_objective(data)}",
         f"- model: {(run.get('model') or {}).get('id', '-')}",
         f"- code: seqguide {run.get('code_version') or '?'} (git {run.get('git_commit') or 'n/a'})",
@@ -544,7 +546,8 @@ def _write_summary(data: RunData, rep: Report, rows: list[dict[str, Any]], colum
                    "scored": r.n_scored, "valid": r.n_valid, "charged": r.n_charged,
                    "oracle calls": per_round.get(r.round, [r.n_charged, 0])[0],
                    "re-paid": per_round.get(r.round, [0, 0])[1],
-                   "guidance calls": r.guidance_oracle_calls, "value": r.value_source, "best so far": r.best,
+                   "guidance calls": r.guidance_oracle_calls, "guidance paid": r.guidance_charged,
+                   "value": r.value_source, "best so far": r.best,
                    "seconds": round(r.wall_seconds, 1)} for r in data.rounds]
     lines.append(_markdown_table(round_rows, list(round_rows[0]) if round_rows else ["round"]))
     lines += ["## Top designs", "", _markdown_table(rows, columns, data), "## Figures", ""]

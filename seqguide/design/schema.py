@@ -45,8 +45,10 @@ hard constraint are stored (invalid, with the reason) but are not charged: const
 checks run before the assay. A design whose evaluation failed transiently (a timeout, a crashed external
 tool) is stored invalid with ``transient = 1`` and stays charged; it is not retried automatically.
 "Unique" is by design key: the sequence, or for SELFIES the canonical SMILES of the molecule. Look-ahead
-calls made by guidance (``value: oracle``) are *not* charged; the store counts them separately per round
-(``guidance_oracle_calls``).
+and best-of-N evaluations of the true objective made by guidance (``value: oracle``) are charged too: each real
+call once (they are memoised in the store), counted per round in ``guidance_charged`` (``guidance_oracle_calls``
+counts every item sent, memo hits included); the designs of a round are then scored with what is left, so a
+round's look-ahead can take the budget past its end by at most that round's look-ahead calls.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ from seqguide.guidance.registry import GuiderSpec, raise_problems, validate_mapp
 
 __all__ = [
     "CAMPAIGN_SOURCES",
+    "AnchorConfig",
     "BackboneConfig",
     "CampaignConfig",
     "ConstraintSpec",
@@ -292,6 +295,32 @@ class ModelConfig(_Strict):
         return self
 
 
+class AnchorConfig(_Strict):
+    """Proposals anchored on the best designs so far (:class:`seqguide.design.EliteInfill`, masked models only).
+
+    Attributes:
+        elites: How many of the best valid designs so far are parents.
+        edits: ``[lo, hi]``: positions masked and refilled per child.
+        window: Probability that a child's masked positions are one contiguous window.
+        crossover: Probability that a child starts from a two-point crossover of two elites.
+        min_labels: Valid designs needed before anchoring starts (earlier rounds sample from the prior).
+        ties: Which of equal-valued designs stay elites: ``newest`` (drift along a plateau) or ``oldest``.
+    """
+
+    elites: PositiveInt = 32
+    edits: tuple[PositiveInt, PositiveInt] = (1, 4)
+    window: float = Field(0.5, ge=0.0, le=1.0)
+    crossover: float = Field(0.2, ge=0.0, le=1.0)
+    min_labels: PositiveInt = 1
+    ties: Literal["newest", "oldest"] = "newest"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AnchorConfig:
+        if self.edits[0] > self.edits[1]:
+            raise ValueError(f"edits must be [lo, hi] with lo <= hi, got {list(self.edits)}")
+        return self
+
+
 class SamplingConfig(_Strict):
     """How candidates are drawn.
 
@@ -299,11 +328,15 @@ class SamplingConfig(_Strict):
         steps: Reverse diffusion steps (default: the model's sequence length).
         batch_size: Samples per sampler chunk (default: a whole draw at once).
         cond: Class label for a class-conditional model (e.g. 1 = AMP for the ``amp`` preset).
+        anchor: Refill masked copies of the elites instead of sampling from the prior once there are labels
+            (guided infilling, LaMBO-2-style; see :class:`AnchorConfig`); these draws take ``anchor.edits[1]``
+            reverse steps.
     """
 
     steps: PositiveInt | None = None
     batch_size: PositiveInt | None = None
     cond: NonNegativeInt | None = None
+    anchor: AnchorConfig | None = None
 
 
 # -------------------------------------------------------------------------------------------- objective

@@ -137,6 +137,7 @@ class RoundRecord:
     n_charged: int = 0
     draws: int = 0
     guidance_oracle_calls: int = 0
+    guidance_charged: int = 0
     nfe: float = 0.0
     sample_seconds: float = 0.0
     score_seconds: float = 0.0
@@ -475,14 +476,25 @@ class DesignStore:
         """The set of stored sequences (optionally only those of rounds before ``before_round``)."""
         return self.keys(run_id, before_round=before_round, column="sequence")
 
-    def keys(self, run_id: int, *, before_round: int | None = None, column: str = "key") -> set[str]:
-        """The set of stored design keys (optionally only those of rounds before ``before_round``)."""
+    def keys(self, run_id: int, *, before_round: int | None = None, column: str = "key",
+             round: int | None = None, from_round: int | None = None) -> set[str]:
+        """The set of stored design keys (optionally only those of rounds before ``before_round``, of one
+        ``round``, or of rounds from ``from_round`` on)."""
         if column not in ("key", "sequence"):
             raise ValueError(f"column must be 'key' or 'sequence', got {column!r}")
         sql, args = f"SELECT {column} FROM designs WHERE run_id = ?", [run_id]
-        if before_round is not None:
-            sql, args = sql + " AND round < ?", [*args, before_round]
+        for clause, value in ((" AND round < ?", before_round), (" AND round = ?", round),
+                              (" AND round >= ?", from_round)):
+            if value is not None:
+                sql, args = sql + clause, [*args, value]
         return {r[0] for r in self._q(sql, args)}
+
+    def best(self, run_id: int, k: int, *, maximize: bool = True) -> list[DesignRecord]:
+        """The ``k`` best valid designs (ties: the earlier round and index first), sorted in SQLite."""
+        order = "DESC" if maximize else "ASC"
+        rows = self._q(f"SELECT * FROM designs WHERE run_id = ? AND valid = 1 ORDER BY objective {order}, round, "
+                       "idx LIMIT ?", [run_id, int(k)]).fetchall()
+        return [_design(r) for r in rows]
 
     def budget_used(self, run_id: int) -> int:
         """Real objective calls so far: the ledger's rows (each charged design once, plus every call whose result

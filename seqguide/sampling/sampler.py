@@ -109,6 +109,7 @@ def sample(
     progress: bool = True,
     cache: bool = True,
     chunk_seeds: bool = False,
+    init: torch.Tensor | None = None,
 ) -> Samples:
     """Draw ``n`` samples from ``model``, steered by ``guidance``.
 
@@ -130,6 +131,11 @@ def sample(
             :func:`chunk_seed` ``(seed, k)`` instead of one generator for the whole run, so that every chunk can
             be drawn on its own: distributed sampling (:mod:`seqguide.sampling.distributed`) shards chunks over
             processes and returns the same samples whatever their number.
+        init: A starting state ``(n, L)`` instead of the model's prior: for a masked model, token ids with the
+            mask id at the positions to fill (the others are kept: carry-over). Sampling runs the ``steps``
+            from t = 1 as usual, so a few steps suffice when few positions are masked; this is how elites are
+            refilled (:class:`seqguide.design.EliteInfill`, guided infilling as in LaMBO-2). Models that are
+            time-conditioned see t = 1 on a mostly unmasked input; prefer time-independent denoisers here.
 
     Returns:
         :class:`Samples` with the decoded sequences, final tokens, scores/weights when a guider
@@ -144,6 +150,7 @@ def sample(
     guiders = _check_guidance(guidance)
     expansion = math.prod(g.expansion for g in guiders)
     device = model_device(model)
+    init = _check_init(model, init, n, length, device)
     cond_all = _as_cond(cond, n, device)
     if seed is None:
         seed = int(torch.randint(0, 2**62, (1,)).item())
@@ -171,7 +178,8 @@ def sample(
                                       generator=generator, device=device, cond=cond_rows, use_cache=cache,
                                       counters=counters)
                 ctx.offset = lo
-                final = _run_chunk(model, ctx, guiders, times, length, bar)
+                start = None if init is None else init[lo : lo + m].repeat_interleave(expansion, dim=0)
+                final = _run_chunk(model, ctx, guiders, times, length, bar, start)
                 if final.group is not None:
                     final.group = final.group + lo
                 finals.append(final)
@@ -185,13 +193,36 @@ def sample(
                      seconds=time.perf_counter() - start_time, guiders=guiders)
 
 
+def _check_init(model: Any, init: Any, n: int, length: int | None, device: torch.device) -> torch.Tensor | None:
+    if init is None:
+        return None
+    if not hasattr(model, "mask_id"):
+        raise TypeError(f"init (a partially masked starting state) needs a masked model with a mask_id; "
+                        f"{type(model).__name__} has none")
+    if not isinstance(init, torch.Tensor) or init.dim() != 2 or init.dtype != torch.long:
+        raise TypeError(f"init must be an (n, L) int64 tensor of token ids, got "
+                        f"{getattr(init, 'dtype', type(init).__name__)} of shape {tuple(getattr(init, 'shape', ()))}")
+    if init.shape[0] != n:
+        raise ValueError(f"init has {init.shape[0]} rows for n={n} samples")
+    want = length if length is not None else getattr(model, "length", init.shape[1])
+    if init.shape[1] != want:
+        raise ValueError(f"init has length {init.shape[1]}, the model samples length {want}")
+    vocab = getattr(getattr(model, "alphabet", None), "vocab_size", None)
+    if vocab is not None and (int(init.min()) < 0 or int(init.max()) >= vocab):
+        raise ValueError(f"init holds token ids outside the alphabet's 0..{vocab - 1}")
+    return init.to(device)
+
+
 def _run_chunk(model: Any, ctx: SamplingContext, guiders: list[Guider], times: list[float],
-               length: int | None, bar: Any) -> Final:
+               length: int | None, bar: Any, start: torch.Tensor | None = None) -> Final:
     for g in guiders:
         g.reset(ctx)
     proposer = next((g for g in guiders if g.implements("propose")), None)
     selector = next((g for g in guiders if g.implements("select")), None)
-    state = model.prior(ctx.rows, length, generator=ctx.generator, device=ctx.device)
+    if start is None:
+        state = model.prior(ctx.rows, length, generator=ctx.generator, device=ctx.device)
+    else:
+        state = start.clone()
     for i in range(ctx.num_steps):
         t, s = times[i], times[i + 1]
         ctx.set_step(i, t, s)

@@ -43,6 +43,7 @@ loop:
   rounds: {rounds}
   candidates: 6
   score_batch: 4
+  budget: 3000   # designs and the look-ahead's real calls (value: oracle) alike
 surrogate: {{members: 2, channels: 8, epochs: 2, min_labels: 4}}
 value_model: {{max_steps: 4, batch_size: 8, val_fraction: 0.0, min_labels: 4}}
 report:
@@ -64,17 +65,21 @@ def test_two_rounds_fill_the_store_and_the_report(tiny_checkpoint, tmp_path, wri
     db = sqlite3.connect(store)
     (name, status, config, model, version, budget), = db.execute(
         "SELECT name, status, config, model, code_version, budget FROM runs").fetchall()
-    assert (name, status, budget) == ("tiny", result.status, 12)
+    assert (name, status, budget) == ("tiny", result.status, 3000)
     assert json.loads(config)["objective"]["oracles"][0]["label"] == "motif_score"
     assert json.loads(model)["sha256"] and version
     rounds = db.execute("SELECT round, status, n_candidates, n_scored, n_charged, guidance_oracle_calls, nfe, "
-                        "seed FROM rounds ORDER BY round").fetchall()
+                        "seed, guidance_charged FROM rounds ORDER BY round").fetchall()
     assert [r[:4] for r in rounds] == [(0, "done", 6, 6), (1, "done", 6, 6)]
     assert all(r[5] > 0 and r[6] > 0 for r in rounds) and rounds[0][7] != rounds[1][7]
+    # The look-ahead's real calls (memo misses) are paid from the same budget as the designs.
+    assert all(0 < r[8] <= r[5] for r in rounds)
+    (memo,) = db.execute("SELECT COUNT(*) FROM oracle_cache WHERE namespace LIKE 'guidance-lookahead:%'").fetchone()
+    assert memo == sum(r[8] for r in rounds)
     designs = db.execute("SELECT sequence, valid, charged, reason, components, guidance, model, session FROM designs"
                          ).fetchall()
     assert len(designs) == 12 == len({d[0] for d in designs})
-    assert sum(d[2] for d in designs) == result.budget_used
+    assert sum(d[2] for d in designs) + memo == result.budget_used
     for seq, valid, charged, reason, comps, guidance, model_id, session in designs:
         assert len(seq) == 26 and guidance.startswith("SVDD(PosteriorMeanValue('objective')")
         assert model_id == f"{tiny_checkpoint.name}@{json.loads(model)['sha256']}" and session == 1
@@ -109,7 +114,7 @@ def test_rerun_needs_resume_and_resume_checks_the_config(tiny_checkpoint, tmp_pa
     again = Campaign.from_yaml(path).run(resume=True, progress=False)  # nothing left to do
     assert [d.sequence for d in again.best] == [d.sequence for d in first.best]
     longer = Campaign.from_yaml(path, ["loop.rounds=2"]).run(resume=True, progress=False)  # extending is allowed
-    assert len(longer.rounds) == 2 and longer.budget == 12
+    assert len(longer.rounds) == 2 and longer.budget == 3000
     with DesignStore(tmp_path / "run" / "campaign.sqlite", readonly=True) as store:
         sessions = store.sessions(longer.run_id)
     assert [(s["resumed"], s["status"]) for s in sessions] == [(0, "completed"), (1, "completed"),
@@ -144,3 +149,20 @@ def test_model_checks_name_the_key(tiny_checkpoint, tmp_path, write_yaml):
     path = _campaign(write_yaml, tmp_path, tiny_checkpoint, rounds=1)
     with pytest.raises(ConfigError, match=r"campaign.yaml: model.length: the model generates length 26, not 30"):
         Campaign.from_yaml(path, ["model.length=30"]).run(progress=False)
+
+
+def test_anchored_campaign_refills_the_elites(tiny_checkpoint, tmp_path, write_yaml):
+    text = CAMPAIGN.format(run_dir=tmp_path / "run", ckpt=tiny_checkpoint, value="oracle", rounds=2)
+    text = text.replace("sampling:\n  steps: 8\n",
+                        "sampling:\n  steps: 8\n  anchor: {elites: 2, edits: [1, 2], crossover: 0.0}\n")
+    result = Campaign.from_yaml(write_yaml(text)).run(progress=False)
+    designs = load_run(tmp_path / "run").designs
+    elites = sorted((d for d in designs if d.round == 0 and d.valid), key=lambda d: (-d.objective, d.idx))[:2]
+    later = [d for d in designs if d.round == 1]
+    assert later and all("elite infill: 2 elites, 1-2 edits" in d.guidance for d in later)
+    for d in later:  # every candidate is an elite of round 0 with at most two positions refilled
+        assert min(sum(a != b for a, b in zip(d.sequence, e.sequence)) for e in elites) <= 2
+    assert len(result.rounds) == 2
+    bad = text.replace("edits: [1, 2]", "edits: [3, 1]")
+    with pytest.raises(ConfigError, match="edits"):
+        Campaign.from_yaml(write_yaml(bad))

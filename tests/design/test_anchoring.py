@@ -1,0 +1,88 @@
+"""EliteInfill: masked copies and crossovers of the elites, refilled by the model through DesignLoop."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from oracles import from_function
+from seqguide.design import DesignLoop, DesignStore, EliteInfill
+
+
+def _parents(num: int = 6, length: int = 12) -> torch.Tensor:
+    return torch.arange(num)[:, None].expand(num, length).clone()  # parent i is all token i
+
+
+def test_children_are_elites_with_a_few_masked_positions() -> None:
+    parents, mask = _parents(), 99
+    infill = EliteInfill(edits=(2, 4), window=0.0, crossover=0.0)
+    kids = infill.starts(parents, 3000, mask_id=mask, generator=torch.Generator().manual_seed(0))
+    masked = kids == mask
+    assert masked.sum(1).min() == 2 and masked.sum(1).max() == 4
+    kept = [set(row[row != mask].tolist()) for row in kids]
+    assert all(len(k) == 1 for k in kept)  # no crossover: every kept token comes from one elite
+    assert {next(iter(k)) for k in kept} == set(range(6))  # parents drawn from all the elites
+    again = infill.starts(parents, 3000, mask_id=mask, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(kids, again)
+
+
+def test_windows_are_contiguous_and_crossovers_join_two_elites() -> None:
+    parents, mask = _parents(), 99
+    kids = EliteInfill(edits=(3, 3), window=1.0, crossover=0.0).starts(
+        parents, 500, mask_id=mask, generator=torch.Generator().manual_seed(1))
+    for row in (kids == mask):
+        where = row.nonzero().flatten()
+        assert len(where) == 3 and where[-1] - where[0] == 2  # one window of three positions
+
+    crossed = EliteInfill(edits=(1, 1), window=0.0, crossover=1.0).starts(
+        parents, 2000, mask_id=mask, generator=torch.Generator().manual_seed(2))
+    two = 0
+    for row in crossed:
+        kept = row[row != mask]
+        values = set(kept.tolist())
+        assert len(values) <= 2
+        two += len(values) == 2
+        segments = 1 + int((kept[1:] != kept[:-1]).sum())
+        assert segments <= 3  # a two-point crossover: at most three runs
+    assert two > 1000  # two distinct elites, most cuts inside the sequence
+
+
+def test_bad_settings_are_clear_errors() -> None:
+    with pytest.raises(ValueError, match="edits"):
+        EliteInfill(edits=(3, 1))
+    with pytest.raises(ValueError, match="crossover"):
+        EliteInfill(crossover=1.5)
+
+
+def _g_count(xs: list[str]) -> list[float]:
+    return [s.count("G") / len(s) for s in xs]
+
+
+def test_anchored_rounds_stay_within_the_edits_of_earlier_elites(toy_dna_model) -> None:
+    oracle = from_function(_g_count, name="g")
+    anchor = EliteInfill(elites=3, edits=(1, 1), window=0.0, crossover=0.0)
+    loop = DesignLoop(toy_dna_model, oracle, budget=40, candidates=8, seed=3, anchor=anchor)
+    loop.run(rounds=5)
+    designs = loop.designs()
+    for r in range(1, 5):
+        earlier = sorted((d for d in designs if d.round < r and d.valid), key=lambda d: (-d.objective, -d.round,
+                                                                                             -d.idx))[:3]
+        for d in (d for d in designs if d.round == r):
+            distance = min(sum(a != b for a, b in zip(d.sequence, e.sequence)) for e in earlier)
+            assert distance == 1, (r, d.sequence)  # one refilled position, a new design
+    assert "elite infill" in designs[-1].guidance
+
+
+def test_a_resumed_anchored_loop_proposes_what_an_uninterrupted_one_does(toy_dna_model, tmp_path) -> None:
+    oracle = from_function(_g_count, name="g")
+    anchor = EliteInfill(elites=4, edits=(1, 2))
+    whole = DesignLoop(toy_dna_model, oracle, budget=40, candidates=8, seed=7, anchor=anchor)
+    whole.run(rounds=4)
+    store = DesignStore(tmp_path / "run.sqlite")
+    first = DesignLoop(toy_dna_model, oracle, store=store, budget=40, candidates=8, seed=7, anchor=anchor)
+    first.run(rounds=2)
+    first.close()
+    resumed = DesignLoop(toy_dna_model, oracle, store=store, budget=40, candidates=8, seed=7, anchor=anchor,
+                         run_id=first.run_id)
+    resumed.run(rounds=4)
+    assert [d.sequence for d in resumed.designs()] == [d.sequence for d in whole.designs()]
