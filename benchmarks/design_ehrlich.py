@@ -167,6 +167,37 @@ def _best_of_n(task: EhrlichTask, budget: int, seed: int, ctx: RunContext, *, mo
                          "model_val_nll": info["metrics"].get("val/nll"), "pool_drawn_here": bool(fresh)})
 
 
+def _infill(task: EhrlichTask, budget: int, seed: int, ctx: RunContext, *, model: dict[str, Any],
+            loop: dict[str, Any]) -> MethodResult:
+    """A :class:`~seqguide.design.DesignLoop` with :class:`~seqguide.design.EliteInfill` proposals from the same
+    model best-of-N uses: the first round samples the prior, later rounds refill masked copies of the elites."""
+    from seqguide.design import DesignLoop, EliteInfill
+
+    f = task.oracle(seed)
+    net, info = ehrlich_model(task, seed, ctx, model)
+    steps = max(1, task.dim // model["by_length"][str(task.dim)]["tokens_per_step"])
+    candidates = int(min(loop["max_candidates"], max(loop["min_candidates"], budget // loop["rounds_at_least"])))
+    objective = BudgetedObjective(f, budget=budget)
+    rounds = 0
+    with Stopwatch() as sw:
+        with DesignLoop(net, objective.oracle, None, budget=budget, candidates=candidates, steps=steps, seed=seed,
+                        score_batch=candidates, max_draws=loop["max_draws"], anchor=EliteInfill(**loop["anchor"]),
+                        name=f"infill-{task.dim}-{seed}") as run:
+            while run.budget_remaining > 0 and not objective.solved():
+                record = run.step()
+                rounds += 1
+                if record.n_candidates == 0:
+                    break
+    return MethodResult(objective.history, sw.cpu, sw.wall,
+                        {"stopped": "optimum" if objective.solved() else "budget", "rounds": rounds,
+                         "candidates_per_round": candidates, "model_train_seconds": info["train_seconds"]})
+
+
+_INFILL = {"anchor": {"elites": 32, "edits": (1, 4), "window": 0.5, "crossover": 0.2, "mutation": 0.5,
+                      "ties": "newest"},
+           "min_candidates": 50, "max_candidates": 256, "rounds_at_least": 40, "max_draws": 8}
+
+
 _GA_BEST = {"num_particles": 128, "survivors": 12, "mutation": 1.0, "recombination": 1.0}
 _MODEL = {"train_samples": 2000, "lr": 2e-3, "batch_size": 64, "train_steps_quick": 300,
           # length 32: the ehrlich campaign's conv model (one block fewer), 2 tokens revealed per step;
@@ -216,6 +247,12 @@ METHODS: dict[str, MethodSpec] = {
                             label="best of N unguided samples of a masked-diffusion model trained on 2,000 DMP "
                                   "samples (length 32: conv dim 64, depth 3, 2,000 steps, L/2 sampling steps; "
                                   "length 128: conv dim 32, depth 3, 1,000 steps, L/8 sampling steps)"),
+    "infill": MethodSpec(lambda t, b, s, c: _infill(t, b, s, c, model=_MODEL, loop=_INFILL),
+                         {"model": _MODEL, "loop": _INFILL},
+                         label="DesignLoop with EliteInfill proposals (seqguide.design.anchoring): copies of the 32 "
+                               "best designs so far, 20 % two-point crossovers, 1-4 positions masked (half as one "
+                               "window) and refilled by the best-of-N model; budget/40 candidates per round "
+                               "(50-256)"),
     "best_of_n_dmp": MethodSpec(_dmp_best_of_n, {"pool_seed": "100 + seed"},
                                 label="best of N exact samples of the function's DMP (a perfect generative model of "
                                       "the training distribution)"),

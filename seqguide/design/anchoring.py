@@ -13,7 +13,9 @@ saliency-chosen positions:
 * ``e`` positions masked, ``e`` uniform in ``edits = (lo, hi)``: with probability ``window`` one contiguous window
   of ``e`` positions (a motif-sized edit), otherwise ``e`` positions at random;
 * the model refills the masked positions from its conditional given the rest, so a refill respects what the
-  model learned (e.g. the feasible transitions of an Ehrlich function's DMP) where a random mutation would not.
+  model learned (e.g. the feasible transitions of an Ehrlich function's DMP) where a random mutation would not;
+* with probability ``mutation`` one kept position also gets a uniformly random token (a GA's point mutation), so
+  tokens the model finds unlikely are still tried; the refill of the masked positions adapts to it.
 
 A child stays within ``hi`` edits of its parent (a trust region on Hamming distance; the crossover child's
 parents are elites too). Until ``min_labels`` valid designs exist, the round samples from the prior.
@@ -44,6 +46,7 @@ class EliteInfill:
         window: Probability that a child's masked positions are one contiguous window.
         crossover: Probability that a child starts from a two-point crossover of two elites.
         min_labels: Valid designs needed before anchoring starts (earlier rounds sample from the prior).
+        mutation: Probability that a child also gets one uniform random point mutation outside the masked positions.
         ties: Which of equal-valued designs stay elites: ``"newest"`` (children replace their parents: drift
             along a plateau) or ``"oldest"`` (the first found stay).
     """
@@ -53,6 +56,7 @@ class EliteInfill:
     window: float = 0.5
     crossover: float = 0.2
     min_labels: int = 1
+    mutation: float = 0.0
     ties: str = "newest"
 
     def __post_init__(self) -> None:
@@ -61,7 +65,7 @@ class EliteInfill:
             raise ValueError(f"EliteInfill: elites must be >= 1, got {self.elites}")
         if not 1 <= lo <= hi:
             raise ValueError(f"EliteInfill: edits must be (lo, hi) with 1 <= lo <= hi, got {self.edits}")
-        for name in ("window", "crossover"):
+        for name in ("window", "crossover", "mutation"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"EliteInfill: {name} must be in [0, 1], got {getattr(self, name)}")
         if self.ties not in ("newest", "oldest"):
@@ -74,8 +78,10 @@ class EliteInfill:
         """Reverse steps that refill a child (one per masked position at most)."""
         return self.edits[1]
 
-    def starts(self, parents: torch.Tensor, n: int, *, mask_id: int, generator: torch.Generator) -> torch.Tensor:
-        """``n`` partially masked starting states ``(n, L)`` from elite token ids ``parents (E, L)``.
+    def starts(self, parents: torch.Tensor, n: int, *, mask_id: int, generator: torch.Generator,
+               num_tokens: int | None = None) -> torch.Tensor:
+        """``n`` partially masked starting states ``(n, L)`` from elite token ids ``parents (E, L)``; point
+        mutations draw from token ids ``0..num_tokens-1`` (required when ``mutation > 0``).
 
         Batched over children (no loop over positions); deterministic given ``generator``.
         """
@@ -110,6 +116,15 @@ class EliteInfill:
         ranks = rand(n, length).argsort(dim=1).argsort(dim=1)  # a random permutation rank per position
         at_random = ranks < e[:, None]
         masked = torch.where((rand(n) < self.window)[:, None], in_window, at_random)
+        if self.mutation > 0:
+            if num_tokens is None:
+                raise ValueError("EliteInfill.starts: mutation > 0 needs num_tokens")
+            spot = torch.where(masked, 2.0, rand(n, length)).argmin(dim=1)  # a random kept position
+            token = randint(num_tokens, n)
+            mutate = (rand(n) < self.mutation) & ~masked.all(dim=1)
+            children = children.clone()
+            rows = torch.arange(n, device=device)
+            children[rows, spot] = torch.where(mutate, token, children[rows, spot])
         return torch.where(masked, torch.full_like(children, mask_id), children)
 
     @staticmethod

@@ -73,7 +73,8 @@ class ConsoleObserver(LoopObserver):
             f"(duplicates dropped {record.n_duplicates}) | scored {record.n_scored} (valid {record.n_valid}, "
             f"charged {record.n_charged}) | best {_fmt(record.best)} | budget left {loop.budget - used}/{loop.budget}"
             f" | guidance calls {record.guidance_oracle_calls} (paid {record.guidance_charged})"
-            f" | {record.wall_seconds:.1f}s")
+            + ("" if record.value_spearman is None else f" | value rho {record.value_spearman:+.2f}")
+            + f" | {record.wall_seconds:.1f}s")
 
     def close(self) -> None:
         """Stop a bar left running (after an error)."""

@@ -196,4 +196,16 @@ class CampaignGuidance:
             if all(v is not None for v in resources.values()):
                 guiders.append(spec.build(resources))
         sources = sorted(cache) or ["none"]
-        return GuidancePlan(guiders, "+".join(sources), "; ".join(notes) or None, time.perf_counter() - start)
+        predict = None
+        surrogate = cache.get("surrogate", (None, ""))[0]
+        if surrogate is not None and guiders:  # the surrogate's ranking of the round is checked after scoring
+            predict = _ensemble_mean(surrogate)
+        return GuidancePlan(guiders, "+".join(sources), "; ".join(notes) or None, time.perf_counter() - start,
+                            predict=predict)
+
+
+def _ensemble_mean(surrogate: Any) -> Any:
+    def predict(sequences: Any) -> Any:
+        return surrogate.predict(list(sequences))[0]
+
+    return predict

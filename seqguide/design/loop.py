@@ -113,12 +113,17 @@ class GuidancePlan:
         value_source: ``oracle``, ``surrogate``, ``value_model``, ``none`` (free text for custom loops).
         value_state: A description of the value model's state (e.g. the surrogate file), or a fallback note.
         fit_seconds: Time spent fitting a value model for this round.
+        predict: ``f(sequences) -> values``: the value source's prediction of the objective (e.g. a surrogate's
+            ensemble mean). After the round is scored, the loop stores its Spearman correlation with the true
+            objective on the round's valid designs (``rounds.value_spearman``): held out, because the value was
+            fitted before the round. A value that does not rank (rho near 0) only filters.
     """
 
     guiders: list[Guider] = field(default_factory=list)
     value_source: str = "none"
     value_state: str | None = None
     fit_seconds: float = 0.0
+    predict: Callable[[Sequence[str]], Any] | None = None
 
 
 GuidanceFactory = Callable[[LoopState], "Sequence[Guider] | GuidancePlan"]
@@ -382,7 +387,8 @@ class DesignLoop:
             if parents is not None:
                 gen = torch.Generator(device=parents.device).manual_seed(derive_seed(self.seed, r, Purpose.ANCHOR,
                                                                                      draw))
-                init = self.anchor.starts(parents, self.candidates, mask_id=self.model.mask_id, generator=gen)
+                init = self.anchor.starts(parents, self.candidates, mask_id=self.model.mask_id, generator=gen,
+                                          num_tokens=self.model.alphabet.size)
                 steps = self.anchor.steps
             samples = sample(self.model, self.candidates, steps=steps, guidance=plan.guiders, cond=self.cond,
                              seed=seed, batch_size=self.sample_batch_size, progress=False, init=init)
@@ -421,6 +427,23 @@ class DesignLoop:
         charged = int(self.charged_elsewhere()) - metered if self.charged_elsewhere is not None else 0
         return Proposal(r, out, seeds, draws, sampled, duplicates, draw + 1, guidance, plan, nfe, calls, seconds,
                         utc_now(), charged)
+
+    def _held_out_spearman(self, plan: GuidancePlan, round: int) -> float | None:
+        """Spearman rho of ``plan.predict`` against the objective on the round's valid designs (None: no
+        prediction, fewer than 3 designs, or a constant side)."""
+        if plan.predict is None:
+            return None
+        designs = self.store.designs(self.run_id, round=round, valid_only=True)
+        if len(designs) < 3:
+            return None
+        from scipy.stats import spearmanr
+
+        predicted = np.asarray(plan.predict([d.sequence for d in designs]), dtype=np.float64).reshape(-1)
+        truth = np.asarray([float(d.objective) for d in designs])
+        if np.ptp(predicted) == 0 or np.ptp(truth) == 0:
+            return None
+        rho = float(spearmanr(predicted, truth).statistic)
+        return rho if np.isfinite(rho) else None
 
     def _keys_before(self, round: int) -> set[str]:
         """Keys of the designs of rounds ``< round``, kept incrementally (each finished round is read once; one
@@ -570,7 +593,8 @@ class DesignLoop:
         self.evaluate(proposal.sequences, round=r, proposal=proposal)
         previous = self.store.round(self.run_id, r).wall_seconds
         self.store.update_round(self.run_id, r, status="done", best=self._best_value(), ended_at=utc_now(),
-                                wall_seconds=previous + time.perf_counter() - wall)
+                                wall_seconds=previous + time.perf_counter() - wall,
+                                value_spearman=self._held_out_spearman(plan, r))
         record = self.store.round(self.run_id, r)
         self.round = r + 1
         self.observer.round_finished(self, record)

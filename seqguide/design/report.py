@@ -547,7 +547,7 @@ def _write_summary(data: RunData, rep: Report, rows: list[dict[str, Any]], colum
                    "oracle calls": per_round.get(r.round, [r.n_charged, 0])[0],
                    "re-paid": per_round.get(r.round, [0, 0])[1],
                    "guidance calls": r.guidance_oracle_calls, "guidance paid": r.guidance_charged,
-                   "value": r.value_source, "best so far": r.best,
+                   "value": r.value_source, "value rho": r.value_spearman, "best so far": r.best,
                    "seconds": round(r.wall_seconds, 1)} for r in data.rounds]
     lines.append(_markdown_table(round_rows, list(round_rows[0]) if round_rows else ["round"]))
     lines += ["## Top designs", "", _markdown_table(rows, columns, data), "## Figures", ""]

@@ -304,6 +304,7 @@ class AnchorConfig(_Strict):
         window: Probability that a child's masked positions are one contiguous window.
         crossover: Probability that a child starts from a two-point crossover of two elites.
         min_labels: Valid designs needed before anchoring starts (earlier rounds sample from the prior).
+        mutation: Probability that a child also gets one uniform random point mutation outside the masked positions.
         ties: Which of equal-valued designs stay elites: ``newest`` (drift along a plateau) or ``oldest``.
     """
 
@@ -312,6 +313,7 @@ class AnchorConfig(_Strict):
     window: float = Field(0.5, ge=0.0, le=1.0)
     crossover: float = Field(0.2, ge=0.0, le=1.0)
     min_labels: PositiveInt = 1
+    mutation: float = Field(0.0, ge=0.0, le=1.0)
     ties: Literal["newest", "oldest"] = "newest"
 
     @model_validator(mode="after")

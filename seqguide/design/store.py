@@ -138,6 +138,7 @@ class RoundRecord:
     draws: int = 0
     guidance_oracle_calls: int = 0
     guidance_charged: int = 0
+    value_spearman: float | None = None
     nfe: float = 0.0
     sample_seconds: float = 0.0
     score_seconds: float = 0.0

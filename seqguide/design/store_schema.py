@@ -13,7 +13,8 @@ from typing import Any
 
 __all__ = ["MIGRATIONS", "SCHEMA_SQL", "SCHEMA_VERSION", "SQLITE_HEADER", "StoreError", "explain_sqlite_error"]
 
-#: 2 added the ``oracle_calls`` ledger and ``sessions.host``; 3 added ``rounds.guidance_charged``.
+#: 2 added the ``oracle_calls`` ledger and ``sessions.host``; 3 added ``rounds.guidance_charged`` and
+#: ``rounds.value_spearman``.
 SCHEMA_VERSION = 3
 
 
@@ -64,6 +65,7 @@ CREATE TABLE IF NOT EXISTS rounds (
     draws INTEGER NOT NULL DEFAULT 0,
     guidance_oracle_calls INTEGER NOT NULL DEFAULT 0,
     guidance_charged INTEGER NOT NULL DEFAULT 0,
+    value_spearman REAL,
     nfe REAL NOT NULL DEFAULT 0,
     sample_seconds REAL NOT NULL DEFAULT 0,
     score_seconds REAL NOT NULL DEFAULT 0,
@@ -119,7 +121,8 @@ MIGRATIONS: dict[int, list[str]] = {
         "SELECT run_id, session, round, key, sequence, scored_at, id, scored_at FROM designs WHERE charged = 1 "
         "ORDER BY id",
     ],
-    2: ["ALTER TABLE rounds ADD COLUMN guidance_charged INTEGER NOT NULL DEFAULT 0"],
+    2: ["ALTER TABLE rounds ADD COLUMN guidance_charged INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE rounds ADD COLUMN value_spearman REAL"],
 }
 
 SQLITE_HEADER = b"SQLite format 3\x00"

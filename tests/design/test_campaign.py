@@ -127,6 +127,9 @@ def test_learned_values_start_unguided_then_refit_each_round(tiny_checkpoint, tm
     result = Campaign.from_yaml(path).run(progress=False)
     states = [(r.value_source, r.value_state) for r in result.rounds]
     assert states[0] == (value, f"unguided (0 labels < {value}.min_labels=4)")
+    if value == "surrogate":  # its ranking of each guided round, held out
+        rho = [r.value_spearman for r in result.rounds]
+        assert rho[0] is None and all(r is None or -1.0 <= r <= 1.0 for r in rho[1:])
     folder = "surrogates" if value == "surrogate" else "value_models"
     for r, (source, state) in enumerate(states[1:], start=1):
         assert source == value and state.startswith(f"{folder}/round_{r:03d}/")

@@ -235,3 +235,16 @@ def test_objective_combines_components_and_keeps_each_value():
     assert ev.errors[3] == "empty sequence" and "illegal character 'X'" in ev.errors[2]
     result = obj(["GGCC"])  # as an Oracle: the combined value
     assert isinstance(result, OracleResult) and result.values.tolist() == [2.0]
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_the_value_sources_held_out_spearman_is_stored_per_round(toy_dna_model, sign):
+    def factory(state):
+        return GuidancePlan([], "custom", predict=lambda seqs: [sign * v for v in _gc(list(seqs))])
+
+    loop = DesignLoop(toy_dna_model, from_function(_gc, name="gc"), factory, budget=40, candidates=10, seed=2)
+    loop.run(rounds=2)
+    assert [r.value_spearman for r in loop.history] == [pytest.approx(sign), pytest.approx(sign)]
+    plain = DesignLoop(toy_dna_model, from_function(_gc, name="gc"), None, budget=10, candidates=10, seed=2)
+    plain.run(rounds=1)
+    assert plain.history[0].value_spearman is None
