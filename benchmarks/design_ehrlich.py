@@ -193,8 +193,8 @@ def _infill(task: EhrlichTask, budget: int, seed: int, ctx: RunContext, *, model
                          "candidates_per_round": candidates, "model_train_seconds": info["train_seconds"]})
 
 
-_INFILL = {"anchor": {"elites": 32, "edits": (1, 4), "window": 0.5, "crossover": 0.2, "mutation": 0.5,
-                      "ties": "newest"},
+_INFILL = {"anchor": {"elites": 32, "edits": (1, 4), "window": 0.5, "crossover": 0.2, "mutation": 0.0,
+                      "restart_after": 10_000, "ties": "newest"},
            "min_candidates": 50, "max_candidates": 256, "rounds_at_least": 40, "max_draws": 8}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = ["BENCHMARKS"]
 
 BENCHMARKS: dict[str, str] = {
+    "campaigns": "benchmarks.campaigns",
     "design_bio": "benchmarks.design_bio",
     "design_ehrlich": "benchmarks.design_ehrlich",
     "design_pmo": "benchmarks.design_pmo",

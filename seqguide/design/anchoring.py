@@ -17,6 +17,10 @@ saliency-chosen positions:
 * with probability ``mutation`` one kept position also gets a uniformly random token (a GA's point mutation), so
   tokens the model finds unlikely are still tried; the refill of the masked positions adapts to it.
 
+With ``restart_after`` set, a population that has not improved on its best for that many paid calls is
+dropped and the next round samples the prior again (a restart, as in restarted local search): on Ehrlich
+functions the plateau at 0.75 is two motifs claiming one position, which no small edit resolves.
+
 A child stays within ``hi`` edits of its parent (a trust region on Hamming distance; the crossover child's
 parents are elites too). Until ``min_labels`` valid designs exist, the round samples from the prior.
 
@@ -47,6 +51,8 @@ class EliteInfill:
         crossover: Probability that a child starts from a two-point crossover of two elites.
         min_labels: Valid designs needed before anchoring starts (earlier rounds sample from the prior).
         mutation: Probability that a child also gets one uniform random point mutation outside the masked positions.
+        restart_after: Paid calls without a better design after which the population restarts from the prior
+            (None: never).
         ties: Which of equal-valued designs stay elites: ``"newest"`` (children replace their parents: drift
             along a plateau) or ``"oldest"`` (the first found stay).
     """
@@ -57,6 +63,7 @@ class EliteInfill:
     crossover: float = 0.2
     min_labels: int = 1
     mutation: float = 0.0
+    restart_after: int | None = None
     ties: str = "newest"
 
     def __post_init__(self) -> None:
@@ -70,6 +77,8 @@ class EliteInfill:
                 raise ValueError(f"EliteInfill: {name} must be in [0, 1], got {getattr(self, name)}")
         if self.ties not in ("newest", "oldest"):
             raise ValueError(f"EliteInfill: ties must be 'newest' or 'oldest', got {self.ties!r}")
+        if self.restart_after is not None and self.restart_after < 1:
+            raise ValueError(f"EliteInfill: restart_after must be >= 1 or None, got {self.restart_after}")
         if self.min_labels < 1:
             raise ValueError(f"EliteInfill: min_labels must be >= 1, got {self.min_labels}")
 

@@ -266,6 +266,7 @@ class DesignLoop:
         self.charged_elsewhere = charged_elsewhere
         self._elites: list[tuple[float, int, int, str]] = []  # (sort key, ±round, ±idx, sequence), best first
         self._elites_upto = 0  # rounds < this are merged into _elites
+        self._epoch_best, self._stale, self._restarts = math.inf, 0, 0  # the population's best (sort key), restarts
         self._keys: set[str] = set()  # keys of the designs of rounds < _keys_upto
         self._keys_upto = 0
         resumed = run_id is not None
@@ -420,8 +421,9 @@ class DesignLoop:
                 break
         if parents is not None:
             a = self.anchor
+            restarts = f", restart {self._restarts}" if self._restarts else ""
             guidance = (f"{guidance} [elite infill: {parents.shape[0]} elites, {a.edits[0]}-{a.edits[1]} edits, "
-                        f"window {a.window:g}, crossover {a.crossover:g}]")
+                        f"window {a.window:g}, crossover {a.crossover:g}{restarts}]")
         if plan.value_state:
             guidance = f"{guidance} [{plan.value_source}: {plan.value_state}]"
         charged = int(self.charged_elsewhere()) - metered if self.charged_elsewhere is not None else 0
@@ -445,6 +447,10 @@ class DesignLoop:
         rho = float(spearmanr(predicted, truth).statistic)
         return rho if np.isfinite(rho) else None
 
+    def _reset_elites(self) -> None:
+        self._elites, self._elites_upto = [], 0
+        self._epoch_best, self._stale, self._restarts = math.inf, 0, 0
+
     def _keys_before(self, round: int) -> set[str]:
         """Keys of the designs of rounds ``< round``, kept incrementally (each finished round is read once; one
         process writes a run, so earlier rounds do not change under the loop). Returns a copy."""
@@ -464,15 +470,26 @@ class DesignLoop:
         if self.anchor is None:
             return None
         if round < self._elites_upto:  # an earlier round again: start over
-            self._elites, self._elites_upto = [], 0
+            self._reset_elites()
         sign = -1.0 if self.objective.maximize else 1.0
+        order = -1 if self.anchor.ties == "newest" else 1
+        cap = max(self.anchor.elites, self.anchor.min_labels)
         for k in range(self._elites_upto, round):
-            for d in self.store.designs(self.run_id, round=k, valid_only=True):
-                # Ties go to the newest design: equal-valued children replace their parents (neutral drift, as a
-                # GA's generational replacement does), so a plateau is explored instead of frozen.
-                order = -1 if self.anchor.ties == "newest" else 1
-                self._elites.append((sign * float(d.objective), order * d.round, order * d.idx, d.sequence))
-            self._elites = sorted(self._elites)[: max(self.anchor.elites, self.anchor.min_labels)]
+            designs = self.store.designs(self.run_id, round=k)
+            # Ties go to the newest design by default: equal-valued children replace their parents (neutral drift,
+            # as a GA's generational replacement does), so a plateau is explored instead of frozen.
+            keys = [(sign * float(d.objective), order * d.round, order * d.idx, d.sequence) for d in designs
+                    if d.valid]
+            self._elites = sorted(self._elites + keys)[:cap]
+            if keys and min(keys)[0] < self._epoch_best:
+                self._epoch_best, self._stale = min(keys)[0], 0
+            else:
+                self._stale += sum(d.charged for d in designs)
+            if self.anchor.restart_after is not None and self._stale >= self.anchor.restart_after:
+                # No better design in restart_after paid calls: a local optimum (e.g. two motifs that claim one
+                # position). Start a new population from the prior; the store keeps everything found so far.
+                self._elites, self._epoch_best, self._stale = [], math.inf, 0
+                self._restarts += 1
         self._elites_upto = max(self._elites_upto, round)
         if len(self._elites) < self.anchor.min_labels:
             return None
@@ -514,7 +531,8 @@ class DesignLoop:
                 todo.append(s)
         first_idx = len(self.store.designs(self.run_id, round=r)) if proposal is None else 0
         if r < max(self._keys_upto, self._elites_upto):  # designs added to a round the caches hold: reread later
-            self._keys, self._keys_upto, self._elites, self._elites_upto = set(), 0, [], 0
+            self._keys, self._keys_upto = set(), 0
+            self._reset_elites()
         written: list[DesignRecord] = []
         pos = 0
         while pos < len(todo):

@@ -305,6 +305,7 @@ class AnchorConfig(_Strict):
         crossover: Probability that a child starts from a two-point crossover of two elites.
         min_labels: Valid designs needed before anchoring starts (earlier rounds sample from the prior).
         mutation: Probability that a child also gets one uniform random point mutation outside the masked positions.
+        restart_after: Paid calls without a better design after which the population restarts from the prior.
         ties: Which of equal-valued designs stay elites: ``newest`` (drift along a plateau) or ``oldest``.
     """
 
@@ -314,6 +315,7 @@ class AnchorConfig(_Strict):
     crossover: float = Field(0.2, ge=0.0, le=1.0)
     min_labels: PositiveInt = 1
     mutation: float = Field(0.0, ge=0.0, le=1.0)
+    restart_after: PositiveInt | None = None
     ties: Literal["newest", "oldest"] = "newest"
 
     @model_validator(mode="after")
@@ -457,8 +459,9 @@ class LoopConfig(_Strict):
         candidates: New unique designs sent to the objective per round (fewer in the last round if the budget
             runs out). Sampled designs that fail a hard constraint do not count: they are stored as rejected
             (uncharged) and sampling continues, up to ``max_draws`` draws.
-        budget: Total unique designs the objective may score (default ``rounds * candidates``); see the
-            module docstring for exactly what is charged.
+        budget: Total real calls to the objective: unique designs scored and the look-ahead calls of guidance
+            with ``value: oracle`` (default ``rounds * candidates``, which leaves nothing for a look-ahead: set it
+            when a guider takes ``value: oracle``); see the module docstring for exactly what is charged.
         score_batch: Designs per objective call; each batch is committed to the store in one transaction,
             so a crash loses at most the batch being scored.
         max_draws: Sampling draws per round (each of ``candidates`` samples) to find ``candidates`` new designs

@@ -86,3 +86,20 @@ def test_a_resumed_anchored_loop_proposes_what_an_uninterrupted_one_does(toy_dna
                          run_id=first.run_id)
     resumed.run(rounds=4)
     assert [d.sequence for d in resumed.designs()] == [d.sequence for d in whole.designs()]
+
+
+def test_a_population_that_stops_improving_restarts_from_the_prior(toy_dna_model) -> None:
+    flat = from_function(lambda xs: [1.0] * len(xs), name="flat")  # nothing ever improves on round 0
+    anchor = EliteInfill(elites=4, edits=(1, 1), restart_after=16)
+    loop = DesignLoop(toy_dna_model, flat, budget=80, candidates=8, seed=1, anchor=anchor)
+    loop.run(rounds=6)
+    guidance = {d.round: d.guidance for d in loop.designs()}
+    assert "elite infill" not in guidance[0]  # the prior
+    assert "elite infill" in guidance[1] and "restart" not in guidance[1]
+    assert "elite infill" in guidance[2]  # 8 stale calls so far: not yet
+    assert "elite infill" not in guidance[3]  # 16 stale calls: back to the prior
+    assert "restart 1" in guidance[4]
+    never = DesignLoop(toy_dna_model, flat, budget=80, candidates=8, seed=1, anchor=EliteInfill(elites=4,
+                                                                                                 edits=(1, 1)))
+    never.run(rounds=6)
+    assert all("elite infill" in d.guidance for d in never.designs() if d.round > 0)
