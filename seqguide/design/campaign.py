@@ -53,7 +53,7 @@ from seqguide.design.store import DesignRecord, DesignStore, RoundRecord, utc_no
 __all__ = ["Campaign", "CampaignError", "CampaignResult", "code_version"]
 
 #: Keys whose value may differ between the stored run and a --resume.
-_MAY_CHANGE = ("loop.rounds", "loop.budget", "description", "report")
+_MAY_CHANGE = ("loop.rounds", "loop.budget", "description", "report", "devices")
 
 
 class CampaignError(RuntimeError):
@@ -188,7 +188,7 @@ class Campaign:
         if changes:
             raise CampaignError(
                 f"cannot resume {self.store_path}: the configuration differs from the stored run (use the same file, "
-                "--quick and overrides; only loop.rounds, loop.budget, description and report may change):\n  "
+                "--quick and overrides; only loop.rounds, loop.budget, description, report and devices may change):\n  "
                 + "\n  ".join(changes))
         return run
 
@@ -235,7 +235,7 @@ class Campaign:
             console.print(f"model: {model_info['id']} ({model_info['kind']}, length {model_info['length']})")
             guidance = CampaignGuidance(cfg.guidance, objective, model, run_dir=self.run_dir,
                                         store_path=self.store_path, surrogate=cfg.surrogate,
-                                        value_model=cfg.value_model, progress=animate)
+                                        value_model=cfg.value_model, progress=animate, device=cfg.devices.device)
             observer = ConsoleObserver(cfg.loop.rounds, console, progress=animate)
             loop = DesignLoop(
                 model, objective, guidance, store, budget=cfg.budget, candidates=cfg.loop.candidates,

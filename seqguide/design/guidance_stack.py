@@ -77,8 +77,9 @@ class CampaignGuidance:
 
     def __init__(self, configs: list[GuiderSpec], objective: Objective, model: Any, *, run_dir: Path,
                  store_path: Path | None, surrogate: SurrogateConfig, value_model: ValueModelConfig,
-                 progress: bool = False) -> None:
+                 progress: bool = False, device: str = "auto") -> None:
         self.configs = list(configs)
+        self.device = device
         self.objective = objective
         self.model = model
         self.run_dir = Path(run_dir)
@@ -131,16 +132,18 @@ class CampaignGuidance:
             values = [v for _, v in train]
             s = Surrogate(self.model.alphabet, members=cfg.members, channels=cfg.channels,
                           kernel_size=cfg.kernel_size, layers=cfg.layers, lr=cfg.lr,
-                          name=f"surrogate_r{state.round}", maximize=self.objective.maximize, device=resolve_device())
+                          name=f"surrogate_r{state.round}", maximize=self.objective.maximize,
+                          device=resolve_device(self.device))
             s.fit(seqs, values, epochs=cfg.epochs, seed=derive_seed(state.seed, Purpose.SURROGATE) % 2**31,
-                  verbose=self.progress, accelerator=lightning_accelerator())
+                  verbose=self.progress, accelerator=lightning_accelerator(self.device))
             partial = _atomic_dir(final)
             s.save(partial / "surrogate.safetensors")
             if final.exists():
                 shutil.rmtree(final)
             os.replace(partial, final)
         # Always the saved copy: a fresh and a resumed run then guide with identical weights.
-        return Surrogate.load(file, device=resolve_device()), f"{file.relative_to(self.run_dir)} ({len(train)} labels)"
+        surrogate = Surrogate.load(file, device=resolve_device(self.device))
+        return surrogate, f"{file.relative_to(self.run_dir)} ({len(train)} labels)"
 
     def _value_model(self, state: LoopState) -> tuple[Any, str]:
         from seqguide.guidance.value_model import LearnedValue, ValueModel, fit_value_model
@@ -157,14 +160,14 @@ class CampaignGuidance:
                 max_steps=cfg.max_steps, batch_size=cfg.batch_size, lr=cfg.lr, val_fraction=cfg.val_fraction,
                 pooling=cfg.pooling, loss=cfg.loss, maximize=self.objective.maximize,
                 seed=derive_seed(state.seed, Purpose.VALUE_MODEL) % 2**31, progress=self.progress,
-                accelerator=lightning_accelerator())
+                accelerator=lightning_accelerator(self.device))
             partial = _atomic_dir(final)
             vm.save(partial / "value_model.ckpt")
             if final.exists():
                 shutil.rmtree(final)
             os.replace(partial, final)
         # Network values only (oracle=None): guidance with a value model makes no objective calls.
-        return LearnedValue(ValueModel.load(file, map_location=resolve_device())), \
+        return LearnedValue(ValueModel.load(file, map_location=resolve_device(self.device))), \
             f"{file.relative_to(self.run_dir)} ({len(labels)} labels)"
 
     # ----------------------------------------------------------------------------- factory

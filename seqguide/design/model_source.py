@@ -32,7 +32,7 @@ from typing import Any
 from seqguide.design.loop import Purpose, derive_seed
 from seqguide.design.objective import Objective
 from seqguide.design.schema import CampaignConfig, DataConfig, TrainConfig
-from seqguide.devices import lightning_accelerator, resolve_device
+from seqguide.devices import lightning_accelerator, lightning_devices, resolve_device
 
 __all__ = ["file_digest", "prepare_model", "write_ehrlich_fasta"]
 
@@ -121,7 +121,7 @@ def _backbone(spec: Any) -> Any:
 
 
 def _train(train: TrainConfig, run_dir: Path, objective: Objective, seed: int, progress: bool,
-           recipe: str) -> dict[str, Any]:
+           recipe: str, devices: Any = None) -> dict[str, Any]:
     from seqguide.models import GumbelSoftmaxFlow, MaskedDiffusion
     from seqguide.step_trainer import last_checkpoint
     from seqguide.training import train_sequence_model
@@ -140,6 +140,7 @@ def _train(train: TrainConfig, run_dir: Path, objective: Objective, seed: int, p
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
     spec.write_text(recipe)
+    device = None if devices is None else devices.device
     with _quiet(not progress):
         if train.kind == "simplex":
             cls, kwargs = GumbelSoftmaxFlow, train.flow.model_dump()
@@ -147,12 +148,27 @@ def _train(train: TrainConfig, run_dir: Path, objective: Objective, seed: int, p
             cls, kwargs = MaskedDiffusion, {"schedule": train.schedule}
         result = train_sequence_model(cls, dm, backbone=_backbone(train.backbone), out_dir=work,
                                       max_steps=train.steps, val_check_interval=train.val_check_interval, seed=seed,
-                                      progress=progress, accelerator=lightning_accelerator(), lr=train.lr,
-                                      warmup_steps=train.warmup_steps, resume=resume, **kwargs)
+                                      progress=progress, accelerator=lightning_accelerator(device), lr=train.lr,
+                                      warmup_steps=train.warmup_steps, resume=resume,
+                                      trainer_kwargs=_trainer_kwargs(devices), **kwargs)
     if not result.checkpoint.is_file():
         raise RuntimeError(f"training finished without writing a checkpoint under {work}")
     return {"source": "trained", "train_checkpoint": str(result.checkpoint), "data": str(path or data.preset),
             "metrics": {k: round(v, 6) for k, v in result.metrics.items()}, "steps": train.steps}
+
+
+def _trainer_kwargs(devices: Any) -> dict[str, Any]:
+    """The campaign's ``devices`` keys as Lightning Trainer arguments (defaults left out)."""
+    if devices is None:
+        return {}
+    out: dict[str, Any] = {}
+    if devices.precision != "32-true":
+        out["precision"] = devices.precision
+    if devices.accumulate_grad_batches != 1:
+        out["accumulate_grad_batches"] = devices.accumulate_grad_batches
+    if devices.device.startswith("cuda:"):
+        out["devices"] = lightning_devices(devices.device)
+    return out
 
 
 def _same_recipe(stored: str, recipe: str) -> bool:
@@ -200,12 +216,14 @@ def prepare_model(config: CampaignConfig, run_dir: Path, objective: Objective, *
         info = {"source": "trained (cached)"}
         if not ckpt.is_file() or not recipe_file.is_file() or not _same_recipe(recipe_file.read_text(), recipe):
             # No model yet, or one trained from another spec (a stale directory): train (again).
-            info = _train(spec.train, run_dir, objective, seed, progress, recipe)
+            info = _train(spec.train, run_dir, objective, seed, progress, recipe, config.devices)
             tmp = ckpt.with_suffix(".partial")
             shutil.copyfile(info["train_checkpoint"], tmp)
             os.replace(tmp, ckpt)
             recipe_file.write_text(recipe)
-    model = load_model(ckpt, map_location=resolve_device())
+    device = resolve_device(config.devices.device)
+    model = load_model(ckpt, map_location=device)
+    info["device"] = str(device)
     digest = file_digest(ckpt)
     info.update(checkpoint=str(ckpt.resolve()), sha256=digest, id=f"{ckpt.name}@{digest}", model=type(model).__name__,
                 alphabet=model.alphabet.name, kind=model.alphabet.kind, length=model.length)

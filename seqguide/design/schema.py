@@ -15,7 +15,8 @@ Top-level keys::
     store:       the SQLite store (default <run_dir>/campaign.sqlite)
     model:       a trained checkpoint, or a training spec (data + backbone + steps) trained at the start of
                  the run and cached in <run_dir>/model/ (a resumed run never retrains)
-    sampling:    reverse steps, batch size and class label used to draw candidates
+    sampling:    reverse steps, batch size and class label used to draw candidates; ``anchor`` refills masked
+                 copies of the best designs so far instead of sampling the prior (EliteInfill)
     objective:   the "assay": oracles with weights, how they combine, hard constraints
     guidance:    the guidance stack: registered guiders (``seqguide guiders list``) with their arguments and
                  value sources (``value: oracle | surrogate | value_model``)
@@ -23,6 +24,8 @@ Top-level keys::
     surrogate:   the ensemble surrogate retrained each round (used by guiders with value: surrogate)
     value_model: the learned SVDD-MC value model (used by guiders with value: value_model)
     report:      report options (top-k)
+    devices:     where it computes (device auto|cpu|cuda[:N]|mps, training precision, gradient accumulation);
+                 the resolved device is recorded with the run's model and may change on --resume
     quick:       overrides applied by --quick (consumed when the file is read, see config_io)
 
 Every number meant to be finite is: NaN and +-inf are refused for every float key (the base model sets
@@ -81,6 +84,7 @@ __all__ = [
     "ConstraintSpec",
     "ConvBackboneConfig",
     "DataConfig",
+    "DeviceConfig",
     "FlowConfig",
     "GuidanceEntry",
     "LoopConfig",
@@ -531,6 +535,28 @@ class ReportConfig(_Strict):
     top_k: PositiveInt = 20
 
 
+class DeviceConfig(_Strict):
+    """Where a campaign computes: model training, sampling, surrogate and value-model fits.
+
+    Attributes:
+        device: ``auto`` (the ``SEQGUIDE_DEVICE`` environment variable, else CUDA, else MPS, else CPU), ``cpu``,
+            ``cuda``, ``cuda:1``, ``mps``; the resolved device is recorded with the run's model.
+        precision: Lightning precision of model training (``32-true``, ``bf16-mixed``, ``16-mixed``).
+        accumulate_grad_batches: Gradient accumulation of model training.
+    """
+
+    device: str = "auto"
+    precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
+    accumulate_grad_batches: PositiveInt = 1
+
+    @field_validator("device")
+    @classmethod
+    def _device_name(cls, v: str) -> str:
+        if not re.fullmatch(r"auto|gpu|cpu|mps|cuda(:\d+)?", v.strip().lower()):
+            raise ValueError(f"unknown device {v!r}: use auto, cpu, cuda, cuda:N or mps")
+        return v.strip().lower()
+
+
 class CampaignConfig(_Strict):
     """A whole campaign (see the module docstring for every key)."""
 
@@ -547,6 +573,7 @@ class CampaignConfig(_Strict):
     surrogate: SurrogateConfig = Field(default_factory=SurrogateConfig)
     value_model: ValueModelConfig = Field(default_factory=ValueModelConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    devices: DeviceConfig = Field(default_factory=DeviceConfig)
 
     @field_validator("name")
     @classmethod

@@ -169,3 +169,14 @@ def test_anchored_campaign_refills_the_elites(tiny_checkpoint, tmp_path, write_y
     bad = text.replace("edits: [1, 2]", "edits: [3, 1]")
     with pytest.raises(ConfigError, match="edits"):
         Campaign.from_yaml(write_yaml(bad))
+
+
+def test_the_campaign_device_is_validated_used_and_recorded(tiny_checkpoint, tmp_path, write_yaml):
+    text = CAMPAIGN.format(run_dir=tmp_path / "run", ckpt=tiny_checkpoint, value="surrogate", rounds=1)
+    result = Campaign.from_yaml(write_yaml(text + "devices: {device: cpu}\n")).run(progress=False)
+    with DesignStore(tmp_path / "run" / "campaign.sqlite", readonly=True) as store:
+        assert store.get_run(result.run_id)["model"]["device"] == "cpu"
+    with pytest.raises(ConfigError, match="unknown device 'tpu'"):
+        Campaign.from_yaml(write_yaml(text + "devices: {device: tpu}\n"))
+    with pytest.raises(ConfigError, match="precision"):
+        Campaign.from_yaml(write_yaml(text + "devices: {precision: fp8}\n"))
