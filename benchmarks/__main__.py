@@ -1,4 +1,4 @@
-"""``python -m benchmarks list`` and ``python -m benchmarks run NAME [--quick] [--seeds ...]``."""
+"""``python -m benchmarks list``, ``... run NAME [--quick] [--seeds ...]`` and ``... summary``."""
 
 from benchmarks.runner import main
 

@@ -12,6 +12,7 @@ plus the guidance's look-ahead calls with ``value: oracle``). This is the README
 from __future__ import annotations
 
 import argparse
+import csv
 import shutil
 import time
 from pathlib import Path
@@ -40,8 +41,18 @@ def run_one(path: Path, run_dir: Path) -> dict:
     values = sorted({src for g in cfg.guidance for src in g.sources().values()})
     best = result.best[0].objective if result.best else None
     return {"campaign": path.stem, "guidance": guidance, "value": "+".join(values) or "-",
-            "rounds": len(result.rounds), "designs": sum(r.n_scored for r in result.rounds),
-            "oracle_calls": result.budget_used, "budget": result.budget, "best": best, "seconds": seconds}
+            "rounds": len(result.rounds), "designs_charged": sum(r.n_charged for r in result.rounds),
+            "rejected_by_constraints": sum(r.n_scored - r.n_charged for r in result.rounds),
+            "oracle_calls": result.budget_used, "budget": result.budget, "best": best, "seconds": seconds,
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def _previous_rows(path: Path) -> dict[str, dict]:
+    """The rows of an earlier run's CSV (by campaign), to keep those not run again."""
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as fh:
+        return {r["campaign"]: r for r in csv.DictReader(line for line in fh if not line.startswith("#"))}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,15 +67,18 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown campaign(s) {sorted(unknown)}; shipped: {[p.stem for p in paths]}")
         paths = [p for p in paths if p.stem in args.only]
-    rows = []
+    out = WORK / "quick" if args.quick else RESULTS / "campaigns"
+    rows = _previous_rows(out.with_suffix(".csv")) if args.only else {}  # --only replaces those rows
     for path in paths:
-        rows.append(run_one(path, WORK / path.stem))
-        print(rows[-1], flush=True)
+        rows[path.stem] = run_one(path, WORK / path.stem)
+        print(rows[path.stem], flush=True)
+    rows = [rows[name] for name in sorted(rows)]
     notes = ("Each shipped campaign with `--quick` (smaller model training, fewer rounds and candidates), from "
              "scratch: `seconds` is the wall time of the whole run, model training included; `oracle_calls` counts "
              "every real call to the objective (designs scored, calls re-paid after a crash, and the look-ahead "
-             "of guidance with `value: oracle`), against `budget`; `best` is the best valid combined objective.")
-    out = WORK / "quick" if args.quick else RESULTS / "campaigns"
+             "of guidance with `value: oracle`), against `budget`; `designs_charged` are the designs sent to the "
+             "objective, `rejected_by_constraints` those a hard constraint refused before scoring (stored, free); "
+             "`best` is the best valid combined objective.")
     write_table(rows, out, title="Shipped campaigns with --quick", env=environment("cpu"), notes=notes)
     return 0
 

@@ -178,6 +178,33 @@ def _bon_cells(task: str, budget: int, seed_index: int) -> bool:
     return budget <= 10_000 and (task == "jaspar_nr3c1" or seed_index == 0)
 
 
+def _infill(task: str, budget: int, seed: int, ctx: RunContext, *, loop: dict[str, Any]) -> MethodResult:
+    """The elite-infilling DesignLoop of ``design_ehrlich`` on the best-of-N model of the task."""
+    from seqguide.design import DesignLoop, EliteInfill
+
+    t = TASKS[task]
+    net, info = task_model(task, ctx)
+    candidates = int(min(loop["max_candidates"], max(loop["min_candidates"], budget // loop["rounds_at_least"])))
+    objective = BudgetedObjective(t.objective(), budget=budget)
+    rounds = 0
+    with Stopwatch() as sw:
+        with DesignLoop(net, objective.oracle, None, budget=budget, candidates=candidates,
+                        steps=t.model["sampling_steps"], seed=seed, score_batch=candidates, cond=t.cond,
+                        max_draws=loop["max_draws"], anchor=EliteInfill(**loop["anchor"]),
+                        name=f"infill-{task}") as run:
+            while run.budget_remaining > 0:
+                record = run.step()
+                rounds += 1
+                if record.n_candidates == 0:
+                    break
+    return MethodResult(objective.history, sw.cpu, sw.wall,
+                        {"stopped": "budget" if run.budget_remaining == 0 else "no new designs", "rounds": rounds,
+                         "candidates_per_round": candidates, "model_train_seconds": info["train_seconds"]})
+
+
+_INFILL = {"anchor": {"elites": 32, "edits": (1, 4), "window": 0.5, "crossover": 0.2, "restart_after": 10_000,
+                      "ties": "newest"},
+           "min_candidates": 50, "max_candidates": 256, "rounds_at_least": 40, "max_draws": 8}
 _GA = {"num_particles": 128, "survivors": 12}
 
 #: name -> method. Part-2 design loops are added here (see the module docstring).
@@ -186,6 +213,10 @@ METHODS: dict[str, MethodSpec] = {
                      label="GA, 128 particles, 12 survivors, mutation = recombination = 1/L, initial population "
                            "from the training data"),
     "random": MethodSpec(_random, {}, label="uniform random sequences of the GA's search space"),
+    "infill": MethodSpec(lambda t, b, s, c: _infill(t, b, s, c, loop=_INFILL), {"loop": _INFILL},
+                         include=lambda t, b, i: t == "jaspar_nr3c1" or b <= 10_000 or i == 0,
+                         label="DesignLoop with EliteInfill proposals from the best-of-N model (the design_ehrlich "
+                               "settings; peptides at 1e5 calls on seed 0 only: transformer sampling)"),
     "best_of_n": MethodSpec(_best_of_n, {}, include=_bon_cells,
                             label="unguided samples of a masked-diffusion model trained on the task's data (CRP "
                                   "sites: conv, 1,000 steps; AMPs: class-conditional transformer, 1,500 steps)"),

@@ -394,6 +394,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the registered benchmarks")
+    sub.add_parser("summary", help="regenerate the README's design-benchmark summary from benchmarks/results/",
+                   add_help=False)
     run = sub.add_parser("run", help="run one benchmark (resumes a full run where it stopped)")
     run.add_argument("name", help="a name from `python -m benchmarks list`")
     run.add_argument("--quick", action="store_true", help="smoke version, minutes on a CPU (runs/benchmarks/quick)")
@@ -413,12 +415,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, *, registry: Mapping[str, Any] | None = None) -> int:
-    """``python -m benchmarks list`` / ``python -m benchmarks run NAME [...]``."""
+    """``python -m benchmarks list`` / ``python -m benchmarks run NAME [...]`` / ``python -m benchmarks summary``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
     if "--" in argv:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1:]
+    if argv[:1] == ["summary"]:
+        from benchmarks.summary import main as summary_main
+
+        return summary_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "list":
         rows = describe_benchmarks(registry)

@@ -1,0 +1,161 @@
+"""The README's design-benchmark summary, regenerated from the tables the runner wrote.
+
+``python -m benchmarks summary`` reads ``benchmarks/results/campaigns.csv``, ``design_ehrlich.csv``,
+``design_pmo.csv`` and ``design_bio.csv`` (each written by ``python -m benchmarks run NAME``), writes
+``benchmarks/results/summary.md`` and replaces the README blocks between ``<!-- summary:NAME -->`` and
+``<!-- /summary:NAME -->`` (``campaigns``, ``design``) with the same text; ``--check`` only reports whether the
+README is up to date (exit 1 if not). Every number in a block is a cell of one of those CSV files, named under
+each table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import format_value, markdown_table
+
+__all__ = ["README", "RESULTS", "build_blocks", "build_summary", "main", "update_readme"]
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+README = ROOT / "README.md"
+
+#: Ehrlich methods shown, in order (the rest are in design_ehrlich.md).
+_EHRLICH_METHODS = ("infill", "ga", "ga_p1024", "best_of_n", "best_of_n_dmp", "random")
+_BIO_METHODS = ("infill", "ga", "random", "best_of_n")
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; run `python -m benchmarks run {path.stem}` first")
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(line for line in fh if not line.startswith("#")))
+
+
+def _num(text: str | None) -> float | None:
+    if text in (None, ""):
+        return None
+    value = float(text)
+    return None if math.isnan(value) else value
+
+
+def _budget_label(budget: str) -> str:
+    return f"{int(float(budget)):.0e}".replace("+0", "")
+
+
+def _ehrlich(rows: list[dict[str, str]]) -> str:
+    table: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        if r["method"] not in _EHRLICH_METHODS:
+            continue
+        entry = table.setdefault((r["task"], r["method"]), {"task": r["task"], "method": r["method"]})
+        best = _num(r["best_mean"])
+        entry[_budget_label(r["budget"])] = f"{format_value(best, 3) if best is not None else 'nan'} ({r['solved']})"
+        if int(float(r["budget"])) == 100_000:
+            entry["calls @1e5"] = f"{float(r['calls']):,.0f}"
+            entry["wall s @1e5"] = format_value(_num(r["wall_seconds"]), 3)
+    order = {m: i for i, m in enumerate(_EHRLICH_METHODS)}
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    ordered = sorted(table.values(), key=lambda e: (tasks.index(e["task"]), order[e["method"]]))
+    columns = ["task", "method", "1e3", "1e4", "1e5", "calls @1e5", "wall s @1e5"]
+    return markdown_table(ordered, columns)
+
+
+def _pmo(rows: list[dict[str, str]]) -> str:
+    by_method: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        entry = by_method.setdefault(r["method"], {"method": r["method"], "tasks": 0, "sum_top10_auc": 0.0,
+                                                   "seeds": r["seeds"], "calls": 0.0, "cpu_s": 0.0})
+        entry["tasks"] += 1
+        entry["sum_top10_auc"] += float(r["top10_auc"])
+        entry["calls"] = max(entry["calls"], float(r["calls"]))
+    out = [{"method": e["method"], "tasks": e["tasks"], "seeds": e["seeds"],
+            "sum of top-10 AUC": format_value(e["sum_top10_auc"], 4), "calls per task": f"{e['calls']:,.0f}"}
+           for e in sorted(by_method.values(), key=lambda e: -e["sum_top10_auc"])]
+    return markdown_table(out)
+
+
+def _bio(rows: list[dict[str, str]]) -> str:
+    table: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        if r["method"] not in _BIO_METHODS:
+            continue
+        entry = table.setdefault((r["task"], r["method"]), {"task": r["task"], "method": r["method"]})
+        entry[f"top-10 mean @{_budget_label(r['budget'])}"] = format_value(_num(r["top10_mean"]), 3)
+    return markdown_table(list(table.values()))
+
+
+def _campaigns(rows: list[dict[str, str]]) -> str:
+    out = [{"campaign": f"`{r['campaign']}`", "guidance": f"{r['guidance']} (value: {r['value']})",
+            "`--quick` wall time": f"{float(r['seconds']):.0f} s", "best objective": format_value(_num(r["best"]), 3),
+            "oracle calls / budget": f"{int(float(r['oracle_calls'])):,} / {int(float(r['budget'])):,}"}
+           for r in rows]
+    return markdown_table(out).rstrip() + ("\n\nSource: `benchmarks/results/campaigns.csv` "
+                                           "(`python -m benchmarks run campaigns`; training included, 2 CPU cores).")
+
+
+def build_blocks(results: Path = RESULTS) -> dict[str, str]:
+    """The README blocks (name -> Markdown) from the committed result tables."""
+    design = [
+        "**Ehrlich functions** (holo's definition; mean best value over 5 seeds, seeds solved in brackets; "
+        "`infill` is the elite-infilling `DesignLoop`, `ga` the genetic algorithm at its best measured setting):",
+        "",
+        _ehrlich(_read(results / "design_ehrlich.csv")).rstrip(),
+        "",
+        "Source: `benchmarks/results/design_ehrlich.csv` (`python -m benchmarks run design_ehrlich`).",
+        "",
+        "**PMO-style molecule design** (GuacaMol goal-directed tasks, 10,000 oracle calls each; PMO's area under the "
+        "top-10 curve, summed over tasks):",
+        "",
+        _pmo(_read(results / "design_pmo.csv")).rstrip(),
+        "",
+        "Source: `benchmarks/results/design_pmo.csv` (`python -m benchmarks run design_pmo`).",
+        "",
+        "**DNA and peptides** (JASPAR NR3C1 motif score, AMP classifier; mean of the 10 best designs):",
+        "",
+        _bio(_read(results / "design_bio.csv")).rstrip(),
+        "",
+        "Source: `benchmarks/results/design_bio.csv` (`python -m benchmarks run design_bio`).",
+    ]
+    return {"campaigns": _campaigns(_read(results / "campaigns.csv")) + "\n", "design": "\n".join(design) + "\n"}
+
+
+def build_summary(results: Path = RESULTS) -> str:
+    """All blocks as one Markdown page (``benchmarks/results/summary.md``)."""
+    blocks = build_blocks(results)
+    return "\n".join(f"## {name}\n\n{text}" for name, text in blocks.items())
+
+
+def update_readme(text: str, blocks: dict[str, str]) -> str:
+    """``text`` with each block between its markers replaced."""
+    for name, body in blocks.items():
+        start, end = f"<!-- summary:{name} -->", f"<!-- /summary:{name} -->"
+        if start not in text or end not in text:
+            raise ValueError(f"README: add the markers {start} and {end} where the {name} summary goes")
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        text = f"{head}{start}\n{body}{end}{tail}"
+    return text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks summary", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if the README block is out of date")
+    args = parser.parse_args(argv)
+    text = README.read_text()
+    new = update_readme(text, build_blocks())
+    if args.check:
+        if new != text:
+            print("README.md: the benchmark summary is out of date; run `python -m benchmarks summary`")
+            return 1
+        print("README.md: the benchmark summary matches benchmarks/results/")
+        return 0
+    (RESULTS / "summary.md").write_text(build_summary())
+    README.write_text(new)
+    print(f"wrote {RESULTS / 'summary.md'} and the README blocks")
+    return 0
