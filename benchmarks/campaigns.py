@@ -38,6 +38,8 @@ def run_one(path: Path, run_dir: Path) -> dict:
     seconds = time.perf_counter() - start
     cfg = campaign.config
     guidance = ", ".join(g.method for g in cfg.guidance) or "unguided"
+    if cfg.sampling.anchor is not None:
+        guidance = f"{guidance} + elite infill" if cfg.guidance else "elite infill"
     values = sorted({src for g in cfg.guidance for src in g.sources().values()})
     best = result.best[0].objective if result.best else None
     return {"campaign": path.stem, "guidance": guidance, "value": "+".join(values) or "-",

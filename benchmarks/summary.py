@@ -91,8 +91,11 @@ def _bio(rows: list[dict[str, str]]) -> str:
 
 
 def _campaigns(rows: list[dict[str, str]]) -> str:
-    out = [{"campaign": f"`{r['campaign']}`", "guidance": f"{r['guidance']} (value: {r['value']})",
-            "`--quick` wall time": f"{float(r['seconds']):.0f} s", "best objective": format_value(_num(r["best"]), 3),
+    def guidance(r: dict[str, str]) -> str:
+        return r["guidance"] if r["value"] in ("", "-") else f"{r['guidance']} (value: {r['value']})"
+
+    out = [{"campaign": f"`{r['campaign']}`", "guidance": guidance(r),
+            "`--quick` wall time": f"{float(r['seconds']):.0f} s", "best objective": format_value(_num(r["best"]), 4),
             "oracle calls / budget": f"{int(float(r['oracle_calls'])):,} / {int(float(r['budget'])):,}"}
            for r in rows]
     return markdown_table(out).rstrip() + ("\n\nSource: `benchmarks/results/campaigns.csv` "
