@@ -1,4 +1,4 @@
-"""Design on Ehrlich functions: best value per objective call for the GA, random search and best-of-N.
+"""Design on Ehrlich functions: best value per objective call for the GA, random search, best-of-N and infilling.
 
 Ehrlich functions (Stanton et al. 2024, arXiv 2407.00236) at three sizes (states v, length L, motifs c of
 length k, quantization q): (32, 32, 4, 4, 4), (32, 128, 4, 4, 4) and the harder (32, 128, 8, 4, 4) (twice the
@@ -17,6 +17,10 @@ of 1e3, 1e4 and 1e5 calls (independent runs per budget), 5 seeds:
   only, on the 5 seeds at length 32 and on 1 seed at length 128 (sampling is ~4 CPU-seconds per 1,000 sequences
   at length 32; the shared machine gave a run about an eighth of a core); ``best_of_n_dmp`` covers every budget
   and seed.
+* ``infill``: the design loop with :class:`~seqguide.design.EliteInfill` proposals (LaMBO-2-style guided infilling,
+  arXiv 2305.20009) on the best-of-N model: round 0 samples it, later rounds refill 1-4 masked positions of copies
+  and crossovers of the 32 best designs; ties go to the newest design and a population without a better design in
+  10,000 calls restarts from the model. budget/40 candidates per round (50-256), all seeds and budgets.
 * ``best_of_n_dmp``: best of N exact samples of the function's DMP, i.e. best-of-N from a perfect model of
   the training distribution (cheap, so at every size, budget and seed).
 
