@@ -21,6 +21,7 @@ of 1e3, 1e4 and 1e5 calls (independent runs per budget), 5 seeds:
   arXiv 2305.20009) on the best-of-N model: round 0 samples it, later rounds refill 1-4 masked positions of copies
   and crossovers of the 32 best designs; ties go to the newest design and a population without a better design in
   10,000 calls restarts from the model. budget/40 candidates per round (50-256), all seeds and budgets.
+* ``infill_feas``: ``infill`` with the learned pair-feasibility filter (:mod:`seqguide.design.feasibility`).
 * ``best_of_n_dmp``: best of N exact samples of the function's DMP, i.e. best-of-N from a perfect model of
   the training distribution (cheap, so at every size, budget and seed).
 
@@ -172,10 +173,11 @@ def _best_of_n(task: EhrlichTask, budget: int, seed: int, ctx: RunContext, *, mo
 
 
 def _infill(task: EhrlichTask, budget: int, seed: int, ctx: RunContext, *, model: dict[str, Any],
-            loop: dict[str, Any]) -> MethodResult:
+            loop: dict[str, Any], feasibility: int | None = None) -> MethodResult:
     """A :class:`~seqguide.design.DesignLoop` with :class:`~seqguide.design.EliteInfill` proposals from the same
     model best-of-N uses: the first round samples the prior, later rounds refill masked copies of the elites."""
     from seqguide.design import DesignLoop, EliteInfill
+    from seqguide.design.feasibility import PairFeasibility
 
     f = task.oracle(seed)
     net, info = ehrlich_model(task, seed, ctx, model)
@@ -186,6 +188,7 @@ def _infill(task: EhrlichTask, budget: int, seed: int, ctx: RunContext, *, model
     with Stopwatch() as sw:
         with DesignLoop(net, objective.oracle, None, budget=budget, candidates=candidates, steps=steps, seed=seed,
                         score_batch=candidates, max_draws=loop["max_draws"], anchor=EliteInfill(**loop["anchor"]),
+                        feasibility=None if feasibility is None else PairFeasibility(feasibility),
                         name=f"infill-{task.dim}-{seed}") as run:
             while run.budget_remaining > 0 and not objective.solved():
                 record = run.step()
@@ -257,6 +260,11 @@ METHODS: dict[str, MethodSpec] = {
                                "best designs so far, 20 % two-point crossovers, 1-4 positions masked (half as one "
                                "window) and refilled by the best-of-N model; budget/40 candidates per round "
                                "(50-256)"),
+    "infill_feas": MethodSpec(lambda t, b, s, c: _infill(t, b, s, c, model=_MODEL, loop=_INFILL, feasibility=2),
+                              {"model": _MODEL, "loop": _INFILL, "pair_feasibility_min_count": 2},
+                              label="infill with the learned pair-feasibility filter (seqguide.design.feasibility): "
+                                    "candidates with an adjacent pair seen in >= 2 infeasible designs and no "
+                                    "feasible one are not paid for"),
     "best_of_n_dmp": MethodSpec(_dmp_best_of_n, {"pool_seed": "100 + seed"},
                                 label="best of N exact samples of the function's DMP (a perfect generative model of "
                                       "the training distribution)"),

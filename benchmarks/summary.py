@@ -26,7 +26,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 README = ROOT / "README.md"
 
 #: Ehrlich methods shown, in order (the rest are in design_ehrlich.md).
-_EHRLICH_METHODS = ("infill", "ga", "ga_p1024", "best_of_n", "best_of_n_dmp", "random")
+_EHRLICH_METHODS = ("infill", "infill_feas", "ga", "ga_p1024", "best_of_n", "best_of_n_dmp", "random")
 _BIO_METHODS = ("infill", "ga", "random", "best_of_n")
 
 

@@ -40,6 +40,7 @@ from typing import Any
 from seqguide.design.anchoring import EliteInfill
 from seqguide.design.config_io import ConfigError, LoadedCampaign, load_campaign
 from seqguide.design.console import ConsoleObserver, make_console, print_top
+from seqguide.design.feasibility import PairFeasibility
 from seqguide.design.guidance_stack import CampaignGuidance
 from seqguide.design.interrupts import GracefulStop, Interrupted
 from seqguide.design.keys import design_key
@@ -244,7 +245,8 @@ class Campaign:
                 run_id=None if run is None else run["id"], name=cfg.name, config=self.resolved(),
                 model_info=model_info, observer=observer, code_version=code_version(), argv=argv or sys.argv,
                 key=design_key(getattr(model, "alphabet", None)), stop=GracefulStop(), anchor=_anchor(cfg, model),
-                charged_elsewhere=guidance.lookahead_calls if guidance.uses_objective else None)
+                charged_elsewhere=guidance.lookahead_calls if guidance.uses_objective else None,
+                feasibility=None if cfg.loop.feasibility is None else PairFeasibility(cfg.loop.feasibility))
             if run is not None:
                 store.update_run(loop.run_id, config=self.resolved(), budget=cfg.budget, status="running",
                                  ended_at=None)

@@ -37,6 +37,7 @@ import torch
 
 from oracles import Oracle
 from seqguide.design.anchoring import EliteInfill
+from seqguide.design.feasibility import PairFeasibility
 from seqguide.design.interrupts import GracefulStop
 from seqguide.design.objective import Evaluation, Objective
 from seqguide.design.store import DesignRecord, DesignStore, RoundRecord, utc_now
@@ -219,6 +220,9 @@ class DesignLoop:
             look-ahead with ``value: oracle`` (counted from its persistent memo, so the count survives a crash);
             added to :attr:`budget_used`, so look-ahead and best-of-N evaluations of the true objective are paid
             from the same budget as the designs.
+        feasibility: A :class:`~seqguide.design.feasibility.PairFeasibility` fitted on the designs of earlier rounds
+            (feasible ones and those the objective refused for good): candidates with a learned banned pair of
+            adjacent tokens are dropped before they are paid for (counted in the guidance note of the round).
         anchor: An :class:`~seqguide.design.anchoring.EliteInfill`: once there are labels, rounds refill masked
             copies of the best designs so far (``sample(init=...)``, ``anchor.steps`` reverse steps) instead of
             sampling from the prior.
@@ -239,7 +243,8 @@ class DesignLoop:
                  observer: LoopObserver | None = None,
                  code_version: tuple[str | None, str | None] = (None, None), argv: Sequence[str] = (),
                  key: Callable[[str], str] | None = None, stop: GracefulStop | None = None,
-                 anchor: EliteInfill | None = None, charged_elsewhere: Callable[[], int] | None = None) -> None:
+                 anchor: EliteInfill | None = None, charged_elsewhere: Callable[[], int] | None = None,
+                 feasibility: PairFeasibility | None = None) -> None:
         for arg, value in (("budget", budget), ("candidates", candidates), ("score_batch", score_batch),
                            ("max_draws", max_draws)):
             if not isinstance(value, int) or value < 1:
@@ -264,6 +269,8 @@ class DesignLoop:
         self.stop = stop if stop is not None else GracefulStop()
         self.anchor = anchor
         self.charged_elsewhere = charged_elsewhere
+        self.feasibility = feasibility
+        self._feasibility_upto = 0  # rounds < this are in self.feasibility
         self._elites: list[tuple[float, int, int, str]] = []  # (sort key, ±round, ±idx, sequence), best first
         self._elites_upto = 0  # rounds < this are merged into _elites
         self._epoch_best, self._stale, self._restarts = math.inf, 0, 0  # the population's best (sort key), restarts
@@ -379,6 +386,8 @@ class DesignLoop:
         nfe = seconds = 0.0
         guidance = "unguided"
         parents = self._parents(r)
+        feasible = self._fit_feasibility(r)
+        filtered = 0
         metered = int(self.charged_elsewhere()) if self.charged_elsewhere is not None else 0
         draw = 0
         for draw in range(self.max_draws):
@@ -408,6 +417,10 @@ class DesignLoop:
                     continue
                 taken.add(k)
                 fresh.append(s)
+            if feasible is not None and fresh:
+                keep = feasible.allowed([self.model.alphabet.tokenize(s) for s in fresh])
+                filtered += len(fresh) - sum(keep)
+                fresh = [s for s, ok in zip(fresh, keep) if ok]
             # Designs that fail the free checks (validation, hard constraints) are kept in the list (they are
             # stored as rejected, uncharged) but do not count towards the round's quota.
             for s, reason in zip(fresh, self.objective.precheck(fresh)):
@@ -424,6 +437,8 @@ class DesignLoop:
             restarts = f", restart {self._restarts}" if self._restarts else ""
             guidance = (f"{guidance} [elite infill: {parents.shape[0]} elites, {a.edits[0]}-{a.edits[1]} edits, "
                         f"window {a.window:g}, crossover {a.crossover:g}{restarts}]")
+        if feasible is not None:
+            guidance = f"{guidance} [pair feasibility: {len(feasible.banned)} banned pairs, {filtered} dropped]"
         if plan.value_state:
             guidance = f"{guidance} [{plan.value_source}: {plan.value_state}]"
         charged = int(self.charged_elsewhere()) - metered if self.charged_elsewhere is not None else 0
@@ -446,6 +461,22 @@ class DesignLoop:
             return None
         rho = float(spearmanr(predicted, truth).statistic)
         return rho if np.isfinite(rho) else None
+
+    def _fit_feasibility(self, round: int) -> PairFeasibility | None:
+        """The feasibility filter updated with the designs of rounds ``< round`` (each round read once)."""
+        if self.feasibility is None:
+            return None
+        if round < self._feasibility_upto:  # an earlier round again: refit from scratch
+            self.feasibility = PairFeasibility(self.feasibility.min_count)
+            self._feasibility_upto = 0
+        tokenize = self.model.alphabet.tokenize
+        for k in range(self._feasibility_upto, round):
+            designs = self.store.designs(self.run_id, round=k)
+            self.feasibility.update(feasible=[tokenize(d.sequence) for d in designs if d.valid],
+                                    infeasible=[tokenize(d.sequence) for d in designs
+                                                if d.charged and not d.valid and not d.transient])
+        self._feasibility_upto = max(self._feasibility_upto, round)
+        return self.feasibility
 
     def _reset_elites(self) -> None:
         self._elites, self._elites_upto = [], 0
@@ -533,6 +564,8 @@ class DesignLoop:
         if r < max(self._keys_upto, self._elites_upto):  # designs added to a round the caches hold: reread later
             self._keys, self._keys_upto = set(), 0
             self._reset_elites()
+            if self.feasibility is not None:
+                self.feasibility, self._feasibility_upto = PairFeasibility(self.feasibility.min_count), 0
         written: list[DesignRecord] = []
         pos = 0
         while pos < len(todo):

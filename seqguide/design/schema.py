@@ -20,7 +20,8 @@ Top-level keys::
     objective:   the "assay": oracles with weights, how they combine, hard constraints
     guidance:    the guidance stack: registered guiders (``seqguide guiders list``) with their arguments and
                  value sources (``value: oracle | surrogate | value_model``)
-    loop:        rounds, new designs per round, the oracle budget, scoring batch size
+    loop:        rounds, new designs per round, the oracle budget, scoring batch size, the learned pair-feasibility
+                 filter (``feasibility``)
     surrogate:   the ensemble surrogate retrained each round (used by guiders with value: surrogate)
     value_model: the learned SVDD-MC value model (used by guiders with value: value_model)
     report:      report options (top-k)
@@ -470,6 +471,9 @@ class LoopConfig(_Strict):
             so a crash loses at most the batch being scored.
         max_draws: Sampling draws per round (each of ``candidates`` samples) to find ``candidates`` new designs
             that pass the hard constraints.
+        feasibility: Learn which adjacent token pairs the objective refuses and drop candidates with one before
+            they are paid for (:class:`seqguide.design.feasibility.PairFeasibility`): a pair seen in this many
+            infeasible designs and in no feasible one is banned. None: off.
     """
 
     rounds: PositiveInt = 4
@@ -477,6 +481,7 @@ class LoopConfig(_Strict):
     budget: PositiveInt | None = None
     score_batch: PositiveInt = 16
     max_draws: PositiveInt = 4
+    feasibility: PositiveInt | None = None
 
 
 class SurrogateConfig(_Strict):

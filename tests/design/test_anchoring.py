@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-from oracles import from_function
+from oracles import Oracle, OracleResult, from_function
 from seqguide.design import DesignLoop, DesignStore, EliteInfill
+from seqguide.design.feasibility import PairFeasibility
 
 
 def _parents(num: int = 6, length: int = 12) -> torch.Tensor:
@@ -103,3 +105,34 @@ def test_a_population_that_stops_improving_restarts_from_the_prior(toy_dna_model
                                                                                                  edits=(1, 1)))
     never.run(rounds=6)
     assert all("elite infill" in d.guidance for d in never.designs() if d.round > 0)
+
+
+class _NoGA(Oracle):
+    """G-content, but a design with the pair 'GA' is infeasible (charged, permanently invalid)."""
+
+    name = "no_ga"
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def _score(self, xs):
+        self.seen.extend(xs)
+        ok = np.array(["GA" not in s for s in xs])
+        values = np.where(ok, [s.count("G") / len(s) for s in xs], np.nan)
+        return OracleResult(values, ok, [None if o else "banned pair GA" for o in ok], np.zeros(len(xs), bool))
+
+
+def test_the_pair_feasibility_filter_stops_paying_for_a_learned_banned_pair(toy_dna_model) -> None:
+    oracle = _NoGA()
+    loop = DesignLoop(toy_dna_model, oracle, budget=200, candidates=16, seed=0, feasibility=PairFeasibility(2))
+    loop.run(rounds=8)
+    assert ("G", "A") in loop.feasibility.banned
+    feasible = {p for d in loop.designs() if d.valid for p in zip(d.sequence, d.sequence[1:])}
+    assert not loop.feasibility.banned & feasible  # a pair a feasible design contains is never banned
+    rounds = {d.sequence: d.round for d in loop.designs()}
+    late = [s for s in oracle.seen if rounds[s] >= 4]
+    assert late and not any("GA" in s for s in late)  # once learned, never paid for again
+    assert "pair feasibility:" in loop.designs()[-1].guidance
+    plain = _NoGA()
+    DesignLoop(toy_dna_model, plain, budget=200, candidates=16, seed=0).run(rounds=8)
+    assert sum("GA" in s for s in plain.seen) > 10  # without it the same loop keeps paying for them

@@ -158,11 +158,13 @@ def test_anchored_campaign_refills_the_elites(tiny_checkpoint, tmp_path, write_y
     text = CAMPAIGN.format(run_dir=tmp_path / "run", ckpt=tiny_checkpoint, value="oracle", rounds=2)
     text = text.replace("sampling:\n  steps: 8\n",
                         "sampling:\n  steps: 8\n  anchor: {elites: 2, edits: [1, 2], crossover: 0.0}\n")
+    text = text.replace("  score_batch: 4\n", "  score_batch: 4\n  feasibility: 2\n")
     result = Campaign.from_yaml(write_yaml(text)).run(progress=False)
     designs = load_run(tmp_path / "run").designs
     elites = sorted((d for d in designs if d.round == 0 and d.valid), key=lambda d: (-d.objective, d.idx))[:2]
     later = [d for d in designs if d.round == 1]
     assert later and all("elite infill: 2 elites, 1-2 edits" in d.guidance for d in later)
+    assert all("pair feasibility:" in d.guidance for d in later)
     for d in later:  # every candidate is an elite of round 0 with at most two positions refilled
         assert min(sum(a != b for a, b in zip(d.sequence, e.sequence)) for e in elites) <= 2
     assert len(result.rounds) == 2
