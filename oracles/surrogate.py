@@ -245,8 +245,9 @@ class Surrogate(Oracle):
     # -- training ----------------------------------------------------------------------------
     def fit(self, sequences: Sequence[str], scores: Sequence[float] | np.ndarray, *, epochs: int = 30,
             seed: int = 0, verbose: bool = False, num_threads: int | None = None,
-            accelerator: str = "cpu") -> Surrogate:
-        """Train every member from scratch on ``(sequences, scores)`` with Lightning.
+            accelerator: str = "cpu", warm_start: bool = False) -> Surrogate:
+        """Train every member on ``(sequences, scores)`` with Lightning: from scratch, or with ``warm_start`` from
+        the weights of the previous fit (or of :meth:`load`), as an active-learning loop refits between rounds.
 
         Deterministic for a given seed on a given machine; the global torch RNG is left untouched.
 
@@ -260,6 +261,8 @@ class Surrogate(Oracle):
                 setting. Small models train fastest on 1 thread, especially on a busy machine.
             accelerator: Lightning accelerator for training (``"cpu"``, ``"gpu"``, ``"auto"``); the trained
                 network then goes back to the surrogate's device.
+            warm_start: Continue from the current weights (the surrogate must be fitted or loaded); the targets are
+                re-standardised on the new data.
 
         Returns:
             self, fitted.
@@ -285,6 +288,8 @@ class Surrogate(Oracle):
                 raise ValueError(f"Surrogate.fit: sequence {i}: {err}")
         if epochs < 1:
             raise ValueError(f"Surrogate.fit: epochs must be >= 1, got {epochs!r}")
+        if warm_start and not self.fitted:
+            raise RuntimeError(f"{self.name}: warm_start needs a fitted or loaded surrogate")
 
         self.y_mean = torch.tensor(y.mean(axis=0), dtype=torch.float32)
         self.y_std = torch.tensor(y.std(axis=0), dtype=torch.float32).clamp_min(1e-8)
@@ -293,7 +298,7 @@ class Surrogate(Oracle):
         if num_threads is not None:
             torch.set_num_threads(int(num_threads))
         try:
-            self._train(seqs, y, epochs, seed, verbose, accelerator)
+            self._train(seqs, y, epochs, seed, verbose, accelerator, warm_start)
         finally:
             torch.set_num_threads(previous_threads)
         self.net = self.net.to(device).eval()
@@ -301,12 +306,14 @@ class Surrogate(Oracle):
         return self
 
     def _train(self, seqs: list[str], y: np.ndarray, epochs: int, seed: int, verbose: bool,
-               accelerator: str) -> None:
+               accelerator: str, warm_start: bool = False) -> None:
         import lightning.pytorch as pl
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.net = EnsembleCNN(self.alphabet.size, self.n_objectives, **self.config)
+            if not warm_start:
+                self.net = EnsembleCNN(self.alphabet.size, self.n_objectives, **self.config)
+            self.net = self.net.cpu().train()
             gen = torch.Generator().manual_seed(seed)
             members = self.config["members"]
             weights = (torch.poisson(torch.ones(len(seqs), members), generator=gen) if self.bootstrap
@@ -324,7 +331,7 @@ class Surrogate(Oracle):
                 trainer.fit(module, loader)
         self.net = module.net.cpu()
         loss = trainer.callback_metrics.get("train_loss")
-        self.history = {"epochs": epochs, "seed": seed, "n_train": len(seqs),
+        self.history = {"epochs": epochs, "seed": seed, "n_train": len(seqs), "warm_start": warm_start,
                         "final_train_loss": None if loss is None else float(loss)}
 
     # -- persistence ---------------------------------------------------------------------------

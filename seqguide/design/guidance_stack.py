@@ -130,12 +130,20 @@ class CampaignGuidance:
         if not file.is_file():
             seqs = [s for s, _ in train]
             values = [v for _, v in train]
-            s = Surrogate(self.model.alphabet, members=cfg.members, channels=cfg.channels,
-                          kernel_size=cfg.kernel_size, layers=cfg.layers, lr=cfg.lr,
-                          name=f"surrogate_r{state.round}", maximize=self.objective.maximize,
-                          device=resolve_device(self.device))
-            s.fit(seqs, values, epochs=cfg.epochs, seed=derive_seed(state.seed, Purpose.SURROGATE) % 2**31,
-                  verbose=self.progress, accelerator=lightning_accelerator(self.device))
+            previous = self._previous_surrogate(state.round) if cfg.warm_start else None
+            if previous is not None:  # continue from the last round's weights
+                s = Surrogate.load(previous, device=resolve_device(self.device))
+                s.name = f"surrogate_r{state.round}"
+                epochs = cfg.warm_epochs or cfg.epochs
+            else:
+                s = Surrogate(self.model.alphabet, members=cfg.members, channels=cfg.channels,
+                              kernel_size=cfg.kernel_size, layers=cfg.layers, lr=cfg.lr,
+                              name=f"surrogate_r{state.round}", maximize=self.objective.maximize,
+                              device=resolve_device(self.device))
+                epochs = cfg.epochs
+            s.fit(seqs, values, epochs=epochs, seed=derive_seed(state.seed, Purpose.SURROGATE) % 2**31,
+                  verbose=self.progress, accelerator=lightning_accelerator(self.device),
+                  warm_start=previous is not None)
             partial = _atomic_dir(final)
             s.save(partial / "surrogate.safetensors")
             if final.exists():
@@ -144,6 +152,14 @@ class CampaignGuidance:
         # Always the saved copy: a fresh and a resumed run then guide with identical weights.
         surrogate = Surrogate.load(file, device=resolve_device(self.device))
         return surrogate, f"{file.relative_to(self.run_dir)} ({len(train)} labels)"
+
+    def _previous_surrogate(self, round: int) -> Path | None:
+        """The saved surrogate of the latest earlier round (warm starts continue from it)."""
+        for r in range(round - 1, -1, -1):
+            file = self.run_dir / "surrogates" / f"round_{r:03d}" / "surrogate.safetensors"
+            if file.is_file():
+                return file
+        return None
 
     def _value_model(self, state: LoopState) -> tuple[Any, str]:
         from seqguide.guidance.value_model import LearnedValue, ValueModel, fit_value_model

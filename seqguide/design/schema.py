@@ -498,6 +498,9 @@ class SurrogateConfig(_Strict):
         invalid_value: Training label for designs the objective scored invalid (e.g. infeasible Ehrlich
             sequences; transient failures excluded), so the surrogate learns to steer away from them; None
             leaves them out of its training set.
+        warm_start: Start each round's fit from the previous round's saved surrogate instead of from scratch
+            (``warm_epochs`` epochs on all labels; the first fit is from scratch).
+        warm_epochs: Epochs of a warm-started refit (default: ``epochs``).
     """
 
     members: PositiveInt = 4
@@ -508,6 +511,8 @@ class SurrogateConfig(_Strict):
     lr: PositiveFloat = 3e-3
     min_labels: Annotated[int, Field(ge=2)] = 8
     invalid_value: float | None = None
+    warm_start: bool = False
+    warm_epochs: PositiveInt | None = None
 
 
 class ValueModelConfig(_Strict):

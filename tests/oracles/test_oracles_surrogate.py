@@ -104,3 +104,16 @@ def test_errors_are_clear():
         model.fit(["ACGT", "GXGG"], [0.5, 1.0])
     with pytest.raises(FileNotFoundError):
         Surrogate.load("/nonexistent/model.safetensors")
+
+
+def test_warm_start_continues_from_the_fitted_weights(gc_surrogate, tmp_path):
+    model, test = gc_surrogate
+    seqs = random_dna(200, 30, seed=5)
+    path = model.save(tmp_path / "s.safetensors")
+    warm = Surrogate.load(path).fit(seqs, _gc(seqs), epochs=1, seed=1, num_threads=1, warm_start=True)
+    cold = Surrogate("dna", members=3, channels=16, layers=2).fit(seqs, _gc(seqs), epochs=1, seed=1, num_threads=1)
+    r_warm = np.corrcoef(warm.predict(test)[0], _gc(test))[0, 1]
+    r_cold = np.corrcoef(cold.predict(test)[0], _gc(test))[0, 1]
+    assert warm.history["warm_start"] and r_warm > 0.9 > r_cold  # one epoch keeps what the first fit learned
+    with pytest.raises(RuntimeError, match="warm_start needs a fitted"):
+        Surrogate("dna").fit(seqs, _gc(seqs), epochs=1, warm_start=True)
