@@ -7,6 +7,9 @@
 * :mod:`~seqguide.design.lock`: one writer per run directory (:class:`RunLock`).
 * :mod:`~seqguide.design.interrupts`: SIGTERM / Ctrl-C stop at the next item boundary (:class:`GracefulStop`).
 * :mod:`~seqguide.design.loop`: :class:`DesignLoop` (propose, evaluate, step, best, history).
+* :mod:`~seqguide.design.loop_types`: what the loop passes around (:class:`LoopState`, :class:`GuidancePlan`,
+  :class:`Proposal`, :class:`LoopObserver`, :func:`derive_seed`).
+* :mod:`~seqguide.design.feasibility`: :class:`~seqguide.design.feasibility.PairFeasibility` (a learned filter).
 * :mod:`~seqguide.design.anchoring`: :class:`EliteInfill` (proposals anchored on the best designs so far).
 * :mod:`~seqguide.design.campaign`: :class:`Campaign` (a YAML campaign end to end, with resume).
 * :mod:`~seqguide.design.report`: tables and figures of a run.
