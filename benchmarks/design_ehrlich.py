@@ -261,10 +261,13 @@ METHODS: dict[str, MethodSpec] = {
                                "window) and refilled by the best-of-N model; budget/40 candidates per round "
                                "(50-256)"),
     "infill_feas": MethodSpec(lambda t, b, s, c: _infill(t, b, s, c, model=_MODEL, loop=_INFILL, feasibility=2),
-                              {"model": _MODEL, "loop": _INFILL, "pair_feasibility_min_count": 2},
+                              {"model": _MODEL, "loop": _INFILL, "pair_feasibility_min_count": 2,
+                               "pair_feasibility_min_feasible": 10},
+                              include=lambda t, b, i: t not in _LONG or b <= 10_000,
                               label="infill with the learned pair-feasibility filter (seqguide.design.feasibility): "
                                     "candidates with an adjacent pair seen in >= 2 infeasible designs and no "
-                                    "feasible one are not paid for"),
+                                    "feasible one (after 10 feasible designs) are not paid for; length 128 at 1e3 "
+                                    "and 1e4 calls only"),
     "best_of_n_dmp": MethodSpec(_dmp_best_of_n, {"pool_seed": "100 + seed"},
                                 label="best of N exact samples of the function's DMP (a perfect generative model of "
                                       "the training distribution)"),

@@ -11,7 +11,7 @@ modelled separately" of LaMBO-2-style loops, Gruver et al. 2023, arXiv 2305.2000
 2407.00236, section 3, for the local infeasibility of Ehrlich functions).
 
 Example:
-    >>> f = PairFeasibility(min_count=1)
+    >>> f = PairFeasibility(min_count=1, min_feasible=1)
     >>> f.update(feasible=[list("ABAB")], infeasible=[list("AABB")])
     >>> f.allowed([list("ABBA"), list("ABAB")])
     [False, True]
@@ -31,12 +31,19 @@ class PairFeasibility:
 
     Args:
         min_count: Infeasible designs a pair must occur in (and no feasible one) to be banned.
+        min_feasible: Feasible designs needed before anything is banned: until then "in no feasible design" says
+            nothing (with no feasible design at all, every pair would qualify and the filter would lock the loop
+            into what it has already tried).
     """
 
-    def __init__(self, min_count: int = 2) -> None:
+    def __init__(self, min_count: int = 2, min_feasible: int = 10) -> None:
         if min_count < 1:
             raise ValueError(f"PairFeasibility: min_count must be >= 1, got {min_count}")
+        if min_feasible < 1:
+            raise ValueError(f"PairFeasibility: min_feasible must be >= 1, got {min_feasible}")
         self.min_count = int(min_count)
+        self.min_feasible = int(min_feasible)
+        self.n_feasible = 0
         self.feasible_pairs: set[tuple[str, str]] = set()
         self.infeasible_counts: Counter[tuple[str, str]] = Counter()
 
@@ -48,12 +55,15 @@ class PairFeasibility:
         """Add scored designs (as token lists): feasible ones, and ones the objective refused for good."""
         for tokens in feasible:
             self.feasible_pairs |= self._pairs(tokens)
+            self.n_feasible += 1
         for tokens in infeasible:
             self.infeasible_counts.update(self._pairs(tokens))
 
     @property
     def banned(self) -> set[tuple[str, str]]:
-        """The pairs currently taken as banned."""
+        """The pairs currently taken as banned (none before ``min_feasible`` feasible designs)."""
+        if self.n_feasible < self.min_feasible:
+            return set()
         return {p for p, n in self.infeasible_counts.items() if n >= self.min_count and p not in self.feasible_pairs}
 
     def allowed(self, designs: Iterable[Sequence[str]]) -> list[bool]:

@@ -350,7 +350,7 @@ class DesignLoop:
         if self.feasibility is None:
             return None
         if round < self._feasibility_upto:  # an earlier round again: refit from scratch
-            self.feasibility = PairFeasibility(self.feasibility.min_count)
+            self.feasibility = PairFeasibility(self.feasibility.min_count, self.feasibility.min_feasible)
             self._feasibility_upto = 0
         tokenize = self.model.alphabet.tokenize
         for k in range(self._feasibility_upto, round):
@@ -448,7 +448,8 @@ class DesignLoop:
             self._keys, self._keys_upto = set(), 0
             self._reset_elites()
             if self.feasibility is not None:
-                self.feasibility, self._feasibility_upto = PairFeasibility(self.feasibility.min_count), 0
+                self.feasibility = PairFeasibility(self.feasibility.min_count, self.feasibility.min_feasible)
+                self._feasibility_upto = 0
         written: list[DesignRecord] = []
         pos = 0
         while pos < len(todo):

@@ -136,3 +136,13 @@ def test_the_pair_feasibility_filter_stops_paying_for_a_learned_banned_pair(toy_
     plain = _NoGA()
     DesignLoop(toy_dna_model, plain, budget=200, candidates=16, seed=0).run(rounds=8)
     assert sum("GA" in s for s in plain.seen) > 10  # without it the same loop keeps paying for them
+
+
+def test_nothing_is_banned_before_enough_feasible_designs() -> None:
+    f = PairFeasibility(min_count=1, min_feasible=3)
+    f.update(infeasible=[list("AABB"), list("ABBA")])  # no feasible design yet: every pair would qualify
+    assert f.banned == set() and f.allowed([list("AABB")]) == [True]
+    f.update(feasible=[list("ABAB"), list("BABA"), list("ABAB")])
+    assert f.banned == {("A", "A"), ("B", "B")}
+    with pytest.raises(ValueError, match="min_feasible"):
+        PairFeasibility(min_feasible=0)
