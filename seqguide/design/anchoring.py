@@ -32,12 +32,14 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-__all__ = ["EliteInfill"]
+__all__ = ["EliteInfill", "ElitePool"]
 
 
 @dataclass(frozen=True)
@@ -141,3 +143,50 @@ class EliteInfill:
         """Indices of the ``k`` best values (stable: an earlier design wins a tie)."""
         order = sorted(range(len(values)), key=lambda i: (-values[i] if maximize else values[i], i))
         return order[:k]
+
+
+class ElitePool:
+    """The population :class:`EliteInfill` draws parents from: the best valid designs of the rounds added so far.
+
+    Rounds are added in order (:meth:`add_round`, each once); the pool keeps the ``anchor.elites`` best in a total
+    order (value, then round and index, newest or oldest first as ``anchor.ties`` says), so the same rounds give
+    the same elites, and restarts (``anchor.restart_after``) when that many paid calls bring no better design.
+
+    Args:
+        anchor: The proposal settings.
+        maximize: Direction of the objective.
+    """
+
+    def __init__(self, anchor: EliteInfill, *, maximize: bool) -> None:
+        self.anchor = anchor
+        self.sign = -1.0 if maximize else 1.0
+        self.entries: list[tuple[float, int, int, str]] = []  # (sort key, ±round, ±idx, sequence), best first
+        self.best = math.inf  # the population's best sort key
+        self.stale = 0  # paid calls since it improved
+        self.restarts = 0
+
+    def add_round(self, designs: Sequence[Any]) -> None:
+        """Merge one round's stored designs (records with ``valid``, ``objective``, ``round``, ``idx``,
+        ``sequence``, ``charged``)."""
+        a = self.anchor
+        # Ties go to the newest design by default: equal-valued children replace their parents (neutral drift, as
+        # a GA's generational replacement does), so a plateau is explored instead of frozen.
+        order = -1 if a.ties == "newest" else 1
+        keys = [(self.sign * float(d.objective), order * d.round, order * d.idx, d.sequence) for d in designs
+                if d.valid]
+        self.entries = sorted(self.entries + keys)[: max(a.elites, a.min_labels)]
+        if keys and min(keys)[0] < self.best:
+            self.best, self.stale = min(keys)[0], 0
+        else:
+            self.stale += sum(d.charged for d in designs)
+        if a.restart_after is not None and self.stale >= a.restart_after:
+            # No better design in restart_after paid calls: a local optimum (e.g. two motifs that claim one
+            # position). Start a new population from the prior; the store keeps everything found so far.
+            self.entries, self.best, self.stale = [], math.inf, 0
+            self.restarts += 1
+
+    def parents(self) -> list[str] | None:
+        """The elite sequences, best first (None: fewer than ``anchor.min_labels`` valid designs yet)."""
+        if len(self.entries) < self.anchor.min_labels:
+            return None
+        return [e[3] for e in self.entries[: self.anchor.elites]]

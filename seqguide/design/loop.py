@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from oracles import Oracle
-from seqguide.design.anchoring import EliteInfill
+from seqguide.design.anchoring import EliteInfill, ElitePool
 from seqguide.design.feasibility import PairFeasibility
 from seqguide.design.interrupts import GracefulStop
 from seqguide.design.loop_types import (
@@ -153,12 +153,7 @@ class DesignLoop:
         self.anchor = anchor
         self.charged_elsewhere = charged_elsewhere
         self.feasibility = feasibility
-        self._feasibility_upto = 0  # rounds < this are in self.feasibility
-        self._elites: list[tuple[float, int, int, str]] = []  # (sort key, ±round, ±idx, sequence), best first
-        self._elites_upto = 0  # rounds < this are merged into _elites
-        self._epoch_best, self._stale, self._restarts = math.inf, 0, 0  # the population's best (sort key), restarts
-        self._keys: set[str] = set()  # keys of the designs of rounds < _keys_upto
-        self._keys_upto = 0
+        self._reset_caches(refit=False)  # a filter passed in keeps what it already knows
         resumed = run_id is not None
         if run_id is None:
             if alphabet is None and hasattr(model, "alphabet"):
@@ -317,7 +312,7 @@ class DesignLoop:
                 break
         if parents is not None:
             a = self.anchor
-            restarts = f", restart {self._restarts}" if self._restarts else ""
+            restarts = f", restart {self._pool.restarts}" if self._pool.restarts else ""
             guidance = (f"{guidance} [elite infill: {parents.shape[0]} elites, {a.edits[0]}-{a.edits[1]} edits, "
                         f"window {a.window:g}, crossover {a.crossover:g}{restarts}]")
         if feasible is not None:
@@ -345,71 +340,52 @@ class DesignLoop:
         rho = float(spearmanr(predicted, truth).statistic)
         return rho if np.isfinite(rho) else None
 
-    def _fit_feasibility(self, round: int) -> PairFeasibility | None:
-        """The feasibility filter updated with the designs of rounds ``< round`` (each round read once)."""
-        if self.feasibility is None:
-            return None
-        if round < self._feasibility_upto:  # an earlier round again: refit from scratch
+    def _reset_caches(self, *, refit: bool = True) -> None:
+        self._caught_up = 0  # rounds < this are folded into the caches below
+        self._keys: set[str] = set()  # keys of their designs
+        self._pool = None if self.anchor is None else ElitePool(self.anchor, maximize=self.objective.maximize)
+        if refit and self.feasibility is not None:
             self.feasibility = PairFeasibility(self.feasibility.min_count, self.feasibility.min_feasible)
-            self._feasibility_upto = 0
-        tokenize = self.model.alphabet.tokenize
-        for k in range(self._feasibility_upto, round):
-            designs = self.store.designs(self.run_id, round=k)
-            self.feasibility.update(feasible=[tokenize(d.sequence) for d in designs if d.valid],
-                                    infeasible=[tokenize(d.sequence) for d in designs
-                                                if d.charged and not d.valid and not d.transient])
-        self._feasibility_upto = max(self._feasibility_upto, round)
-        return self.feasibility
 
-    def _reset_elites(self) -> None:
-        self._elites, self._elites_upto = [], 0
-        self._epoch_best, self._stale, self._restarts = math.inf, 0, 0
+    def _catch_up(self, round: int) -> None:
+        """Fold the designs of rounds ``< round`` into the caches (their keys, the elite pool, the feasibility
+        filter), each finished round read once: one process writes a run, so earlier rounds do not change under
+        the loop. They are functions of the store's earlier rounds, so a resumed loop rebuilds the same ones."""
+        if round < self._caught_up:  # an earlier round again: start over
+            self._reset_caches()
+        tokenize = self.model.alphabet.tokenize if self.feasibility is not None else None
+        for k in range(self._caught_up, round):
+            designs = self.store.designs(self.run_id, round=k)
+            self._keys.update(d.key for d in designs)
+            if self._pool is not None:
+                self._pool.add_round(designs)
+            if tokenize is not None:
+                self.feasibility.update(feasible=[tokenize(d.sequence) for d in designs if d.valid],
+                                        infeasible=[tokenize(d.sequence) for d in designs
+                                                    if d.charged and not d.valid and not d.transient])
+        self._caught_up = max(self._caught_up, round)
 
     def _keys_before(self, round: int) -> set[str]:
-        """Keys of the designs of rounds ``< round``, kept incrementally (each finished round is read once; one
-        process writes a run, so earlier rounds do not change under the loop). Returns a copy."""
-        if round < self._keys_upto:
-            self._keys, self._keys_upto = set(), 0
-        if round > self._keys_upto:
-            self._keys |= self.store.keys(self.run_id, from_round=self._keys_upto, before_round=round)
-            self._keys_upto = round
+        """Keys of the designs of rounds ``< round`` (a copy)."""
+        self._catch_up(round)
         return set(self._keys)
 
     def _parents(self, round: int) -> torch.Tensor | None:
-        """Token ids of the elites of rounds ``< round`` (None: no anchor, or too few labels yet).
-
-        Kept incrementally (each round's valid designs are merged once), in a total order (value, then round and
-        index, newest or oldest first as ``anchor.ties`` says), so a resumed loop finds the same elites as an
-        uninterrupted one."""
-        if self.anchor is None:
+        """Token ids of the elites of rounds ``< round`` (None: no anchor, or too few labels yet)."""
+        if self._pool is None:
             return None
-        if round < self._elites_upto:  # an earlier round again: start over
-            self._reset_elites()
-        sign = -1.0 if self.objective.maximize else 1.0
-        order = -1 if self.anchor.ties == "newest" else 1
-        cap = max(self.anchor.elites, self.anchor.min_labels)
-        for k in range(self._elites_upto, round):
-            designs = self.store.designs(self.run_id, round=k)
-            # Ties go to the newest design by default: equal-valued children replace their parents (neutral drift,
-            # as a GA's generational replacement does), so a plateau is explored instead of frozen.
-            keys = [(sign * float(d.objective), order * d.round, order * d.idx, d.sequence) for d in designs
-                    if d.valid]
-            self._elites = sorted(self._elites + keys)[:cap]
-            if keys and min(keys)[0] < self._epoch_best:
-                self._epoch_best, self._stale = min(keys)[0], 0
-            else:
-                self._stale += sum(d.charged for d in designs)
-            if self.anchor.restart_after is not None and self._stale >= self.anchor.restart_after:
-                # No better design in restart_after paid calls: a local optimum (e.g. two motifs that claim one
-                # position). Start a new population from the prior; the store keeps everything found so far.
-                self._elites, self._epoch_best, self._stale = [], math.inf, 0
-                self._restarts += 1
-        self._elites_upto = max(self._elites_upto, round)
-        if len(self._elites) < self.anchor.min_labels:
+        self._catch_up(round)
+        seqs = self._pool.parents()
+        if seqs is None:
             return None
-        seqs = [e[3] for e in self._elites[: self.anchor.elites]]
         device = getattr(self.model, "device", None)
         return self.model.alphabet.encode(seqs, length=getattr(self.model, "length", None), device=device)
+
+    def _fit_feasibility(self, round: int) -> PairFeasibility | None:
+        """The feasibility filter fitted on the designs of rounds ``< round``."""
+        if self.feasibility is not None:
+            self._catch_up(round)
+        return self.feasibility
 
     # ----------------------------------------------------------------------------- evaluate
     def evaluate(self, sequences: Sequence[str], *, round: int | None = None,
@@ -444,12 +420,8 @@ class DesignLoop:
                 stored.add(k)
                 todo.append(s)
         first_idx = len(self.store.designs(self.run_id, round=r)) if proposal is None else 0
-        if r < max(self._keys_upto, self._elites_upto):  # designs added to a round the caches hold: reread later
-            self._keys, self._keys_upto = set(), 0
-            self._reset_elites()
-            if self.feasibility is not None:
-                self.feasibility = PairFeasibility(self.feasibility.min_count, self.feasibility.min_feasible)
-                self._feasibility_upto = 0
+        if r < self._caught_up:  # designs added to a round the caches hold: reread later
+            self._reset_caches()
         written: list[DesignRecord] = []
         pos = 0
         while pos < len(todo):
