@@ -32,12 +32,14 @@ from typing import Any
 import numpy as np
 
 from benchmarks.design_common import (
+    INFILL_LOOP,
     MethodResult,
     MethodSpec,
     SamplePool,
     Stopwatch,
     cached_model,
     history_metrics,
+    run_infill,
     settings_hash,
 )
 from benchmarks.reporting import group_records, mean_sem, plot_curves
@@ -180,31 +182,13 @@ def _bon_cells(task: str, budget: int, seed_index: int) -> bool:
 
 def _infill(task: str, budget: int, seed: int, ctx: RunContext, *, loop: dict[str, Any]) -> MethodResult:
     """The elite-infilling DesignLoop of ``design_ehrlich`` on the best-of-N model of the task."""
-    from seqguide.design import DesignLoop, EliteInfill
-
     t = TASKS[task]
     net, info = task_model(task, ctx)
-    candidates = int(min(loop["max_candidates"], max(loop["min_candidates"], budget // loop["rounds_at_least"])))
-    objective = BudgetedObjective(t.objective(), budget=budget)
-    rounds = 0
-    with Stopwatch() as sw:
-        with DesignLoop(net, objective.oracle, None, budget=budget, candidates=candidates,
-                        steps=t.model["sampling_steps"], seed=seed, score_batch=candidates, cond=t.cond,
-                        max_draws=loop["max_draws"], anchor=EliteInfill(**loop["anchor"]),
-                        name=f"infill-{task}") as run:
-            while run.budget_remaining > 0:
-                record = run.step()
-                rounds += 1
-                if record.n_candidates == 0:
-                    break
-    return MethodResult(objective.history, sw.cpu, sw.wall,
-                        {"stopped": "budget" if run.budget_remaining == 0 else "no new designs", "rounds": rounds,
-                         "candidates_per_round": candidates, "model_train_seconds": info["train_seconds"]})
+    return run_infill(net, BudgetedObjective(t.objective(), budget=budget), budget, seed, loop=loop,
+                      steps=t.model["sampling_steps"], model_info=info, name=f"infill-{task}", cond=t.cond)
 
 
-_INFILL = {"anchor": {"elites": 32, "edits": (1, 4), "window": 0.5, "crossover": 0.2, "restart_after": 10_000,
-                      "ties": "newest"},
-           "min_candidates": 50, "max_candidates": 256, "rounds_at_least": 40, "max_draws": 8}
+_INFILL = INFILL_LOOP
 _GA = {"num_particles": 128, "survivors": 12}
 
 #: name -> method. Part-2 design loops are added here (see the module docstring).

@@ -27,7 +27,8 @@ import numpy as np
 
 from seqguide.baselines import DesignHistory, log_checkpoints
 
-__all__ = ["MethodResult", "MethodSpec", "SamplePool", "Stopwatch", "history_metrics", "settings_hash"]
+__all__ = ["INFILL_LOOP", "MethodResult", "MethodSpec", "SamplePool", "Stopwatch", "history_metrics", "run_infill",
+           "settings_hash"]
 
 
 @dataclass
@@ -75,6 +76,44 @@ class Stopwatch:
     def __exit__(self, *exc: Any) -> None:
         self.wall = time.perf_counter() - self._wall
         self.cpu = time.process_time() - self._cpu
+
+
+#: The elite-infilling design loop as the design benchmarks run it (cells hash these settings): ``anchor`` are
+#: :class:`~seqguide.design.EliteInfill`'s arguments; budget/``rounds_at_least`` candidates per round, clipped to
+#: ``min_candidates``..``max_candidates``.
+INFILL_LOOP: dict[str, Any] = {
+    "anchor": {"elites": 32, "edits": (1, 4), "window": 0.5, "crossover": 0.2, "restart_after": 10_000,
+               "ties": "newest"},
+    "min_candidates": 50, "max_candidates": 256, "rounds_at_least": 40, "max_draws": 8}
+
+
+def run_infill(model: Any, objective: Any, budget: int, seed: int, *, loop: dict[str, Any], steps: int,
+               model_info: dict[str, Any], name: str, stop_at_optimum: bool = False, **loop_kwargs: Any
+               ) -> MethodResult:
+    """Run a :class:`~seqguide.design.DesignLoop` with :class:`~seqguide.design.EliteInfill` proposals from ``model``
+    against ``objective`` (a :class:`seqguide.baselines.BudgetedObjective`) until the budget is spent, no new
+    design comes, or (``stop_at_optimum``) the optimum is found. ``loop_kwargs`` go to the loop (``cond``,
+    ``key``, ``feasibility``)."""
+    from seqguide.design import DesignLoop, EliteInfill
+
+    candidates = int(min(loop["max_candidates"], max(loop["min_candidates"], budget // loop["rounds_at_least"])))
+    rounds = 0
+    with Stopwatch() as sw:
+        with DesignLoop(model, objective.oracle, None, budget=budget, candidates=candidates, steps=steps, seed=seed,
+                        score_batch=candidates, max_draws=loop["max_draws"], anchor=EliteInfill(**loop["anchor"]),
+                        name=name, **loop_kwargs) as run:
+            while run.budget_remaining > 0 and not (stop_at_optimum and objective.solved()):
+                record = run.step()
+                rounds += 1
+                if record.n_candidates == 0:
+                    break
+    if stop_at_optimum:
+        stopped = "optimum" if objective.solved() else "budget"
+    else:
+        stopped = "budget" if run.budget_remaining == 0 else "no new designs"
+    return MethodResult(objective.history, sw.cpu, sw.wall,
+                        {"stopped": stopped, "rounds": rounds, "candidates_per_round": candidates,
+                         "model_train_seconds": model_info["train_seconds"]})
 
 
 def settings_hash(settings: Any, n: int = 10) -> str:

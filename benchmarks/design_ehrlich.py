@@ -44,12 +44,14 @@ from typing import Any
 import numpy as np
 
 from benchmarks.design_common import (
+    INFILL_LOOP,
     MethodResult,
     MethodSpec,
     SamplePool,
     Stopwatch,
     cached_model,
     history_metrics,
+    run_infill,
     settings_hash,
 )
 from benchmarks.reporting import group_records, mean_sem, plot_curves
@@ -176,33 +178,16 @@ def _infill(task: EhrlichTask, budget: int, seed: int, ctx: RunContext, *, model
             loop: dict[str, Any], feasibility: int | None = None) -> MethodResult:
     """A :class:`~seqguide.design.DesignLoop` with :class:`~seqguide.design.EliteInfill` proposals from the same
     model best-of-N uses: the first round samples the prior, later rounds refill masked copies of the elites."""
-    from seqguide.design import DesignLoop, EliteInfill
     from seqguide.design.feasibility import PairFeasibility
 
-    f = task.oracle(seed)
     net, info = ehrlich_model(task, seed, ctx, model)
     steps = max(1, task.dim // model["by_length"][str(task.dim)]["tokens_per_step"])
-    candidates = int(min(loop["max_candidates"], max(loop["min_candidates"], budget // loop["rounds_at_least"])))
-    objective = BudgetedObjective(f, budget=budget)
-    rounds = 0
-    with Stopwatch() as sw:
-        with DesignLoop(net, objective.oracle, None, budget=budget, candidates=candidates, steps=steps, seed=seed,
-                        score_batch=candidates, max_draws=loop["max_draws"], anchor=EliteInfill(**loop["anchor"]),
-                        feasibility=None if feasibility is None else PairFeasibility(feasibility),
-                        name=f"infill-{task.dim}-{seed}") as run:
-            while run.budget_remaining > 0 and not objective.solved():
-                record = run.step()
-                rounds += 1
-                if record.n_candidates == 0:
-                    break
-    return MethodResult(objective.history, sw.cpu, sw.wall,
-                        {"stopped": "optimum" if objective.solved() else "budget", "rounds": rounds,
-                         "candidates_per_round": candidates, "model_train_seconds": info["train_seconds"]})
+    return run_infill(net, BudgetedObjective(task.oracle(seed), budget=budget), budget, seed, loop=loop, steps=steps,
+                      model_info=info, name=f"infill-{task.dim}-{seed}", stop_at_optimum=True,
+                      feasibility=None if feasibility is None else PairFeasibility(feasibility))
 
 
-_INFILL = {"anchor": {"elites": 32, "edits": (1, 4), "window": 0.5, "crossover": 0.2, "mutation": 0.0,
-                      "restart_after": 10_000, "ties": "newest"},
-           "min_candidates": 50, "max_candidates": 256, "rounds_at_least": 40, "max_draws": 8}
+_INFILL = {**INFILL_LOOP, "anchor": {**INFILL_LOOP["anchor"], "mutation": 0.0}}
 
 
 _GA_BEST = {"num_particles": 128, "survivors": 12, "mutation": 1.0, "recombination": 1.0}

@@ -30,12 +30,14 @@ import functools
 from typing import Any
 
 from benchmarks.design_common import (
+    INFILL_LOOP,
     MethodResult,
     MethodSpec,
     SamplePool,
     Stopwatch,
     cached_model,
     history_metrics,
+    run_infill,
     settings_hash,
 )
 from benchmarks.reporting import group_records, mean_sem, plot_curves
@@ -139,31 +141,15 @@ def _best_of_n(task: str, budget: int, seed: int, ctx: RunContext) -> MethodResu
 def _infill(task: str, budget: int, seed: int, ctx: RunContext, *, loop: dict[str, Any]) -> MethodResult:
     """The elite-infilling DesignLoop (design_ehrlich's settings) on the MOSES model: SELFIES tokens masked and
     refilled, designs deduplicated by canonical SMILES before they are paid."""
-    from seqguide.design import DesignLoop, EliteInfill
     from seqguide.design.keys import design_key
 
     net, info = moses_model(ctx)
-    candidates = int(min(loop["max_candidates"], max(loop["min_candidates"], budget // loop["rounds_at_least"])))
-    objective = BudgetedObjective(get_oracle(task, input_format="selfies"), budget=budget)
-    rounds = 0
-    with Stopwatch() as sw:
-        with DesignLoop(net, objective.oracle, None, budget=budget, candidates=candidates,
-                        steps=MODEL["sampling_steps"], seed=seed, score_batch=candidates,
-                        max_draws=loop["max_draws"], anchor=EliteInfill(**loop["anchor"]),
-                        key=design_key(net.alphabet), name=f"infill-{task}") as run:
-            while run.budget_remaining > 0:
-                record = run.step()
-                rounds += 1
-                if record.n_candidates == 0:
-                    break
-    return MethodResult(objective.history, sw.cpu, sw.wall,
-                        {"stopped": "budget" if run.budget_remaining == 0 else "no new designs", "rounds": rounds,
-                         "candidates_per_round": candidates, "model_train_seconds": info["train_seconds"]})
+    return run_infill(net, BudgetedObjective(get_oracle(task, input_format="selfies"), budget=budget), budget, seed,
+                      loop=loop, steps=MODEL["sampling_steps"], model_info=info, name=f"infill-{task}",
+                      key=design_key(net.alphabet))
 
 
-_INFILL = {"anchor": {"elites": 32, "edits": (1, 4), "window": 0.5, "crossover": 0.2, "restart_after": 10_000,
-                      "ties": "newest"},
-           "min_candidates": 50, "max_candidates": 256, "rounds_at_least": 40, "max_draws": 8}
+_INFILL = INFILL_LOOP
 _GA = {"population": 120, "offspring": 70, "mutation_rate": 0.067, "stop_at_optimum": False}  # PMO runs to the budget
 
 #: name -> method. Part-2 design loops are added here (see the module docstring).
