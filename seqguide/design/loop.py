@@ -50,6 +50,7 @@ from seqguide.design.loop_types import (
 from seqguide.design.objective import Evaluation, Objective
 from seqguide.design.store import DesignRecord, DesignStore, RoundRecord, utc_now
 from seqguide.guidance.base import Guider
+from seqguide.metrics.samples import spearman
 from seqguide.sampling import sample
 
 __all__ = [
@@ -331,13 +332,7 @@ class DesignLoop:
         designs = self.store.designs(self.run_id, round=round, valid_only=True)
         if len(designs) < 3:
             return None
-        from scipy.stats import spearmanr
-
-        predicted = np.asarray(plan.predict([d.sequence for d in designs]), dtype=np.float64).reshape(-1)
-        truth = np.asarray([float(d.objective) for d in designs])
-        if np.ptp(predicted) == 0 or np.ptp(truth) == 0:
-            return None
-        rho = float(spearmanr(predicted, truth).statistic)
+        rho = spearman(plan.predict([d.sequence for d in designs]), [float(d.objective) for d in designs])
         return rho if np.isfinite(rho) else None
 
     def _reset_caches(self, *, refit: bool = True) -> None:

@@ -19,6 +19,7 @@ from seqguide.alphabet import Alphabet
 from seqguide.devices import model_device
 from seqguide.guidance.noisy_states import batch_loader, fit_noisy_state_model, split_indices
 from seqguide.guidance.value_model import NoisedRewardDataset, ValueModel
+from seqguide.metrics.samples import spearman
 from seqguide.models.backbones import Backbone
 
 __all__ = ["ValueFitReport", "evaluate_value_model", "fit_value_model", "regression_metrics"]
@@ -77,15 +78,7 @@ def regression_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, float]
     mse = float(np.mean((pred - target) ** 2)) if pred.size else float("nan")
     var = float(np.var(target)) if target.size else float("nan")
     r2 = 1.0 - mse / var if var > 0 else float("nan")
-    return {"mse": mse, "r2": r2, "spearman": _spearman(pred, target)}
-
-
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan")
-    from scipy.stats import spearmanr
-
-    return float(spearmanr(a, b).statistic)
+    return {"mse": mse, "r2": r2, "spearman": spearman(pred, target)}
 
 
 def _scalarize(values: np.ndarray, weights: Sequence[float] | None, name: str) -> np.ndarray:

@@ -12,7 +12,7 @@ from seqguide.metrics.molecules import (
     uniqueness,
     validity,
 )
-from seqguide.metrics.samples import expected_reciprocal_probability, mse, pairwise_diversity, psnr
+from seqguide.metrics.samples import expected_reciprocal_probability, mse, pairwise_diversity, psnr, spearman
 
 __all__ = [
     "canonical_smiles",
@@ -25,6 +25,7 @@ __all__ = [
     "novelty",
     "pairwise_diversity",
     "psnr",
+    "spearman",
     "tanimoto_matrix",
     "uniqueness",
     "validity",

@@ -5,6 +5,7 @@
   dominated by the rare samples the classifier finds unlikely for the class.
 - :func:`mse` and :func:`psnr`: reconstruction error in the data's own units (e.g. grey levels).
 - :func:`pairwise_diversity`: mean pairwise distance within groups of samples (posterior diversity).
+- :func:`spearman`: rank correlation of predictions with true values (does a value model rank?).
 
 Example:
     >>> import torch
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["expected_reciprocal_probability", "mse", "pairwise_diversity", "psnr"]
+__all__ = ["expected_reciprocal_probability", "mse", "pairwise_diversity", "psnr", "spearman"]
 
 
 def expected_reciprocal_probability(probs: torch.Tensor | np.ndarray | Any,
@@ -88,3 +89,14 @@ def pairwise_diversity(x: torch.Tensor, groups: int, *, metric: str = "l1") -> f
         g[:, :, None, :].double() - g[:, None, :, :].double()).abs()
     per_pair = diff.double().mean(dim=-1)  # (groups, k, k), zero diagonal
     return float(per_pair.sum(dim=(1, 2)).mean() / (k * (k - 1)))
+
+
+def spearman(a: Any, b: Any) -> float:
+    """Spearman rank correlation of two ``(N,)`` arrays; NaN for fewer than 3 pairs or a constant side."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1)
+    b = np.asarray(b, dtype=np.float64).reshape(-1)
+    if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic)
