@@ -34,12 +34,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-import lightning as L
 import torch
 from torch import nn
 
 from seqguide.models.checkpoints import load_checkpoint
 from seqguide.models.gaussian_schedules import VPSchedule, get_vp_schedule
+from seqguide.models.lightning_steps import WarmupSteps
 from seqguide.models.protocol import Cond, predict_branches
 from seqguide.models.unet import ImageDenoiser, ImageUNet, build_image_denoiser
 from seqguide.prediction import Prediction
@@ -59,7 +59,7 @@ def _resolve_denoiser(denoiser: nn.Module | dict[str, Any] | None) -> nn.Module:
     return denoiser
 
 
-class _ImageProcess(L.LightningModule):
+class _ImageProcess(WarmupSteps):
     """Shared parts of the continuous models: conditioning, parameterisations, the DDIM-form step, training."""
 
     time_conditioned = True
@@ -273,21 +273,6 @@ class _ImageProcess(L.LightningModule):
         loss = self.loss(x0, self._labels(batch, stage == "train"), gen).mean()
         self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=x0.shape[0])
         return loss
-
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._common_step(batch, "train")
-
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._common_step(batch, "val")
-
-    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._common_step(batch, "test")
-
-    def configure_optimizers(self):
-        opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-        warm = max(1, self.hparams.warmup_steps)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warm))
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     # ------------------------------------------------------------------ checkpoints
     @classmethod

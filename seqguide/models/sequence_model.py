@@ -14,17 +14,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-import lightning as L
 import torch
 
 from seqguide.models.checkpoints import CheckpointError, load_checkpoint
+from seqguide.models.lightning_steps import WarmupSteps
 
 __all__ = ["SequenceModel", "load_model"]
 
 _CLASS_KEY = "seqguide_model"
 
 
-class SequenceModel(L.LightningModule):
+class SequenceModel(WarmupSteps):
     """Base class: class-label dropout, AdamW with linear warm-up, train/val/test steps and checkpoint loading.
 
     Subclasses set ``alphabet``, ``length``, ``num_classes`` and ``hparams`` (``lr``, ``weight_decay``,
@@ -56,24 +56,6 @@ class SequenceModel(L.LightningModule):
         return self.alphabet.encode(sequences, length=self.length, device=self.device)
 
     # ------------------------------------------------------------------ training
-    def _common_step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
-        raise NotImplementedError
-
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._common_step(batch, "train")
-
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._common_step(batch, "val")
-
-    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._common_step(batch, "test")
-
-    def configure_optimizers(self):
-        opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-        warm = max(1, self.hparams.warmup_steps)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warm))
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[_CLASS_KEY] = type(self).__name__
