@@ -70,7 +70,7 @@ def _pmo(rows: list[dict[str, str]]) -> str:
     by_method: dict[str, dict[str, Any]] = {}
     for r in rows:
         entry = by_method.setdefault(r["method"], {"method": r["method"], "tasks": 0, "sum_top10_auc": 0.0,
-                                                   "seeds": r["seeds"], "calls": 0.0, "cpu_s": 0.0})
+                                                   "seeds": r["seeds"], "calls": 0.0})
         entry["tasks"] += 1
         entry["sum_top10_auc"] += float(r["top10_auc"])
         entry["calls"] = max(entry["calls"], float(r["calls"]))
