@@ -12,12 +12,11 @@ plus the guidance's look-ahead calls with ``value: oracle``). This is the README
 from __future__ import annotations
 
 import argparse
-import csv
 import shutil
 import time
 from pathlib import Path
 
-from benchmarks.common import environment, write_table
+from benchmarks.common import environment, read_table, write_table
 
 __all__ = ["main"]
 
@@ -51,10 +50,7 @@ def run_one(path: Path, run_dir: Path) -> dict:
 
 def _previous_rows(path: Path) -> dict[str, dict]:
     """The rows of an earlier run's CSV (by campaign), to keep those not run again."""
-    if not path.is_file():
-        return {}
-    with open(path, newline="") as fh:
-        return {r["campaign"]: r for r in csv.DictReader(line for line in fh if not line.startswith("#"))}
+    return {r["campaign"]: r for r in read_table(path)} if path.is_file() else {}
 
 
 def main(argv: list[str] | None = None) -> int:

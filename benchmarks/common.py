@@ -16,6 +16,7 @@ the Markdown has a title, the metadata as a list, the notes, the table and optio
 
 from __future__ import annotations
 
+import csv
 import datetime as _dt
 import math
 import os
@@ -234,3 +235,16 @@ class Timer:
     def __exit__(self, *exc: Any) -> None:
         self._sync()
         self.seconds = time.perf_counter() - self._start
+
+
+def read_table(path: str | Path) -> list[dict[str, str]]:
+    """The rows of a CSV :func:`write_table` wrote (its ``#`` metadata lines skipped), as strings.
+
+    Raises:
+        FileNotFoundError: naming the benchmark to run when the file is missing.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; run `python -m benchmarks run {path.stem}` first")
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(line for line in fh if not line.startswith("#")))

@@ -11,13 +11,12 @@ each table.
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import format_value, markdown_table
+from benchmarks.common import format_value, markdown_table, read_table
 
 __all__ = ["README", "RESULTS", "build_blocks", "build_summary", "main", "update_readme"]
 
@@ -28,13 +27,6 @@ README = ROOT / "README.md"
 #: Ehrlich methods shown, in order (the rest are in design_ehrlich.md).
 _EHRLICH_METHODS = ("infill", "infill_feas", "ga", "ga_p1024", "best_of_n", "best_of_n_dmp", "random")
 _BIO_METHODS = ("infill", "ga", "random", "best_of_n")
-
-
-def _read(path: Path) -> list[dict[str, str]]:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; run `python -m benchmarks run {path.stem}` first")
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(line for line in fh if not line.startswith("#")))
 
 
 def _num(text: str | None) -> float | None:
@@ -108,24 +100,24 @@ def build_blocks(results: Path = RESULTS) -> dict[str, str]:
         "**Ehrlich functions** (holo's definition; mean best value over 5 seeds, seeds solved in brackets; "
         "`infill` is the elite-infilling `DesignLoop`, `ga` the genetic algorithm at its best measured setting):",
         "",
-        _ehrlich(_read(results / "design_ehrlich.csv")).rstrip(),
+        _ehrlich(read_table(results / "design_ehrlich.csv")).rstrip(),
         "",
         "Source: `benchmarks/results/design_ehrlich.csv` (`python -m benchmarks run design_ehrlich`).",
         "",
         "**PMO-style molecule design** (GuacaMol goal-directed tasks, 10,000 oracle calls each; PMO's area under the "
         "top-10 curve, summed over tasks):",
         "",
-        _pmo(_read(results / "design_pmo.csv")).rstrip(),
+        _pmo(read_table(results / "design_pmo.csv")).rstrip(),
         "",
         "Source: `benchmarks/results/design_pmo.csv` (`python -m benchmarks run design_pmo`).",
         "",
         "**DNA and peptides** (JASPAR NR3C1 motif score, AMP classifier; mean of the 10 best designs):",
         "",
-        _bio(_read(results / "design_bio.csv")).rstrip(),
+        _bio(read_table(results / "design_bio.csv")).rstrip(),
         "",
         "Source: `benchmarks/results/design_bio.csv` (`python -m benchmarks run design_bio`).",
     ]
-    return {"campaigns": _campaigns(_read(results / "campaigns.csv")) + "\n", "design": "\n".join(design) + "\n"}
+    return {"campaigns": _campaigns(read_table(results / "campaigns.csv")) + "\n", "design": "\n".join(design) + "\n"}
 
 
 def build_summary(results: Path = RESULTS) -> str:

@@ -1,5 +1,6 @@
-"""The Lightning steps every seqguide model (sequence models and image models) shares: train/val/test through one ``_common_step(batch, stage)`` and
-AdamW with a linear learning-rate warm-up (``hparams.lr``, ``hparams.weight_decay``, ``hparams.warmup_steps``)."""
+"""The Lightning steps every seqguide model (sequence models and image models) shares: train/val/test through one
+``_common_step(batch, stage)`` and AdamW with a linear learning-rate warm-up (``hparams.lr``,
+``hparams.weight_decay``, ``hparams.warmup_steps``)."""
 
 from __future__ import annotations
 
