@@ -137,7 +137,7 @@ def task_model(task: str, ctx: RunContext) -> tuple[Any, dict[str, Any]]:
     """The masked-diffusion model trained on the task's data (cached on disk); best-of-N samples from it."""
     from seqguide.data import SequenceDataModule
     from seqguide.models import ConvDenoiser, TransformerDenoiser
-    from seqguide.training import train_masked_diffusion
+    from seqguide.training.sequences import train_masked_diffusion
 
     t = TASKS[task]
     steps = 300 if ctx.quick else t.model["train_steps"]

@@ -243,7 +243,7 @@ def cached_model(directory: str | Path, name: str, settings: dict[str, Any], tra
         directory: Cache directory (git-ignored, e.g. ``runs/benchmarks/NAME/models``).
         name: File stem.
         settings: Everything the model depends on (its hash names the file).
-        train: ``train(work_dir) -> seqguide.training.TrainResult``; called only when the file is missing.
+        train: ``train(work_dir) -> seqguide.training.sequences.TrainResult``; called only when the file is missing.
 
     Returns:
         ``(model in eval mode, info)`` with ``info``: the checkpoint, training seconds and final metrics.

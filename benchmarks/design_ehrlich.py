@@ -128,7 +128,7 @@ def ehrlich_model(task: EhrlichTask, seed: int, ctx: RunContext,
     model = _MODEL if model is None else model
     from seqguide.data import SequenceDataModule
     from seqguide.models import ConvDenoiser
-    from seqguide.training import train_masked_diffusion
+    from seqguide.training.sequences import train_masked_diffusion
 
     f = task.oracle(seed)
     settings = {**_model_settings(task, ctx.quick, model), "seed": seed}

@@ -75,7 +75,7 @@ def moses_model(ctx: RunContext, model: dict[str, Any] = MODEL) -> tuple[Any, di
     """The masked-diffusion model trained on MOSES SELFIES (cached under ``runs/benchmarks/``)."""
     from seqguide.data import SequenceDataModule
     from seqguide.models import TransformerDenoiser
-    from seqguide.training import train_masked_diffusion
+    from seqguide.training.sequences import train_masked_diffusion
 
     steps = model["train_steps_quick"] if ctx.quick else model["train_steps"]
     settings = {k: v for k, v in model.items() if k not in ("train_steps_quick", "sampling_steps")}

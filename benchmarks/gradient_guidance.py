@@ -53,9 +53,9 @@ from seqguide import sample
 from seqguide.data import SequenceDataModule
 from seqguide.design.report import hamming_diversity
 from seqguide.guidance import SVDD, DiscreteCFG, DiscreteClassifierGuidance, NoisyClassifier, STGFlow
-from seqguide.guidance.noisy_classifier import fit_noisy_classifier
+from seqguide.guidance.discrete.noisy_classifier import fit_noisy_classifier
 from seqguide.models import ConvDenoiser, GumbelSoftmaxFlow, MaskedDiffusion, TransformerDenoiser
-from seqguide.training import train_gumbel_softmax_flow, train_masked_diffusion
+from seqguide.training.sequences import train_gumbel_softmax_flow, train_masked_diffusion
 
 RESULTS = Path(__file__).parent / "results"
 CACHE = Path("runs/benchmarks/gradient_guidance")

@@ -59,7 +59,7 @@ from seqguide.guidance import (
     LinearAG,
 )
 from seqguide.models import FlowMatching, GaussianDiffusion, ImageUNet
-from seqguide.training_images import train_image_model
+from seqguide.training.images import train_image_model
 
 RESULTS = Path(__file__).parent / "results"
 CACHE = Path("runs/benchmarks/image_guidance")

@@ -24,7 +24,7 @@ from benchmarks.common import Timer
 from seqguide.data import SequenceDataModule
 from seqguide.guidance import fit_reweighted
 from seqguide.models import ConvDenoiser, MaskedDiffusion
-from seqguide.step_trainer import step_trainer
+from seqguide.training.step_trainer import step_trainer
 
 __all__ = ["CACHE", "SEED", "ModelSpec", "data_module", "load_or_fit_reweighted", "load_or_train", "train_judge"]
 

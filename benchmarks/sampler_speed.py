@@ -21,7 +21,7 @@ from benchmarks.common import Timer, environment, write_table
 from seqguide import sample
 from seqguide.data import SequenceDataModule
 from seqguide.models import TransformerDenoiser
-from seqguide.training import train_masked_diffusion
+from seqguide.training.sequences import train_masked_diffusion
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -223,7 +223,7 @@ def _decode_rows(n: int) -> list[dict[str, Any]]:
 def _compile_rows(batch: int, length: int, device: torch.device, dim: int, depth: int) -> list[dict[str, Any]]:
     """Unguided sampling with the backbone compiled (inductor, dynamic shapes) against eager, same samples."""
     from seqguide import sample
-    from seqguide.compile import compile_backbone
+    from seqguide.models.compile import compile_backbone
 
     rows = []
     model = _model(length, device, dim, depth).eval()

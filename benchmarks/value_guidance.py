@@ -42,7 +42,7 @@ from seqguide import sample
 from seqguide.data import SequenceDataModule
 from seqguide.guidance import SMC, SVDD, BestOfN, LearnedValue, ValueModel, fit_value_model
 from seqguide.models import ConvDenoiser, MaskedDiffusion, TransformerDenoiser
-from seqguide.training import train_masked_diffusion
+from seqguide.training.sequences import train_masked_diffusion
 
 RESULTS = Path(__file__).parent / "results"
 CACHE = Path("runs/benchmarks/value_guidance")

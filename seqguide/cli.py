@@ -43,8 +43,8 @@ Run 'seqguide <command> --help' for a command's options.
 
 
 def _train(argv: Sequence[str]) -> int:
-    from seqguide.training_images import is_image_config
-    from seqguide.yaml_io import ConfigError
+    from seqguide.io.safe_yaml import ConfigError
+    from seqguide.training.images import is_image_config
 
     try:
         image = is_image_config(argv)
@@ -52,10 +52,10 @@ def _train(argv: Sequence[str]) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if image:  # model.class_path GaussianDiffusion / FlowMatching: the image LightningCLI
-        from seqguide.training_images import train_images_cli
+        from seqguide.training.images import train_images_cli
 
         return train_images_cli(argv)
-    from seqguide.training import train_cli
+    from seqguide.training.sequences import train_cli
 
     return train_cli(argv)
 
@@ -81,7 +81,7 @@ def _sample_parser() -> argparse.ArgumentParser:
     g.add_argument("--surrogate", default=None, help="a saved oracles.Surrogate (.safetensors) for value: surrogate")
     g.add_argument("--value-model", default=None, help="a ValueModel checkpoint for value: value_model")
     parser.add_argument("--compile", action="store_true", help="torch.compile the network before sampling")
-    from seqguide.devices import add_device_arguments
+    from seqguide.models.devices import add_device_arguments
 
     add_device_arguments(parser)  # the samples depend on --seed and --batch-size, not on the number of devices
     return parser
@@ -107,7 +107,7 @@ def _guiders_from_args(args: argparse.Namespace, device: Any) -> list[Any]:
         if args.oracle is None:
             raise GuiderSpecError([("--oracle", "a guider takes value: oracle: name the oracle with --oracle NAME")])
         from oracles import Cached, get_oracle
-        from seqguide.guidance.train_value import parse_oracle_args
+        from seqguide.guidance.value.train_cli import parse_oracle_args
 
         try:
             resources["oracle"] = Cached(get_oracle(args.oracle, **parse_oracle_args(args.oracle_arg)))
@@ -122,7 +122,7 @@ def _guiders_from_args(args: argparse.Namespace, device: Any) -> list[Any]:
     if "value_model" in needed:
         if args.value_model is None:
             raise GuiderSpecError([("--value-model", "a guider takes value: value_model: give --value-model FILE")])
-        from seqguide.guidance.value_model import LearnedValue, ValueModel
+        from seqguide.guidance.value.model import LearnedValue, ValueModel
 
         resources["value_model"] = LearnedValue(ValueModel.load(args.value_model, map_location=device),
                                                 resources.get("oracle"))
@@ -136,9 +136,9 @@ def _sample(argv: Sequence[str]) -> int:
     parser = _sample_parser()
     args = parser.parse_args(argv)
 
-    from seqguide.devices import LaunchSpec, resolve_device
     from seqguide.guidance.registry import GuiderSpecError
     from seqguide.models import load_model
+    from seqguide.models.devices import LaunchSpec, resolve_device
     from seqguide.sampling.distributed import launch_sampling
 
     try:
@@ -215,7 +215,7 @@ def _lazy(module: str, func: str) -> Callable[[Sequence[str]], int]:
 _COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "train": _train,
     "sample": _sample,
-    "train-value": _lazy("seqguide.guidance.train_value", "main"),
+    "train-value": _lazy("seqguide.guidance.value.train_cli", "main"),
     "guiders": _lazy("seqguide.guidance.registry_cli", "guiders_main"),
     "design": _lazy("seqguide.design.cli", "design_main"),
     "report": _lazy("seqguide.design.cli", "report_main"),

@@ -16,10 +16,10 @@ Every problem raises :class:`ConfigError`, whose text is one line per problem::
     campaign.yaml: model.chekpoint: unknown key (did you mean 'checkpoint'? allowed: checkpoint, train, ...)
     campaign.yaml: loop.rounds: Input should be greater than 0 (got 0) [from a command-line override]
 
-Every YAML the project reads from a user goes through :func:`seqguide.yaml_io.read_yaml` /
-:func:`~seqguide.yaml_io.parse_yaml` (campaigns, ``key=value`` overrides, training configs): refused with a
+Every YAML the project reads from a user goes through :func:`seqguide.io.safe_yaml.read_yaml` /
+:func:`~seqguide.io.safe_yaml.parse_yaml` (campaigns, ``key=value`` overrides, training configs): refused with a
 one-line :class:`ConfigError` are files that are not UTF-8 text, duplicate keys (both lines named), and
-anchors/aliases that expand without bound (see :mod:`seqguide.yaml_io`).
+anchors/aliases that expand without bound (see :mod:`seqguide.io.safe_yaml`).
 
 Numbers are finite wherever a number is meant: NaN and +-inf are refused for every float key of the schema
 (pydantic ``allow_inf_nan=False``) and inside the free-form oracle ``args``, with the full key path.
@@ -39,7 +39,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from seqguide.design.schema import CampaignConfig
-from seqguide.yaml_io import ConfigError, parse_yaml, read_yaml
+from seqguide.io.safe_yaml import ConfigError, parse_yaml, read_yaml
 
 __all__ = [
     "ConfigError",

@@ -34,17 +34,17 @@ from oracles import Cached, Oracle
 from seqguide.design.loop import GuidancePlan, LoopState, Purpose, derive_seed
 from seqguide.design.objective import Objective
 from seqguide.design.schema import SurrogateConfig, ValueModelConfig
-from seqguide.devices import lightning_accelerator, resolve_device
 from seqguide.guidance import Guider
 from seqguide.guidance.registry import GuiderSpec
+from seqguide.models.devices import lightning_accelerator, resolve_device
 
 __all__ = ["CampaignGuidance", "value_model_available"]
 
-_VALUE_MODEL_MODULE = "seqguide.guidance.value_model"
+_VALUE_MODEL_MODULE = "seqguide.guidance.value.model"
 
 
 def value_model_available() -> bool:
-    """True if ``seqguide.guidance.value_model`` with ``fit_value_model`` can be imported."""
+    """True if ``seqguide.guidance.value.model`` with ``fit_value_model`` can be imported."""
     try:
         module = importlib.import_module(_VALUE_MODEL_MODULE)
     except ImportError:
@@ -162,7 +162,7 @@ class CampaignGuidance:
         return None
 
     def _value_model(self, state: LoopState) -> tuple[Any, str]:
-        from seqguide.guidance.value_model import LearnedValue, ValueModel, fit_value_model
+        from seqguide.guidance.value.model import LearnedValue, ValueModel, fit_value_model
 
         cfg = self.value_model_config
         labels = state.labels

@@ -4,7 +4,7 @@ With ``model.train`` the model is trained at the start of the first session and 
 ``<run_dir>/model/model.ckpt`` (written to a temporary name, then renamed, so a crash never leaves half a
 file there) next to ``train_spec.json``, the spec and seed it was trained from. A session killed while
 training resumes from the last training checkpoint of the same spec (``<run_dir>/model/train/``), ending
-with the weights an uninterrupted run would have (see :mod:`seqguide.step_trainer`). Later sessions
+with the weights an uninterrupted run would have (see :mod:`seqguide.training.step_trainer`). Later sessions
 (``--resume``) load that file instead of training; a checkpoint whose spec differs is retrained. Either
 way the model the loop uses is the one *loaded from the file*, so an uninterrupted run and a resumed one
 sample with bit-identical weights.
@@ -32,7 +32,7 @@ from typing import Any
 from seqguide.design.loop import Purpose, derive_seed
 from seqguide.design.objective import Objective
 from seqguide.design.schema import CampaignConfig, DataConfig, TrainConfig
-from seqguide.devices import lightning_accelerator, lightning_devices, resolve_device
+from seqguide.models.devices import lightning_accelerator, lightning_devices, resolve_device
 
 __all__ = ["file_digest", "prepare_model", "write_ehrlich_fasta"]
 
@@ -123,8 +123,8 @@ def _backbone(spec: Any) -> Any:
 def _train(train: TrainConfig, run_dir: Path, objective: Objective, seed: int, progress: bool,
            recipe: str, devices: Any = None) -> dict[str, Any]:
     from seqguide.models import GumbelSoftmaxFlow, MaskedDiffusion
-    from seqguide.step_trainer import last_checkpoint
-    from seqguide.training import train_sequence_model
+    from seqguide.training.sequences import train_sequence_model
+    from seqguide.training.step_trainer import last_checkpoint
 
     data = train.data
     path, alphabet = data.path, data.alphabet

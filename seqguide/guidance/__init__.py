@@ -1,47 +1,72 @@
-"""The guider core: every guidance method is a ``Guider`` acting on the hooks of the sampling loop."""
+"""The guider core: every guidance method is a ``Guider`` acting on the hooks of the sampling loop.
 
-from seqguide.guidance.adaptive_guidance import AdaptiveGuidance
-from seqguide.guidance.apg import APG
-from seqguide.guidance.aps import APS, QuantizedExpectation, quantized_expectation
+The package root holds the core every family builds on; each family of methods is a subpackage whose
+``__init__`` says what belongs there:
+
+- :mod:`.base` (:class:`Guider`, :class:`Candidates`, :class:`Final`: the hooks), :mod:`.registry` (every guider
+  by name, validated arguments, ``seqguide guiders``), :mod:`.noisy_states` (networks on noisy masked states and
+  their one training run, shared by the value model and the noisy classifier);
+- :mod:`.value`: derivative-free guidance by a value of states (SVDD, SMC, best-of-N, beam) and value functions;
+- :mod:`.cfg`: the classifier-free family for continuous models (CFG, CFG++, APG, FDG, ...) and image classifier
+  guidance;
+- :mod:`.discrete`: discrete CFG, discrete classifier guidance, STGFlow and the noisy classifier;
+- :mod:`.posterior`: posterior sampling from a measurement (APS) and reward guidance.
+
+Every public name is importable from here (``from seqguide.guidance import SVDD``); registry names do not depend on
+where a class lives.
+"""
+
 from seqguide.guidance.base import Candidates, Final, Guider
-from seqguide.guidance.beam import BeamSearch
-from seqguide.guidance.best_of_n import BestOfN
-from seqguide.guidance.cfg import CFG
-from seqguide.guidance.cfg_ctrl import CFGCtrl
-from seqguide.guidance.cfg_plus_plus import CFGPlusPlus
-from seqguide.guidance.cfg_zero_star import CFGZeroStar
-from seqguide.guidance.classifier_discrete import DiscreteClassifierGuidance
-from seqguide.guidance.classifier_guidance import ClassifierGuidance
-from seqguide.guidance.discrete_cfg import DiscreteCFG
-from seqguide.guidance.dynamic_cfg import DynamicCFG
-from seqguide.guidance.fdg import FDG
-from seqguide.guidance.guidance_interval import GuidanceInterval
-from seqguide.guidance.linear_ag import LinearAG
-from seqguide.guidance.measurement import (
+from seqguide.guidance.cfg import (
+    APG,
+    CFG,
+    FDG,
+    RAAG,
+    AdaptiveGuidance,
+    CFGCtrl,
+    CFGPlusPlus,
+    CFGZeroStar,
+    ClassifierGuidance,
+    DynamicCFG,
+    GuidanceInterval,
+    LinearAG,
+)
+from seqguide.guidance.discrete import DiscreteCFG, DiscreteClassifierGuidance, STGFlow
+from seqguide.guidance.posterior import (
+    APS,
+    ClampObserved,
+    DifferentiableReward,
     Downsample,
     GaussianMeasurement,
     Inpainting,
     LinearObservation,
     Measurement,
-    TokenObservation,
-)
-from seqguide.guidance.measurement_value import ClampObserved, MeasurementValue
-from seqguide.guidance.raag import RAAG
-from seqguide.guidance.registry import build_guider, guider_info, guider_spec, list_guiders
-from seqguide.guidance.reward_guidance import (
+    MeasurementValue,
+    QuantizedExpectation,
     RewardGuidance,
+    RewardMeasurement,
     ReweightedFit,
+    TokenObservation,
+    as_measurement,
     effective_sample_size,
     fit_reweighted,
     guided_prediction,
     lam_for_ess,
+    quantized_expectation,
     reward_weights,
 )
-from seqguide.guidance.reward_measurement import DifferentiableReward, RewardMeasurement, as_measurement
-from seqguide.guidance.smc import SMC
-from seqguide.guidance.stgflow import STGFlow
-from seqguide.guidance.svdd import SVDD
-from seqguide.guidance.value import CallableValue, PosteriorMeanValue, ValueFunction, as_value
+from seqguide.guidance.registry import build_guider, guider_info, guider_spec, list_guiders
+from seqguide.guidance.value import (
+    SMC,
+    SVDD,
+    BeamSearch,
+    BestOfN,
+    CallableValue,
+    PosteriorMeanValue,
+    ValueFunction,
+    as_value,
+)
+from seqguide.lazy import lazy_exports
 
 __all__ = [
     "APG",
@@ -105,20 +130,12 @@ __all__ = [
 ]
 
 # The learned models on noisy states need Lightning; import them on first use so that `import seqguide` stays light.
-_LAZY = {
-    "LearnedValue": "seqguide.guidance.learned_value",
-    "ValueFitReport": "seqguide.guidance.value_model",
-    "ValueModel": "seqguide.guidance.value_model",
-    "fit_value_model": "seqguide.guidance.value_model",
-    "ClassifierFitReport": "seqguide.guidance.noisy_classifier",
-    "NoisyClassifier": "seqguide.guidance.noisy_classifier",
-    "fit_noisy_classifier": "seqguide.guidance.noisy_classifier",
-}
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {
+    "LearnedValue": "seqguide.guidance.value.learned",
+    "ValueFitReport": "seqguide.guidance.value.model",
+    "ValueModel": "seqguide.guidance.value.model",
+    "fit_value_model": "seqguide.guidance.value.model",
+    "ClassifierFitReport": "seqguide.guidance.discrete.noisy_classifier",
+    "NoisyClassifier": "seqguide.guidance.discrete.noisy_classifier",
+    "fit_noisy_classifier": "seqguide.guidance.discrete.noisy_classifier",
+})

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 
 if TYPE_CHECKING:
-    from seqguide.sampling.context import SamplingContext
+    from seqguide.sampling.guider_context import GuiderContext
 
 __all__ = ["HOOKS", "Candidates", "Final", "Guider", "stack_problems"]
 
@@ -105,15 +105,15 @@ class Guider:
         if not start < stop <= 1.0:
             raise ValueError(f"stop must be in (start, 1], got stop={stop} with start={start}")
         self.start, self.stop = start, stop
-        self._ctx: SamplingContext | None = None
+        self._ctx: GuiderContext | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
-    def reset(self, ctx: SamplingContext) -> None:
+    def reset(self, ctx: GuiderContext) -> None:
         """Clear per-run state before step 0. Subclasses call ``super().reset(ctx)`` first."""
         self._ctx = ctx
 
     @property
-    def ctx(self) -> SamplingContext:
+    def ctx(self) -> GuiderContext:
         if self._ctx is None:
             raise RuntimeError(f"{type(self).__name__} is used outside a sample() run (reset() not called)")
         return self._ctx

@@ -1,6 +1,6 @@
 """Networks on *noisy* masked-diffusion states and their training: shared by the learned value model (SVDD-MC,
-:mod:`seqguide.guidance.value_model`) and the noisy-input classifier of discrete classifier guidance
-(:mod:`seqguide.guidance.noisy_classifier`).
+:mod:`seqguide.guidance.value.model`) and the noisy-input classifier of discrete classifier guidance
+(:mod:`seqguide.guidance.discrete.noisy_classifier`).
 
 Both learn a function of the corrupted state ``x_t`` of a masked diffusion model: clean labelled sequences
 ``x_0`` are masked with the model's own forward process (each token masked with probability ``1 - alpha(t)``,
@@ -13,7 +13,7 @@ intermediate steps (Li et al. 2024, arXiv 2408.08252, §4; Nisonoff et al. 2024,
   checkpoints). The backbone takes token ids ``(B, L)`` or soft one-hots ``(B, L, V)`` (for gradients).
 - :class:`NoisedStateDataset`: ``(x_t, t) -> target`` items whose noise is drawn when they are read.
 - :func:`split_indices`, :func:`batch_loader` and :func:`fit_noisy_state_model`: the seeded split and the one
-  training run (:func:`seqguide.step_trainer.step_trainer`: best and last checkpoints, best reloaded).
+  training run (:func:`seqguide.training.step_trainer.step_trainer`: best and last checkpoints, best reloaded).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, S
 from seqguide.alphabet import Alphabet, get_alphabet
 from seqguide.models.backbones import Backbone, resolve_backbone
 from seqguide.models.schedules import NoiseSchedule, get_schedule
-from seqguide.step_trainer import step_trainer
+from seqguide.training.step_trainer import step_trainer
 
 __all__ = ["NoisedStateDataset", "NoisyStateModel", "batch_loader", "fit_noisy_state_model", "quiet_lightning",
            "split_indices"]

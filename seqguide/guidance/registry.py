@@ -69,32 +69,32 @@ ENTRY_POINT_GROUP = "seqguide.guiders"
 
 #: The built-in guiders: short name -> ``module:Class`` (imported on first use).
 _BUILTIN: dict[str, str] = {
-    "svdd": "seqguide.guidance.svdd:SVDD",
-    "smc": "seqguide.guidance.smc:SMC",
-    "best_of_n": "seqguide.guidance.best_of_n:BestOfN",
-    "beam": "seqguide.guidance.beam:BeamSearch",
+    "svdd": "seqguide.guidance.value.svdd:SVDD",
+    "smc": "seqguide.guidance.value.smc:SMC",
+    "best_of_n": "seqguide.guidance.value.best_of_n:BestOfN",
+    "beam": "seqguide.guidance.value.beam:BeamSearch",
     # classifier-free guidance family (combine hook)
-    "cfg": "seqguide.guidance.cfg:CFG",
-    "guidance_interval": "seqguide.guidance.guidance_interval:GuidanceInterval",
-    "cfg_plus_plus": "seqguide.guidance.cfg_plus_plus:CFGPlusPlus",
-    "apg": "seqguide.guidance.apg:APG",
-    "fdg": "seqguide.guidance.fdg:FDG",
-    "cfg_zero_star": "seqguide.guidance.cfg_zero_star:CFGZeroStar",
-    "adaptive_guidance": "seqguide.guidance.adaptive_guidance:AdaptiveGuidance",
-    "linear_ag": "seqguide.guidance.linear_ag:LinearAG",
-    "raag": "seqguide.guidance.raag:RAAG",
-    "cfg_ctrl": "seqguide.guidance.cfg_ctrl:CFGCtrl",
-    "dynamic_cfg": "seqguide.guidance.dynamic_cfg:DynamicCFG",
+    "cfg": "seqguide.guidance.cfg.cfg:CFG",
+    "guidance_interval": "seqguide.guidance.cfg.guidance_interval:GuidanceInterval",
+    "cfg_plus_plus": "seqguide.guidance.cfg.cfg_plus_plus:CFGPlusPlus",
+    "apg": "seqguide.guidance.cfg.apg:APG",
+    "fdg": "seqguide.guidance.cfg.fdg:FDG",
+    "cfg_zero_star": "seqguide.guidance.cfg.cfg_zero_star:CFGZeroStar",
+    "adaptive_guidance": "seqguide.guidance.cfg.adaptive_guidance:AdaptiveGuidance",
+    "linear_ag": "seqguide.guidance.cfg.linear_ag:LinearAG",
+    "raag": "seqguide.guidance.cfg.raag:RAAG",
+    "cfg_ctrl": "seqguide.guidance.cfg.cfg_ctrl:CFGCtrl",
+    "dynamic_cfg": "seqguide.guidance.cfg.dynamic_cfg:DynamicCFG",
     # gradient guidance on images (adjust hook)
-    "classifier": "seqguide.guidance.classifier_guidance:ClassifierGuidance",
+    "classifier": "seqguide.guidance.cfg.classifier_guidance:ClassifierGuidance",
     # simplex flows and gradient guidance for sequences
-    "stgflow": "seqguide.guidance.stgflow:STGFlow",
-    "discrete_cfg": "seqguide.guidance.discrete_cfg:DiscreteCFG",
-    "classifier_discrete": "seqguide.guidance.classifier_discrete:DiscreteClassifierGuidance",
+    "stgflow": "seqguide.guidance.discrete.stgflow:STGFlow",
+    "discrete_cfg": "seqguide.guidance.discrete.cfg:DiscreteCFG",
+    "classifier_discrete": "seqguide.guidance.discrete.classifier:DiscreteClassifierGuidance",
     # posterior sampling and reward guidance for masked diffusion
-    "aps": "seqguide.guidance.aps:APS",
-    "reward_guidance": "seqguide.guidance.reward_guidance:RewardGuidance",
-    "clamp_observed": "seqguide.guidance.measurement_value:ClampObserved",
+    "aps": "seqguide.guidance.posterior.aps:APS",
+    "reward_guidance": "seqguide.guidance.posterior.reward_guidance:RewardGuidance",
+    "clamp_observed": "seqguide.guidance.posterior.measurement_value:ClampObserved",
 }
 
 _EMPTY = inspect.Parameter.empty
@@ -541,7 +541,7 @@ def _trial(spec: GuiderSpec) -> Guider | None:
     Returns None when the constructor refused something that is not a named hyperparameter while placeholders
     stood in for its resources (then only the real objects can tell; :meth:`GuiderSpec.build` reports it).
     """
-    from seqguide.guidance.value import ValueFunction
+    from seqguide.guidance.value.functions import ValueFunction
 
     class Placeholder(_Pending, ValueFunction):
         pass

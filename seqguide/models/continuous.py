@@ -15,7 +15,7 @@ Ho & Salimans 2022, arXiv 2207.12598) and processes of the model protocol, on th
   stochastic DDIM step on the same Gaussian path (same marginals), which value-based guiders need.
 
 ``x0_estimate`` is the posterior mean (Tweedie's formula, read off the prediction). Predictions are
-:class:`~seqguide.prediction.Prediction` objects carrying their state and time, so guiders can move
+:class:`~seqguide.models.prediction.Prediction` objects carrying their state and time, so guiders can move
 between parameterisations (``to_x0_eps``/``from_x0``), and CFG++ can hand the step its unconditional
 prediction (``Prediction.uncond``).
 
@@ -40,9 +40,9 @@ from torch import nn
 from seqguide.models.checkpoints import load_checkpoint
 from seqguide.models.gaussian_schedules import VPSchedule, get_vp_schedule
 from seqguide.models.lightning_steps import WarmupSteps
+from seqguide.models.prediction import Prediction
 from seqguide.models.protocol import Cond, predict_branches
 from seqguide.models.unet import ImageDenoiser, ImageUNet, build_image_denoiser
-from seqguide.prediction import Prediction
 
 __all__ = ["FlowMatching", "GaussianDiffusion"]
 

@@ -4,8 +4,9 @@
 :class:`~seqguide.models.GumbelSoftmaxFlow` (and the class the ``seqguide train`` LightningCLI accepts in
 ``model.class_path``). A subclass defines the learning problem in ``_common_step(batch, stage)`` and the
 sampling process (``prior, predict, step, x0_estimate, decode``). Checkpoints are plain data: they record the
-class in ``checkpoint["seqguide_model"]`` and load with ``torch.load(weights_only=True)``; :func:`load_model`
-rebuilds whichever sequence model a checkpoint holds.
+class in ``checkpoint["seqguide_model"]`` and load with ``torch.load(weights_only=True)``;
+:func:`seqguide.models.load_model` (:mod:`seqguide.models.loading`) rebuilds whichever sequence model a checkpoint
+holds.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 from seqguide.models.checkpoints import CheckpointError, load_checkpoint
 from seqguide.models.lightning_steps import WarmupSteps
 
-__all__ = ["SequenceModel", "load_model"]
+__all__ = ["SequenceModel", "build_from_checkpoint", "checkpoint_class", "read_checkpoint"]
 
 _CLASS_KEY = "seqguide_model"
 
@@ -70,15 +71,22 @@ class SequenceModel(WarmupSteps):
                 truncated bytes, pickled code, another model's weights (the message names the class it holds).
         """
         path = Path(path)
-        ckpt = _read(path, f"seqguide {cls.__name__} checkpoint")
-        found = _checkpoint_class(ckpt, path)
+        ckpt = read_checkpoint(path, f"seqguide {cls.__name__} checkpoint")
+        name = ckpt.get(_CLASS_KEY)
+        if isinstance(name, str) and name != cls.__name__ and name not in _subclasses(cls):
+            # Another model's checkpoint, whether or not its module is imported (seqguide.models.load_model
+            # imports every model and says which one it is).
+            raise CheckpointError(f"{path}: a {name} checkpoint, not a {cls.__name__} one; load it with "
+                                  "seqguide.models.load_model")
+        found = checkpoint_class(ckpt, path)
         if found is not None and not issubclass(found, cls):
             raise CheckpointError(f"{path}: a {found.__name__} checkpoint, not a {cls.__name__} one; load it with "
                                   f"{found.__name__}.load or seqguide.models.load_model")
-        return _build(found or cls, ckpt, path).to(map_location)
+        return build_from_checkpoint(found or cls, ckpt, path).to(map_location)
 
 
-def _read(path: Path, what: str) -> dict[str, Any]:
+def read_checkpoint(path: Path, what: str) -> dict[str, Any]:
+    """The checkpoint dict at ``path``, refused unless it is a Lightning checkpoint of a sequence model."""
     ckpt = load_checkpoint(path, map_location="cpu", what=what)
     if "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
         raise CheckpointError(f"{path}: not a Lightning checkpoint (missing state_dict/hyper_parameters)")
@@ -88,13 +96,12 @@ def _read(path: Path, what: str) -> dict[str, Any]:
     return ckpt
 
 
-def _subclasses() -> dict[str, type[SequenceModel]]:
-    # Import the concrete models so that they are registered as subclasses.
-    import seqguide.models.masked
-    import seqguide.models.simplex  # noqa: F401
-
+def _subclasses(base: type[SequenceModel] | None = None) -> dict[str, type[SequenceModel]]:
+    """The classes derived from ``base`` (default: every sequence model) that are defined so far, by name.
+    :mod:`seqguide.models.loading` imports the concrete models, so :func:`~seqguide.models.load_model` knows them
+    all."""
     out: dict[str, type[SequenceModel]] = {}
-    todo = list(SequenceModel.__subclasses__())
+    todo = list((base or SequenceModel).__subclasses__())
     while todo:
         c = todo.pop()
         out[c.__name__] = c
@@ -102,7 +109,7 @@ def _subclasses() -> dict[str, type[SequenceModel]]:
     return out
 
 
-def _checkpoint_class(ckpt: dict[str, Any], path: Path) -> type[SequenceModel] | None:
+def checkpoint_class(ckpt: dict[str, Any], path: Path) -> type[SequenceModel] | None:
     """The class a checkpoint records, or the one whose ``checkpoint_keys`` its hyperparameters have."""
     classes = _subclasses()
     name = ckpt.get(_CLASS_KEY)
@@ -116,7 +123,8 @@ def _checkpoint_class(ckpt: dict[str, Any], path: Path) -> type[SequenceModel] |
     return matches[0] if len(matches) == 1 else None
 
 
-def _build(cls: type[SequenceModel], ckpt: dict[str, Any], path: Path) -> SequenceModel:
+def build_from_checkpoint(cls: type[SequenceModel], ckpt: dict[str, Any], path: Path) -> SequenceModel:
+    """``cls`` built from the checkpoint's hyperparameters with its weights loaded, in eval mode."""
     # LightningCLI adds its own bookkeeping keys (the instantiator, the class path in subclass mode).
     hp = {k: v for k, v in ckpt["hyper_parameters"].items() if not k.startswith("_")}
     try:
@@ -128,20 +136,3 @@ def _build(cls: type[SequenceModel], ckpt: dict[str, Any], path: Path) -> Sequen
                               ) from None
     return model.eval()
 
-
-def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> SequenceModel:
-    """Load any seqguide sequence-model checkpoint (``MaskedDiffusion``, ``GumbelSoftmaxFlow``, ...).
-
-    Example:
-        >>> model = load_model("runs/train/crp/checkpoints/best.ckpt")    # doctest: +SKIP
-
-    Raises:
-        FileNotFoundError: if ``path`` does not exist.
-        CheckpointError: (a ``ValueError``) if it is not a sequence-model checkpoint or its class cannot be told.
-    """
-    path = Path(path)
-    ckpt = _read(path, "seqguide sequence-model checkpoint")
-    cls = _checkpoint_class(ckpt, path)
-    if cls is None:
-        raise CheckpointError(f"{path}: cannot tell which sequence model this checkpoint holds")
-    return _build(cls, ckpt, path).to(map_location)

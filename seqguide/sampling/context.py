@@ -14,30 +14,19 @@ The :class:`SamplingContext` owns every network call of a run, so it can
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from seqguide.prediction import Prediction
+from seqguide.models.prediction import Prediction
+from seqguide.sampling.guider_context import Counters
 from seqguide.sampling.rows import first_index, group_rows
 
 if TYPE_CHECKING:
     from seqguide.guidance.base import Guider
 
-__all__ = ["Counters", "SamplingContext"]
-
-
-@dataclass
-class Counters:
-    """Cost accounting of a run (summed over batch chunks)."""
-
-    rows: int = 0  # sequence-rows passed through the network (x branches)
-    forward_calls: int = 0  # batched network calls
-    cached_rows: int = 0  # rows whose prediction was reused instead of recomputed
-    oracle_calls: int = 0  # items sent to oracles by guiders
-    oracle_batches: int = 0
-    extra: dict[str, float] = field(default_factory=dict)
+__all__ = ["Counters", "SamplingContext"]  # Counters: defined in guider_context, re-exported
 
 
 @dataclass
@@ -88,7 +77,8 @@ def _keys(state: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
 
 
 class SamplingContext:
-    """State shared by the loop and its guiders during one run (one batch chunk).
+    """State shared by the loop and its guiders during one run (one batch chunk); guiders see it as the
+    :class:`~seqguide.sampling.guider_context.GuiderContext` it implements.
 
     Attributes:
         model: The process being sampled.

@@ -34,8 +34,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from seqguide.devices import LaunchSpec, autocast, resolve_device
 from seqguide.guidance.base import Guider
+from seqguide.models.devices import LaunchSpec, autocast, resolve_device
 from seqguide.sampling.sampler import Samples, chunk_seed, sample
 
 __all__ = ["SampleRequests", "SamplingTask", "launch_sampling", "merge_blocks", "sample_distributed"]
@@ -104,7 +104,7 @@ class SamplingTask(L.LightningModule):
     def on_predict_start(self) -> None:
         self._results, self.gathered = [], None
         if self.compile_model:
-            from seqguide.compile import compile_backbone
+            from seqguide.models.compile import compile_backbone
 
             compile_backbone(self.model)
 
@@ -269,7 +269,7 @@ def launch_sampling(model: torch.nn.Module, spec: LaunchSpec, n: int, *, steps: 
     device = resolve_device(spec.device)
     model = model.to(device)
     if compile:
-        from seqguide.compile import compile_backbone
+        from seqguide.models.compile import compile_backbone
 
         compile_backbone(model)
     with autocast(device, spec.precision):

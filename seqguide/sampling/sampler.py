@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqguide.devices import model_device
 from seqguide.guidance.base import Candidates, Final, Guider, stack_problems
+from seqguide.models.devices import model_device
 from seqguide.sampling.context import Counters, SamplingContext
 
 __all__ = ["Samples", "chunk_seed", "sample"]

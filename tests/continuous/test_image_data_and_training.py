@@ -9,7 +9,7 @@ from seqguide import sample
 from seqguide.cli import main
 from seqguide.data import ImageDataModule
 from seqguide.models import FlowMatching, GaussianDiffusion, ImageUNet
-from seqguide.training_images import is_image_config, train_image_model
+from seqguide.training.images import is_image_config, train_image_model
 
 
 def test_digits_and_photo_patches_are_split_by_class() -> None:

@@ -11,7 +11,7 @@ import torch
 from seqguide import DNA, sample
 from seqguide.data import SequenceDataModule
 from seqguide.models import ConvDenoiser, MaskedDiffusion, TransformerDenoiser, build_backbone
-from seqguide.training import train_masked_diffusion
+from seqguide.training.sequences import train_masked_diffusion
 
 
 @pytest.mark.parametrize("cls", [TransformerDenoiser, ConvDenoiser])

@@ -175,7 +175,7 @@ def test_training_on_real_data_beats_the_noise_only_baseline_and_reloads(tmp_pat
     """300 steps on the CRP sites: the denoiser's cross-entropy falls well below that of the exact noise-only
     posterior (what knowing the path but nothing about the data gives, the uniform baseline at every time), and
     the samples carry the CRP half-site far more often than random sequences."""
-    from seqguide.training import train_gumbel_softmax_flow
+    from seqguide.training.sequences import train_gumbel_softmax_flow
 
     data = SequenceDataModule(preset="crp", batch_size=32, val_fraction=0.15, seed=0)
     result = train_gumbel_softmax_flow(data, backbone=ConvDenoiser(dim=64, depth=4), out_dir=tmp_path,

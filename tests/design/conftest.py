@@ -28,7 +28,7 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer, width-32 MaskedDiffusion trained 20 steps on the ``crp`` preset (DNA, 26 nt)."""
     from seqguide.data import SequenceDataModule
     from seqguide.models import TransformerDenoiser
-    from seqguide.training import train_masked_diffusion
+    from seqguide.training.sequences import train_masked_diffusion
 
     out = tmp_path_factory.mktemp("tiny_model")
     dm = SequenceDataModule(preset="crp", batch_size=32, val_fraction=0.1, seed=0)

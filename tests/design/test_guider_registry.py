@@ -78,9 +78,9 @@ def test_a_spec_builds_the_guider_with_its_resources(toy_dna_model):
     assert build_guider("svdd", value=oracle, particles=5).particles == 5
     assert build_guider(SVDD, value=oracle, alpha=0.5).alpha == 0.5
     # Class paths name any Guider subclass.
-    assert isinstance(guider_spec({"method": "seqguide.guidance.beam:BeamSearch"}).build({"value": oracle}), BeamSearch)
-    assert isinstance(guider_spec({"method": "seqguide.guidance.beam.BeamSearch", "beams": 2}).build({"value": oracle}),
-                      BeamSearch)
+    beam = "seqguide.guidance.value.beam"
+    assert isinstance(guider_spec({"method": f"{beam}:BeamSearch"}).build({"value": oracle}), BeamSearch)
+    assert isinstance(guider_spec({"method": f"{beam}.BeamSearch", "beams": 2}).build({"value": oracle}), BeamSearch)
 
 
 @pytest.mark.parametrize(("data", "where", "text"), [

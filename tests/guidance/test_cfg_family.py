@@ -24,7 +24,7 @@ from seqguide.guidance import (
     GuidanceInterval,
     LinearAG,
 )
-from seqguide.guidance.fdg import _down, _up, laplacian_pyramid, reconstruct_pyramid
+from seqguide.guidance.cfg.fdg import _down, _up, laplacian_pyramid, reconstruct_pyramid
 from seqguide.models import ExactGaussianDenoiser, FlowMatching, GaussianDiffusion, Prediction
 from seqguide.sampling.context import Counters, SamplingContext
 

@@ -22,7 +22,7 @@ from seqguide.guidance import (
     GuidanceInterval,
     LinearAG,
 )
-from seqguide.guidance.classifier_guidance import calibrated_log_prob, softplus_copy
+from seqguide.guidance.cfg.classifier_guidance import calibrated_log_prob, softplus_copy
 from seqguide.models import ConvDenoiser, ExactGaussianDenoiser, GaussianDiffusion, MaskedDiffusion, Prediction
 
 STD = 0.2

@@ -17,9 +17,9 @@ import torch
 from oracles import from_function
 from seqguide import sample
 from seqguide.guidance import SMC, SVDD, BeamSearch, CallableValue, LearnedValue, ValueModel, fit_value_model
-from seqguide.guidance.train_value import main as train_value_main
-from seqguide.guidance.train_value import parse_oracle_args
-from seqguide.guidance.value_model import NoisedRewardDataset
+from seqguide.guidance.value.model import NoisedRewardDataset
+from seqguide.guidance.value.train_cli import main as train_value_main
+from seqguide.guidance.value.train_cli import parse_oracle_args
 from seqguide.models import ConvDenoiser, TransformerDenoiser
 from seqguide.models.schedules import get_schedule
 from seqguide.models.toy import ExactMaskedModel
@@ -305,7 +305,7 @@ def test_parse_oracle_args() -> None:
 @pytest.mark.slow
 def test_train_value_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from seqguide.data import SequenceDataModule
-    from seqguide.training import train_masked_diffusion
+    from seqguide.training.sequences import train_masked_diffusion
 
     dm = SequenceDataModule(preset="crp", batch_size=32)
     trained = train_masked_diffusion(dm, backbone=ConvDenoiser(dim=16, depth=1), out_dir=tmp_path / "md",

@@ -70,7 +70,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A conv MaskedDiffusion trained 20 steps on the ``crp`` preset (DNA, 26 nt): ``best.ckpt`` of the run."""
     from seqguide.data import SequenceDataModule
     from seqguide.models import ConvDenoiser
-    from seqguide.training import train_masked_diffusion
+    from seqguide.training.sequences import train_masked_diffusion
 
     out = tmp_path_factory.mktemp("tiny_model")
     torch.set_num_threads(1)

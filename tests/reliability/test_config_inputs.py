@@ -21,7 +21,7 @@ from reliability_helpers import call_cli, one_or_two_lines
 
 from seqguide.design.cli import design_main
 from seqguide.design.config_io import ConfigError, format_path, load_campaign, parse_overrides
-from seqguide.yaml_io import MAX_YAML_NODES, parse_yaml, read_yaml
+from seqguide.io.safe_yaml import MAX_YAML_NODES, parse_yaml, read_yaml
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
 

@@ -23,7 +23,7 @@ def _train(out: str, kill_at: int, signum: int, resume: bool) -> None:
     """Run in a forked child: train, killing this process with ``signum`` after step ``kill_at`` (0: never)."""
     import lightning as L
 
-    import seqguide.training as training
+    import seqguide.training.sequences as training
     from seqguide.data import SequenceDataModule
     from seqguide.models import ConvDenoiser
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqguide import devices
-from seqguide.devices import LaunchSpec, add_device_arguments, autocast, lightning_accelerator, resolve_device
+from seqguide.models import devices
+from seqguide.models.devices import LaunchSpec, add_device_arguments, autocast, lightning_accelerator, resolve_device
 
 
 def test_auto_is_the_best_available_device_and_the_environment_overrides_it(monkeypatch) -> None:

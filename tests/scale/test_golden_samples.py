@@ -20,7 +20,7 @@ import torch
 from oracles import from_function
 from seqguide import sample
 from seqguide.guidance import SMC, SVDD, BeamSearch, BestOfN
-from seqguide.guidance.value import PosteriorMeanValue
+from seqguide.guidance.value.functions import PosteriorMeanValue
 from seqguide.models import ConvDenoiser, MaskedDiffusion, TransformerDenoiser
 
 GOLDEN = Path(__file__).with_name("golden_samples.json")

@@ -14,7 +14,7 @@ import torch
 
 from seqguide.data import SequenceDataModule
 from seqguide.models import MaskedDiffusion
-from seqguide.training import train_cli
+from seqguide.training.sequences import train_cli
 
 _CONFIG = """\
 seed_everything: 0
