@@ -235,17 +235,6 @@ class _ImageProcess(WarmupSteps):
         return images.to(self.device, torch.float32) * (hi - lo) + lo
 
     # ------------------------------------------------------------------ training
-    def _labels(self, batch: dict[str, torch.Tensor], train: bool) -> torch.Tensor | None:
-        if self.num_classes == 0:
-            return None
-        y = batch.get("labels")
-        if y is None:
-            raise ValueError("this model is class-conditional (num_classes > 0) but the batch has no 'labels'")
-        if train and self.hparams.cond_dropout > 0:
-            drop = torch.rand(y.shape, device=y.device) < self.hparams.cond_dropout
-            y = torch.where(drop, torch.full_like(y, self.num_classes), y)
-        return y
-
     def _sample_t(self, n: int, device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
         """Stratified times in ``[t_eps, 1]`` (one uniform offset per batch: lower-variance loss estimates)."""
         u = torch.rand(1, device=device, generator=generator)

@@ -39,19 +39,6 @@ class SequenceModel(WarmupSteps):
     monitor: ClassVar[str] = "val/loss"
 
     # ------------------------------------------------------------------ data
-    def _labels(self, batch: dict[str, torch.Tensor], train: bool) -> torch.Tensor | None:
-        """The batch's class labels (None for an unconditional model), replaced by the null class ``num_classes``
-        with probability ``cond_dropout`` during training (classifier-free training; Ho & Salimans 2022)."""
-        if self.num_classes == 0:
-            return None
-        y = batch.get("labels")
-        if y is None:
-            raise ValueError("this model is class-conditional (num_classes > 0) but the batch has no 'labels'")
-        if train and self.hparams.cond_dropout > 0:
-            drop = torch.rand(y.shape, device=y.device) < self.hparams.cond_dropout
-            y = torch.where(drop, torch.full_like(y, self.num_classes), y)
-        return y
-
     def encode(self, sequences: Sequence[str]) -> torch.Tensor:
         """Strings to ``(B, length)`` ids on the model's device."""
         return self.alphabet.encode(sequences, length=self.length, device=self.device)
