@@ -14,6 +14,8 @@ What lives where (each module imports only the ones above it):
 - :mod:`.table`: the table of names (built-ins, :func:`register_guider`, entry points, class paths),
   :func:`guider_info`, :func:`list_guiders` (with the nearest name for an unknown one), :func:`refresh`.
 - :mod:`.validation`: :func:`guider_spec`, :func:`validate_mapping`, :func:`validate_stack`, :func:`build_guider`.
+- :mod:`.docs`: a guider as a commented campaign YAML entry, and the Markdown reference (``docs/guiders.md``).
+- :mod:`.cli`: the ``seqguide guiders`` command (``list``, ``show``) and the ``--guidance NAME:key=value`` syntax.
 
 Example:
     >>> from seqguide.guidance.registry import build_guider, guider_spec, list_guiders
