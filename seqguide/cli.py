@@ -90,7 +90,7 @@ def _sample_parser() -> argparse.ArgumentParser:
 def _guiders_from_args(args: argparse.Namespace, device: Any) -> list[Any]:
     """Build the ``--guidance`` stack with the resources the options give; raises GuiderSpecError / ValueError."""
     from seqguide.guidance.registry import GuiderSpecError, guider_spec, validate_stack
-    from seqguide.guidance.registry_cli import parse_guidance_option
+    from seqguide.guidance.registry.cli import parse_guidance_option
 
     specs = []
     for i, text in enumerate(args.guidance):
@@ -216,7 +216,7 @@ _COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "train": _train,
     "sample": _sample,
     "train-value": _lazy("seqguide.guidance.value.train_cli", "main"),
-    "guiders": _lazy("seqguide.guidance.registry_cli", "guiders_main"),
+    "guiders": _lazy("seqguide.guidance.registry.cli", "guiders_main"),
     "design": _lazy("seqguide.design.cli", "design_main"),
     "report": _lazy("seqguide.design.cli", "report_main"),
     "oracles": _lazy("oracles.cli", "main"),

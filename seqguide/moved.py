@@ -51,6 +51,7 @@ MOVED: dict[str, str] = {
     f"{_G}.train_value": f"{_G}.value.train_cli",
     f"{_G}.value_fit": f"{_G}.value.fit",
     f"{_G}.value_model": f"{_G}.value.model",
+    f"{_G}.registry_cli": f"{_G}.registry.cli",
     "seqguide.training_images": "seqguide.training.images",
     "seqguide.step_trainer": "seqguide.training.step_trainer",
     "seqguide.trainer_options": "seqguide.training.options",

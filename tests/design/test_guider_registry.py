@@ -18,7 +18,7 @@ from seqguide.design.cli import design_main
 from seqguide.guidance import SMC, SVDD, BeamSearch, BestOfN
 from seqguide.guidance import registry as reg
 from seqguide.guidance.registry import GuiderSpecError, build_guider, guider_info, guider_spec, list_guiders
-from seqguide.guidance.registry_cli import guiders_main, parse_guidance_option, reference_markdown
+from seqguide.guidance.registry.cli import guiders_main, parse_guidance_option, reference_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 

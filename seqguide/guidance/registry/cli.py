@@ -18,11 +18,12 @@ from typing import Any
 
 import yaml
 
-from seqguide.guidance.registry import GuiderInfo, GuiderSpecError, guider_info, list_guiders
+from seqguide.guidance.registry.docs import _class_path, _python_only, reference_markdown, yaml_example
+from seqguide.guidance.registry.errors import GuiderSpecError
+from seqguide.guidance.registry.specs import GuiderInfo
+from seqguide.guidance.registry.table import guider_info, list_guiders
 
 __all__ = ["guiders_main", "parse_guidance_option", "reference_markdown", "yaml_example"]
-
-_REGENERATE = "seqguide guiders show --all --markdown > docs/guiders.md"
 
 
 def parse_guidance_option(text: str) -> dict[str, Any]:
@@ -55,10 +56,6 @@ def parse_guidance_option(text: str) -> dict[str, Any]:
     return data
 
 
-def _class_path(info: GuiderInfo) -> str:
-    return f"{info.cls.__module__}:{info.cls.__qualname__}"
-
-
 def _arguments_line(info: GuiderInfo) -> str:
     parts = [f"{r}: {' | '.join(s) if s else '(Python only)'}" for r, s in info.all_resources.items()]
     for p in info.params:
@@ -83,22 +80,6 @@ def _list(out: Any) -> int:
     return 0
 
 
-def yaml_example(info: GuiderInfo) -> str:
-    """The guider as a campaign ``guidance`` entry with every default, one commented line per key."""
-    rows: list[tuple[str, str]] = [(f"- method: {info.name}", info.summary)]
-    docs = info.resource_docs
-    for r, sources in info.resources.items():
-        rows.append((f"  {r}: {sources[0]}", f"one of {', '.join(sources)}. {docs.get(r, '')}".strip()))
-    for p in info.params:
-        if not p.yaml:
-            continue
-        value = "<required>" if p.required else yaml.safe_dump(p.default, default_flow_style=True).strip()
-        value = value.removesuffix("\n...").strip()
-        rows.append((f"  {p.name}: {value}", f"{p.type_text()}. {p.doc}".strip()))
-    width = max(len(a) for a, _ in rows) + 2
-    return "\n".join(f"{a:<{width}}# {b}" if b else a for a, b in rows)
-
-
 def _show(names: Sequence[str], out: Any) -> int:
     for i, name in enumerate(names):
         info = guider_info(name)
@@ -108,43 +89,13 @@ def _show(names: Sequence[str], out: Any) -> int:
         print(f"  class:  {_class_path(info)} ({info.origin})", file=out)
         print(f"  paper:  {info.paper or '-'}", file=out)
         print(f"  hooks:  {', '.join(info.hooks) or '-'}", file=out)
-        python_only = info.python_resources + [p.name for p in info.params if not p.yaml]
+        python_only = _python_only(info)
         if python_only:
             print(f"  Python-only arguments: {', '.join(python_only)}", file=out)
         print("  YAML (campaign 'guidance:' entry, every default shown):", file=out)
         for line in yaml_example(info).splitlines():
             print(f"    {line}", file=out)
     return 0
-
-
-def reference_markdown(names: Sequence[str] | None = None) -> str:
-    """The campaign YAML reference for guidance, generated from the registry (``docs/guiders.md``)."""
-    names = list(names or list_guiders())
-    lines = [
-        "# Guidance reference",
-        "",
-        f"Generated from the guider registry by `{_REGENERATE}`; do not edit by hand.",
-        "",
-        "Each campaign `guidance:` entry names a guider by `method:` (a name below, or a class path such as",
-        "`my_package.guiders:MyGuider`; other packages register theirs through the `seqguide.guiders` entry-point",
-        "group). Its other keys are the guider constructor's arguments, validated against the constructor's own",
-        "signature and type hints; a resource argument (`value: ...`) names the source a campaign resolves it from:",
-        "`oracle` (the objective on the model's look-ahead), `surrogate` (an ensemble refitted on every label so far",
-        "each round) or `value_model` (the SVDD-MC learned value model).",
-        "",
-        "| name | hooks | paper |",
-        "| --- | --- | --- |",
-    ]
-    infos = [guider_info(n) for n in names]
-    lines += [f"| [`{i.name}`](#{i.name}) | {', '.join(i.hooks)} | {i.paper} |" for i in infos]
-    for info in infos:
-        lines += ["", f"## {info.name}", "", f"{info.summary}", "",
-                  f"`{_class_path(info)}`; paper: {info.paper or '-'}; hooks: {', '.join(info.hooks) or '-'}.", "",
-                  "```yaml", "guidance:", *("  " + line for line in yaml_example(info).splitlines()), "```"]
-        python_only = info.python_resources + [p.name for p in info.params if not p.yaml]
-        if python_only:
-            lines += ["", f"Python-only arguments (not settable from YAML): {', '.join(python_only)}."]
-    return "\n".join(lines) + "\n"
 
 
 def _parser() -> argparse.ArgumentParser:
