@@ -35,7 +35,7 @@ import sqlite3
 import sys
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -327,21 +327,7 @@ class Cached(Wrapper):
                     else:
                         to_store[k] = entry
                 self._store(to_store)
-            table = {**known, **computed}
-            k_obj = self.n_objectives
-            shape = (len(xs),) if k_obj == 1 else (len(xs), k_obj)
-            values = np.full(shape, np.nan)
-            valid = np.zeros(len(xs), dtype=bool)
-            errors: list[str | None] = []
-            flags = np.zeros(len(xs), dtype=bool)
-            for i, k in enumerate(keys):
-                v, ok, err = table[k]
-                valid[i] = ok
-                if ok:
-                    values[i] = v
-                errors.append(err)
-                flags[i] = k in transient
-            return OracleResult(values, valid, errors, flags)
+            return self._table_result(keys, {**known, **computed}, transient)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -376,18 +362,22 @@ class Cached(Wrapper):
                              for j, k in enumerate(got) if not res.transient[j]})
                 yield _spread(res, got, where)
 
-    def _table_result(self, keys: list[str], table: dict[str, tuple[Any, bool, str | None]]) -> OracleResult:
+    def _table_result(self, keys: list[str], table: dict[str, tuple[Any, bool, str | None]],
+                      transient: Collection[str] = ()) -> OracleResult:
+        """One row per key (repeats included) from ``table``; the keys in ``transient`` are flagged transient."""
         shape = (len(keys),) if self.n_objectives == 1 else (len(keys), self.n_objectives)
         values = np.full(shape, np.nan)
         valid = np.zeros(len(keys), dtype=bool)
         errors: list[str | None] = []
+        flags = np.zeros(len(keys), dtype=bool)
         for i, k in enumerate(keys):
             v, ok, err = table[k]
             valid[i] = ok
             if ok:
                 values[i] = v
             errors.append(err)
-        return OracleResult(values, valid, errors)
+            flags[i] = k in transient
+        return OracleResult(values, valid, errors, flags)
 
     def _repr_params(self) -> dict[str, Any]:
         return {"oracle": self.inner, "path": None if self.path is None else str(self.path)}
