@@ -171,7 +171,7 @@ class OracleResult:
 
 @runtime_checkable
 class OracleLike(Protocol):
-    """Anything the guidance code can call: the structural form of :class:`Oracle` (DESIGN.md)."""
+    """Anything the guidance code can call: the structural form of :class:`Oracle` (docs/architecture.md)."""
 
     name: str
     alphabet: Alphabet | None
@@ -424,7 +424,7 @@ def from_function(
     maximize: bool = True,
     n_objectives: int = 1,
 ) -> Oracle:
-    """Wrap ``fn: list[str] -> sequence of floats`` as an :class:`Oracle` (DESIGN.md signature).
+    """Wrap ``fn: list[str] -> sequence of floats`` as an :class:`Oracle` (docs/architecture.md signature).
 
     ``n_objectives=K > 1`` declares that ``fn`` returns K values per item (shape ``(N, K)``).
     """

@@ -1,4 +1,4 @@
-"""The Guider base class: the hooks of the one sampling loop (DESIGN.md, "The guider core").
+"""The Guider base class: the hooks of the one sampling loop (docs/architecture.md, "The guider core").
 
 The loop (``seqguide.sampling.sample``) calls, at every step from time t to s < t::
 
@@ -18,7 +18,7 @@ of a stack may implement ``propose`` and at most one ``select``.
 Per-run state lives in private attributes set by :meth:`Guider.reset`, which the loop calls before
 step 0 of every run (and every batch chunk): nothing survives between ``sample()`` calls.
 
-Besides the hooks of DESIGN.md a guider may declare ``expansion`` (particles per requested sample:
+Besides those hooks a guider may declare ``expansion`` (particles per requested sample:
 the loop runs ``n * expansion`` rows, e.g. SMC's k particles or best-of-N's N draws) and implement
 ``finalize`` to reduce them back to one output per request (or return them all with weights).
 """

@@ -1,4 +1,4 @@
-"""The model protocol: what the one sampling loop needs from a generative model (DESIGN.md).
+"""The model protocol: what the one sampling loop needs from a generative model (docs/architecture.md).
 
 Every model is a *process* with five methods:
 

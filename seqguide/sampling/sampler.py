@@ -1,7 +1,7 @@
 """``sample()``: the one sampling loop shared by every model kind and every guidance method.
 
 The loop owns time (t from 1 to 0 on a uniform grid of ``steps`` steps) and calls the guiders'
-hooks in the order of DESIGN.md: ``conditions, combine, adjust, propose, select, remask``, then
+hooks in the order of docs/architecture.md: ``conditions, combine, adjust, propose, select, remask``, then
 ``finalize``. Unguided sampling is ``guidance=()``.
 
 Example:
