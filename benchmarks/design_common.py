@@ -15,7 +15,6 @@ to the samples it used.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.model_cache import settings_hash
 from seqguide.baselines import DesignHistory, log_checkpoints
 
 __all__ = ["INFILL_LOOP", "MethodResult", "MethodSpec", "SamplePool", "Stopwatch", "history_metrics", "run_infill",
@@ -114,11 +114,6 @@ def run_infill(model: Any, objective: Any, budget: int, seed: int, *, loop: dict
     return MethodResult(objective.history, sw.cpu, sw.wall,
                         {"stopped": stopped, "rounds": rounds, "candidates_per_round": candidates,
                          "model_train_seconds": model_info["train_seconds"]})
-
-
-def settings_hash(settings: Any, n: int = 10) -> str:
-    """A short stable hash of JSON-serialisable settings (cache keys)."""
-    return hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:n]
 
 
 def history_metrics(result: MethodResult, budget: int, *, optimum: float | None = None,
