@@ -3,9 +3,10 @@ their tables are written.
 
 ``gradient_guidance``, ``value_guidance`` and ``posterior_sampling`` are *script benchmarks* (the runner calls
 their ``main(argv)`` with ``--quick``); each takes ``--quick``, ``--tasks``, ``--device``, ``--retrain``,
-``--progress`` and ``--threads`` (:func:`parse_args`), writes full runs to ``benchmarks/results/NAME.*`` and
-``--quick`` runs to ``runs/benchmarks/NAME_quick.*`` (git-ignored: only full runs are results), with the run's
-metadata and total time (:class:`ScriptRun`)::
+``--progress`` and ``--threads`` (:func:`parse_args`), keeps its tasks as :class:`OracleTask` records (or
+its own, by name: :func:`by_name`), and writes full runs to ``benchmarks/results/NAME.*`` and ``--quick`` runs
+to ``runs/benchmarks/NAME_quick.*`` (:func:`benchmarks.common.output_stem`) with the run's metadata and total
+time (:class:`ScriptRun`)::
 
     args = parse_args(argv, description=__doc__.splitlines()[0], tasks=TASKS, seed=SEED)
     run = ScriptRun.start("value_guidance", args.quick, args.device, seed=SEED)
@@ -25,16 +26,13 @@ from typing import Any, Protocol, TypeVar
 
 import torch
 
-from benchmarks.common import environment, write_table
+from benchmarks.common import environment, output_stem, write_table
 from oracles import Oracle, get_oracle
 from seqguide.data import SequenceDataModule
 
-__all__ = ["QUICK_DIR", "RESULTS", "OracleTask", "ScriptRun", "by_name", "output_stem", "parse_args"]
+__all__ = ["OracleTask", "ScriptRun", "by_name", "parse_args"]
 
-RESULTS = Path(__file__).parent / "results"
-QUICK_DIR = Path("runs/benchmarks")
 _THREADS_HELP = "torch intra-op threads (default: torch's)"
-
 
 
 class _Named(Protocol):
@@ -114,18 +112,12 @@ def parse_args(argv: Sequence[str] | None, *, description: str, tasks: Mapping[s
     return args
 
 
-def output_stem(name: str, quick: bool) -> Path:
-    """Where a script benchmark's tables go, without suffix: ``runs/benchmarks/NAME_quick`` for ``--quick`` runs
-    (git-ignored: only full runs are results), else ``benchmarks/results/NAME``."""
-    return QUICK_DIR / f"{name}_quick" if quick else RESULTS / name
-
-
 @dataclass
 class ScriptRun:
     """One run of a script benchmark: where its files go, its metadata and its clock.
 
     Attributes:
-        stem: The output path without suffix (:func:`output_stem`).
+        stem: The output path without suffix (:func:`benchmarks.common.output_stem`).
         env: The run's metadata (:func:`benchmarks.common.environment`), written above every table.
         started: ``time.perf_counter()`` at the start.
     """
