@@ -29,9 +29,12 @@ from typing import Any
 
 import torch
 
-__all__ = ["Timer", "device_name", "environment", "format_value", "git_commit", "markdown_table", "write_table"]
+__all__ = ["Timer", "device_name", "environment", "format_value", "git_commit", "markdown_table", "output_stem",
+           "read_table", "write_table"]
 
 _REPO = Path(__file__).resolve().parent.parent
+_RESULTS = Path(__file__).parent / "results"
+_QUICK = Path("runs/benchmarks")
 
 
 def _cpu_model() -> str:
@@ -156,6 +159,12 @@ def _csv_cell(value: Any) -> str:
     if any(ch in text for ch in ',"\n'):
         text = '"' + text.replace('"', '""') + '"'
     return text
+
+
+def output_stem(name: str, quick: bool) -> Path:
+    """Where a script benchmark's tables go, without suffix: ``runs/benchmarks/NAME_quick`` for ``--quick`` runs
+    (git-ignored: only full runs are results), else ``benchmarks/results/NAME``."""
+    return _QUICK / f"{name}_quick" if quick else _RESULTS / name
 
 
 def write_table(

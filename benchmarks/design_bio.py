@@ -39,6 +39,7 @@ from benchmarks.design_common import (
     Stopwatch,
     cached_model,
     history_metrics,
+    method_grid,
     run_infill,
     settings_hash,
 )
@@ -217,16 +218,9 @@ class DesignBio(CellBenchmark):
 
     def cells(self, options: RunOptions) -> list[Cell]:
         budgets = QUICK_BUDGETS if options.quick else BUDGETS
-        out = []
-        for task in TASKS:
-            for name, spec in METHODS.items():
-                for budget in budgets:
-                    for i, seed in enumerate(self.seeds(options)):
-                        if spec.include is None or spec.include(task, budget, i):
-                            out.append(Cell(name, task, seed, budget, {"method": spec.settings,
-                                                                        "task": TASKS[task].model,
-                                                                        "quick": options.quick}))
-        return out
+        return [Cell(name, task, seed, budget, {"method": spec.settings, "task": TASKS[task].model,
+                                                "quick": options.quick})
+                for name, spec, task, budget, seed in method_grid(METHODS, TASKS, budgets, self.seeds(options))]
 
     def run_cell(self, cell: Cell, ctx: RunContext) -> dict[str, Any]:
         result = METHODS[cell.method].run(cell.task, int(cell.budget), cell.seed, ctx)

@@ -15,20 +15,20 @@ to the samples it used.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.model_cache import settings_hash
 from seqguide.baselines import DesignHistory, log_checkpoints
 
-__all__ = ["INFILL_LOOP", "MethodResult", "MethodSpec", "SamplePool", "Stopwatch", "history_metrics", "run_infill",
-           "settings_hash"]
+__all__ = ["INFILL_LOOP", "MethodResult", "MethodSpec", "SamplePool", "Stopwatch", "history_metrics", "method_grid",
+           "run_infill", "settings_hash"]
 
 
 @dataclass
@@ -64,6 +64,34 @@ class MethodSpec:
     settings: dict[str, Any] = field(default_factory=dict)
     include: Callable[[str, int, int], bool] | None = None
     label: str = ""
+
+
+def method_grid(methods: Mapping[str, MethodSpec], tasks: Iterable[str], budgets: Iterable[int], seeds: Sequence[int],
+                *, seed_major: bool = False) -> Iterator[tuple[str, MethodSpec, str, int, int]]:
+    """``(method name, spec, task, budget, seed)`` of every cell of the grid that the method's ``include`` keeps.
+
+    The order is task, method, budget, seed, or with ``seed_major`` seed, method, task, budget (a run cut short
+    then has every method of the first seeds); it is the order of the plan and of the report's rows.
+    """
+    tasks, budgets = list(tasks), list(budgets)
+
+    def keep(spec: MethodSpec, task: str, budget: int, i: int) -> bool:
+        return spec.include is None or spec.include(task, budget, i)
+
+    if seed_major:
+        for i, seed in enumerate(seeds):
+            for name, spec in methods.items():
+                for task in tasks:
+                    for budget in budgets:
+                        if keep(spec, task, budget, i):
+                            yield name, spec, task, budget, seed
+        return
+    for task in tasks:
+        for name, spec in methods.items():
+            for budget in budgets:
+                for i, seed in enumerate(seeds):
+                    if keep(spec, task, budget, i):
+                        yield name, spec, task, budget, seed
 
 
 class Stopwatch:
@@ -114,11 +142,6 @@ def run_infill(model: Any, objective: Any, budget: int, seed: int, *, loop: dict
     return MethodResult(objective.history, sw.cpu, sw.wall,
                         {"stopped": stopped, "rounds": rounds, "candidates_per_round": candidates,
                          "model_train_seconds": model_info["train_seconds"]})
-
-
-def settings_hash(settings: Any, n: int = 10) -> str:
-    """A short stable hash of JSON-serialisable settings (cache keys)."""
-    return hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:n]
 
 
 def history_metrics(result: MethodResult, budget: int, *, optimum: float | None = None,

@@ -51,6 +51,7 @@ from benchmarks.design_common import (
     Stopwatch,
     cached_model,
     history_metrics,
+    method_grid,
     run_infill,
     settings_hash,
 )
@@ -269,19 +270,11 @@ class DesignEhrlich(CellBenchmark):
     default_seeds = SEEDS
 
     def cells(self, options: RunOptions) -> list[Cell]:
-        seeds = self.seeds(options)
         tasks = QUICK_TASKS if options.quick else tuple(TASKS)
         budgets = QUICK_BUDGETS if options.quick else BUDGETS
-        out = []
-        for task in tasks:
-            for name, spec in METHODS.items():
-                for budget in budgets:
-                    for i, seed in enumerate(seeds):
-                        if spec.include is not None and not spec.include(task, budget, i):
-                            continue
-                        out.append(Cell(name, task, seed, budget, {"task": TASKS[task].settings(),
-                                                                    "method": _cell_settings(spec.settings, task),
-                                                                    "quick": options.quick}))
+        out = [Cell(name, task, seed, budget, {"task": TASKS[task].settings(),
+                                               "method": _cell_settings(spec.settings, task), "quick": options.quick})
+               for name, spec, task, budget, seed in method_grid(METHODS, tasks, budgets, self.seeds(options))]
         return sorted(out, key=lambda c: c.method in _SAMPLING_BOUND)  # cheap baselines first, stable otherwise
 
     def run_cell(self, cell: Cell, ctx: RunContext) -> dict[str, Any]:

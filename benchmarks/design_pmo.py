@@ -37,6 +37,7 @@ from benchmarks.design_common import (
     Stopwatch,
     cached_model,
     history_metrics,
+    method_grid,
     run_infill,
     settings_hash,
 )
@@ -179,13 +180,10 @@ class DesignPMO(CellBenchmark):
     def cells(self, options: RunOptions) -> list[Cell]:
         tasks = QUICK_TASKS if options.quick else PMO_TASKS
         budget = QUICK_BUDGET if options.quick else BUDGET
-        out = []
-        for i, seed in enumerate(self.seeds(options)):  # seed-major: a run cut short still has both methods
-            for name, spec in METHODS.items():
-                for task in tasks:
-                    if spec.include is None or spec.include(task, budget, i):
-                        out.append(Cell(name, task, seed, budget, {"method": spec.settings, "quick": options.quick}))
-        return out
+        # seed-major: a run cut short still has both methods
+        return [Cell(name, task, seed, budget, {"method": spec.settings, "quick": options.quick})
+                for name, spec, task, budget, seed in method_grid(METHODS, tasks, [budget], self.seeds(options),
+                                                                  seed_major=True)]
 
     def run_cell(self, cell: Cell, ctx: RunContext) -> dict[str, Any]:
         result = METHODS[cell.method].run(cell.task, int(cell.budget), cell.seed, ctx)

@@ -33,22 +33,20 @@ Trained models are cached under ``runs/benchmarks/gradient_guidance/`` (git-igno
 
 from __future__ import annotations
 
-import argparse
-import hashlib
-import json
 import math
 import shutil
-import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from benchmarks.common import Timer, environment, markdown_table, write_table
-from oracles import Surrogate, get_oracle
+from benchmarks.common import Timer, markdown_table
+from benchmarks.model_cache import cached_fit, settings_hash
+from benchmarks.script_common import OracleTask, ScriptRun, by_name, parse_args
+from oracles import Surrogate
 from seqguide import sample
 from seqguide.data import SequenceDataModule
 from seqguide.design.report import hamming_diversity
@@ -57,7 +55,6 @@ from seqguide.guidance.discrete.noisy_classifier import fit_noisy_classifier
 from seqguide.models import ConvDenoiser, GumbelSoftmaxFlow, MaskedDiffusion, TransformerDenoiser
 from seqguide.training.sequences import train_gumbel_softmax_flow, train_masked_diffusion
 
-RESULTS = Path(__file__).parent / "results"
 CACHE = Path("runs/benchmarks/gradient_guidance")
 SEED = 0
 TUNE_SEED = 1
@@ -67,44 +64,32 @@ _CLASSIFIER_NET = {"dim": 48, "depth": 4, "dropout": 0.0}
 
 
 @dataclass
-class Task:
+class Task(OracleTask):
     """One benchmark task: data, labels, true oracle, model sizes."""
 
-    name: str
-    preset: str
-    oracle: str
-    oracle_kwargs: dict[str, Any]
-    objective: str
-    length: int | None = None
     label_source: str = "data"  # "data": the preset's classes; "oracle": top fraction of the training set
     top_fraction: float = 0.3
-    train_steps: int = 2000
     classifier_steps: int = 1000
     surrogate_epochs: int = 30
     exact_fraction: float = 1.0  # of the samples, for exact classifier guidance (it enumerates every token change)
-    data_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def key(self, **extra: Any) -> str:
-        return _hash({"task": asdict(self), "seed": SEED, **extra})
+        return settings_hash({"task": asdict(self), "seed": SEED, **extra})
 
 
-def _hash(settings: dict[str, Any]) -> str:
-    return hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:10]
-
-
-TASKS = {
-    "amp": Task("amp", "amp", "amp", {}, "AMP classifier probability (modlAMP descriptors MLP)", length=36,
-                train_steps=1500, classifier_steps=600, exact_fraction=0.25, data_kwargs={"too_long": "drop"}),
-    "dna": Task("dna", "crp", "jaspar", {"motif": "MA0113.4"}, "JASPAR NR3C1 (MA0113.4) best match, normalised",
-                label_source="oracle", train_steps=1000, classifier_steps=400),
-}
+TASKS = by_name(
+    Task("amp", "amp", "amp", {}, "AMP classifier probability (modlAMP descriptors MLP)", length=36,
+         train_steps=1500, classifier_steps=600, exact_fraction=0.25, data_kwargs={"too_long": "drop"}),
+    Task("dna", "crp", "jaspar", {"motif": "MA0113.4"}, "JASPAR NR3C1 (MA0113.4) best match, normalised",
+         label_source="oracle", train_steps=1000, classifier_steps=400),
+)
 
 
 # ------------------------------------------------------------------------------------------ data & models
 def _data(task: Task, oracle: Any) -> SequenceDataModule:
     """The task's labelled data module (for ``label_source="oracle"``: a CSV written once under the cache)."""
     if task.label_source == "data":
-        return SequenceDataModule(preset=task.preset, batch_size=64, length=task.length, seed=SEED, **task.data_kwargs)
+        return task.data_module(SEED)
     from seqguide.data import load_preset
 
     records, alphabet = load_preset(task.preset)
@@ -127,66 +112,59 @@ def _backbone(task: Task) -> TransformerDenoiser:
 def _cached_model(task: Task, kind: str, data: SequenceDataModule, *, steps: int, retrain: bool, progress: bool,
                   device: str) -> tuple[Any, dict[str, Any]]:
     """Train (or load) the task's class-conditional masked diffusion model or simplex flow."""
-    folder = CACHE / f"{task.name}-{kind}-{task.key(kind=kind, steps=steps)}"
-    ckpt, meta_path = folder / "model.ckpt", folder / "model.json"
     cls = MaskedDiffusion if kind == "masked" else GumbelSoftmaxFlow
-    if ckpt.is_file() and meta_path.is_file() and not retrain:
-        meta = json.loads(meta_path.read_text())
-        meta["cached"] = True
-        return cls.load(ckpt, map_location=device).eval(), meta
-    if folder.exists():
-        shutil.rmtree(folder)
-    train = train_masked_diffusion if kind == "masked" else train_gumbel_softmax_flow
-    with Timer(device) as timer:
-        result = train(data, backbone=_backbone(task), out_dir=folder / "lightning", max_steps=steps,
-                       val_check_interval=max(1, steps // 6), seed=SEED, lr=1e-3, warmup_steps=100,
-                       progress=progress, accelerator="gpu" if device.startswith("cuda") else "cpu")
-    shutil.copyfile(result.checkpoint, ckpt)
-    metric = "val/nll" if kind == "masked" else "val/ce"
-    meta = {"train_seconds": timer.seconds, "train_steps": steps, "val_metric": metric,
-            "val": result.metrics.get(metric), "val_ce_noise_only": result.metrics.get("val/ce_noise_only"),
-            "cached": False}
-    meta_path.write_text(json.dumps(meta, indent=1))
-    return result.model.to(device).eval(), meta
+
+    def fit(ckpt: Path) -> tuple[Any, dict[str, Any]]:
+        train = train_masked_diffusion if kind == "masked" else train_gumbel_softmax_flow
+        with Timer(device) as timer:
+            result = train(data, backbone=_backbone(task), out_dir=ckpt.parent / "lightning", max_steps=steps,
+                           val_check_interval=max(1, steps // 6), seed=SEED, lr=1e-3, warmup_steps=100,
+                           progress=progress, accelerator="gpu" if device.startswith("cuda") else "cpu")
+        shutil.copyfile(result.checkpoint, ckpt)
+        metric = "val/nll" if kind == "masked" else "val/ce"
+        meta = {"train_seconds": timer.seconds, "train_steps": steps, "val_metric": metric,
+                "val": result.metrics.get(metric), "val_ce_noise_only": result.metrics.get("val/ce_noise_only"),
+                "cached": False}
+        return result.model.to(device).eval(), meta
+
+    return cached_fit(CACHE / f"{task.name}-{kind}-{task.key(kind=kind, steps=steps)}", retrain=retrain, fit=fit,
+                      load=lambda ckpt: cls.load(ckpt, map_location=device).eval())
 
 
 def _cached_surrogate(task: Task, data: SequenceDataModule, *, epochs: int, retrain: bool) -> tuple[Surrogate, dict]:
     """The clean-sequence surrogate: an ensemble CNN regressing the class label (a P(y = 1) predictor)."""
-    folder = CACHE / f"{task.name}-surrogate-{task.key(epochs=epochs, **_SURROGATE)}"
-    file = folder / "surrogate.safetensors"
-    if file.is_file() and not retrain:
-        return Surrogate.load(file), json.loads((folder / "meta.json").read_text()) | {"cached": True}
-    labels = data.train_dataset.labels.numpy().astype(np.float64)
-    with Timer() as timer:
-        sur = Surrogate(data.alphabet, **_SURROGATE, name=f"{task.name}_label_surrogate")
-        sur.fit(data.train_sequences, labels, epochs=epochs, seed=SEED, num_threads=torch.get_num_threads())
-    folder.mkdir(parents=True, exist_ok=True)
-    sur.save(file)
-    val_pred = sur.predict(data.val_sequences)[0]
-    val_y = data.val_dataset.labels.numpy()
-    acc = float(np.mean((val_pred > 0.5) == (val_y == 1))) if len(val_y) else float("nan")
-    meta = {"seconds": timer.seconds, "epochs": epochs, "val_accuracy": acc, "cached": False}
-    (folder / "meta.json").write_text(json.dumps(meta, indent=1))
-    return sur, meta
+
+    def fit(file: Path) -> tuple[Surrogate, dict[str, Any]]:
+        labels = data.train_dataset.labels.numpy().astype(np.float64)
+        with Timer() as timer:
+            sur = Surrogate(data.alphabet, **_SURROGATE, name=f"{task.name}_label_surrogate")
+            sur.fit(data.train_sequences, labels, epochs=epochs, seed=SEED, num_threads=torch.get_num_threads())
+        sur.save(file)
+        val_pred = sur.predict(data.val_sequences)[0]
+        val_y = data.val_dataset.labels.numpy()
+        acc = float(np.mean((val_pred > 0.5) == (val_y == 1))) if len(val_y) else float("nan")
+        return sur, {"seconds": timer.seconds, "epochs": epochs, "val_accuracy": acc, "cached": False}
+
+    return cached_fit(CACHE / f"{task.name}-surrogate-{task.key(epochs=epochs, **_SURROGATE)}", retrain=retrain,
+                      fit=fit, load=Surrogate.load, checkpoint="surrogate.safetensors", meta="meta.json")
 
 
 def _cached_classifier(task: Task, model: MaskedDiffusion, data: SequenceDataModule, model_key: str, *,
                        steps: int, retrain: bool, progress: bool) -> tuple[NoisyClassifier, dict[str, Any]]:
-    folder = CACHE / f"{task.name}-classifier-{_hash({'model': model_key, 'steps': steps, **_CLASSIFIER_NET})}"
-    ckpt, meta_path = folder / "classifier.ckpt", folder / "classifier.json"
-    if ckpt.is_file() and meta_path.is_file() and not retrain:
-        return NoisyClassifier.load(ckpt, map_location=model.device), json.loads(meta_path.read_text()) | {
-            "cached": True}
-    tokens = torch.cat([data.train_dataset.tokens, data.val_dataset.tokens]).long()
-    labels = torch.cat([data.train_dataset.labels, data.val_dataset.labels])
-    clf = fit_noisy_classifier(model, sequences=tokens, labels=labels, num_classes=2, max_steps=steps,
-                               batch_size=128, backbone=ConvDenoiser(**_CLASSIFIER_NET), seed=SEED, progress=progress,
-                               val_fraction=0.1, val_check_interval=max(1, steps // 5), lr=2e-3,
-                               accelerator="gpu" if model.device.type == "cuda" else "cpu")
-    clf.save(ckpt)
-    meta = {**clf.fit_report.to_dict(), "cached": False}
-    meta_path.write_text(json.dumps(meta, indent=1))
-    return clf, meta
+
+    def fit(ckpt: Path) -> tuple[NoisyClassifier, dict[str, Any]]:
+        tokens = torch.cat([data.train_dataset.tokens, data.val_dataset.tokens]).long()
+        labels = torch.cat([data.train_dataset.labels, data.val_dataset.labels])
+        clf = fit_noisy_classifier(model, sequences=tokens, labels=labels, num_classes=2, max_steps=steps,
+                                   batch_size=128, backbone=ConvDenoiser(**_CLASSIFIER_NET), seed=SEED,
+                                   progress=progress, val_fraction=0.1, val_check_interval=max(1, steps // 5), lr=2e-3,
+                                   accelerator="gpu" if model.device.type == "cuda" else "cpu")
+        clf.save(ckpt)
+        return clf, {**clf.fit_report.to_dict(), "cached": False}
+
+    key = settings_hash({"model": model_key, "steps": steps, **_CLASSIFIER_NET})
+    return cached_fit(CACHE / f"{task.name}-classifier-{key}", retrain=retrain, fit=fit, checkpoint="classifier.ckpt",
+                      meta="classifier.json", load=lambda ckpt: NoisyClassifier.load(ckpt, map_location=model.device))
 
 
 # ------------------------------------------------------------------------------------------ methods
@@ -327,7 +305,7 @@ def _execute(run: Run, models: dict[str, Any], task: Task, oracle: Any, referenc
 
 def run_task(task: Task, *, n: int, n_tune: int, quick: bool, device: str, retrain: bool,
              progress: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
-    oracle = get_oracle(task.oracle, **task.oracle_kwargs)
+    oracle = task.make_oracle()
     data = _data(task, oracle)
     steps = 100 if quick else task.train_steps
     masked, masked_meta = _cached_model(task, "masked", data, steps=steps, retrain=retrain, progress=progress,
@@ -470,21 +448,12 @@ _CAVEATS = """\
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small smoke run (writes under runs/benchmarks/)")
-    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=["amp", "dna"])
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--retrain", action="store_true", help="ignore cached models")
-    parser.add_argument("--progress", action="store_true", help="show progress bars")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch intra-op threads (default 1: these small models run fastest on one thread, "
-                             "especially on a busy machine)")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(SEED)
+    args = parse_args(argv, description=__doc__.splitlines()[0], tasks=TASKS, seed=SEED, threads=1,
+                      threads_help="torch intra-op threads (default 1: these small models run fastest on one "
+                                   "thread, especially on a busy machine)")
     n, n_tune = (32, 32) if args.quick else (128, 48)
-    env = environment(args.device, seed=SEED, tune_seed=TUNE_SEED, samples=n, tuning_samples=n_tune)
-    started = time.perf_counter()
+    run = ScriptRun.start("gradient_guidance", args.quick, args.device, seed=SEED, tune_seed=TUNE_SEED, samples=n,
+                          tuning_samples=n_tune)
     rows: list[dict[str, Any]] = []
     tune_rows: list[dict[str, Any]] = []
     infos: dict[str, dict[str, Any]] = {}
@@ -494,19 +463,16 @@ def main(argv: list[str] | None = None) -> int:
         rows += task_rows
         tune_rows += task_tune
         infos[name] = info
-    total = time.perf_counter() - started
-    stem = Path("runs/benchmarks/gradient_guidance_quick") if args.quick else RESULTS / "gradient_guidance"
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    png = plot(rows, stem.with_suffix(".png"), list(infos), {k: TASKS[k].objective for k in infos})
-    env["total_seconds"] = round(total, 1)
+    total = run.finish()
+    png = plot(rows, run.figure_path(), list(infos), {k: TASKS[k].objective for k in infos})
     sections = [
         ("Reward vs denoiser evaluations", f"![reward vs NFE]({png.name})\n\n" + _interpretation(rows, infos)),
         ("Tuning (separate sampling seed, 1x budget)", markdown_table(tune_rows, COLUMNS)),
         ("Caveats", _CAVEATS),
     ]
-    write_table(rows, stem, title="Gradient and classifier-free guidance for sequences at matched NFE", env=env,
-                columns=COLUMNS, notes=_notes(infos, n, n_tune), sections=sections)
-    print(f"wrote {stem}.csv, {stem}.md, {png} in {total:.0f}s")
+    run.write(rows, title="Gradient and classifier-free guidance for sequences at matched NFE", columns=COLUMNS,
+              notes=_notes(infos, n, n_tune), sections=sections)
+    print(f"wrote {run.stem}.csv, {run.stem}.md, {png} in {total:.0f}s")
     return 0
 
 

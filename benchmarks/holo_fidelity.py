@@ -90,15 +90,23 @@ def fidelity_sequences(f: Ehrlich, dmp: np.ndarray, n: int, rng: np.random.Gener
     return np.concatenate([uniform, dmp, mutants, np.array(placed, dtype=np.int64)])
 
 
-def _compare(size: tuple[int, ...], seed: int, n: int, epistasis: float = 0.0) -> dict[str, Any]:
+def _scored_by_holo(size: tuple[int, ...], seed: int, epistasis: float, n: int, stream: int
+                    ) -> tuple[Any, Ehrlich, np.ndarray, np.ndarray]:
+    """One instance: holo's function, our Ehrlich with its parameters, the :func:`fidelity_sequences` (drawn from
+    ``n`` DMP samples with the random stream ``[seed, stream]``) and holo's values of them (``-inf`` = infeasible)."""
     import torch
 
     h = holo_function(size, seed, epistasis)
     f = planted(h, size[4], epistasis)
     dmp = h.initial_solution(n).cpu().numpy().astype(np.int64)
-    X = fidelity_sequences(f, dmp, n, np.random.default_rng([seed, 7]))
+    X = fidelity_sequences(f, dmp, n, np.random.default_rng([seed, stream]))
     with torch.no_grad():
-        hv = h(torch.as_tensor(X)).double().cpu().numpy()
+        values = h(torch.as_tensor(X)).double().cpu().numpy()
+    return h, f, X, values
+
+
+def _compare(size: tuple[int, ...], seed: int, n: int, epistasis: float = 0.0) -> dict[str, Any]:
+    h, f, X, hv = _scored_by_holo(size, seed, epistasis, n, stream=7)
     values, feasible = f.score_ids(X)
     ours = np.where(feasible, values, -np.inf)
     same = ours == hv
@@ -261,16 +269,9 @@ def write_fixture(path: str | Path, n: int = 300) -> Path:
     Per instance ``i``: ``i_size`` (v, L, c, k, q), ``i_epistasis``, ``i_transition_matrix``, ``i_motifs``,
     ``i_spacings``, ``i_sequences`` (uint8) and ``i_values`` (holo's, ``-inf`` = infeasible).
     """
-    import torch
-
     arrays: dict[str, np.ndarray] = {}
     for i, (size, seed, epistasis) in enumerate(FIXTURE_INSTANCES):
-        h = holo_function(size, seed, epistasis)
-        f = planted(h, size[4], epistasis)
-        dmp = h.initial_solution(n).cpu().numpy().astype(np.int64)
-        X = fidelity_sequences(f, dmp, n, np.random.default_rng([seed, 11]))
-        with torch.no_grad():
-            values = h(torch.as_tensor(X)).double().cpu().numpy()
+        h, _, X, values = _scored_by_holo(size, seed, epistasis, n, stream=11)
         arrays.update({f"{i}_size": np.array(size), f"{i}_epistasis": np.array(epistasis),
                        f"{i}_transition_matrix": h.transition_matrix.double().cpu().numpy(),
                        f"{i}_motifs": np.stack([m.cpu().numpy() for m in h.motifs]),

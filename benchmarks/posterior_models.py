@@ -5,13 +5,13 @@
   split), separate from every model that generates;
 - reweighted predictors for unified reward guidance (a fine-tune of a base model on reweighted data).
 
-Each cached item lives in a folder named by a hash of the settings that change it.
+Each cached item lives in a folder named by a hash of the settings that change it
+(:func:`benchmarks.model_cache.cached_fit`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import Timer
+from benchmarks.model_cache import cached_fit, settings_hash
 from seqguide.data import SequenceDataModule
 from seqguide.guidance import fit_reweighted
 from seqguide.models import ConvDenoiser, MaskedDiffusion
@@ -44,15 +45,15 @@ class ModelSpec:
     lr: float = 2e-3
 
     def key(self) -> str:
-        return _hash(self.__dict__)
-
-
-def _hash(settings: dict[str, Any]) -> str:
-    return hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:10]
+        return settings_hash(self.__dict__)
 
 
 def _accelerator(device: str) -> str:
     return "gpu" if device.startswith("cuda") else "cpu"
+
+
+def _load(ckpt: Path, device: str) -> MaskedDiffusion:
+    return MaskedDiffusion.load(ckpt, map_location=device).eval()
 
 
 def data_module(preset: str, batch_size: int = 32) -> SequenceDataModule:
@@ -64,28 +65,26 @@ def load_or_train(spec: ModelSpec, *, device: str, retrain: bool) -> tuple[Maske
 
     The model is unconditional even when the data have labels (digits): posterior sampling needs p(x).
     """
-    folder = CACHE / f"{spec.preset}-{spec.key()}"
-    ckpt, meta_path = folder / "model.ckpt", folder / "model.json"
-    if ckpt.is_file() and meta_path.is_file() and not retrain:
-        meta = {**json.loads(meta_path.read_text()), "cached": True}
-        return MaskedDiffusion.load(ckpt, map_location=device).eval(), meta
-    if folder.exists():
-        shutil.rmtree(folder)
-    data = data_module(spec.preset, spec.batch_size)
-    torch.manual_seed(SEED)
-    model = MaskedDiffusion(data.alphabet, length=data.length, backbone=ConvDenoiser(dim=spec.dim, depth=spec.depth),
-                            fixed_length=data.fixed_length, lr=spec.lr, warmup_steps=100)
-    trainer, cb = step_trainer(folder / "lightning", monitor="val/nll", has_val=True, max_steps=spec.train_steps,
-                               val_check_interval=max(1, spec.train_steps // 5), progress=False,
-                               accelerator=_accelerator(device))
-    with Timer(device) as timer:
-        trainer.fit(model, datamodule=data)
-    shutil.copyfile(cb.best_model_path, ckpt)
-    meta = {"train_seconds": round(timer.seconds, 1), "val_nll": float(cb.best_model_score),
-            "train_sequences": len(data.train_dataset), "val_sequences": len(data.val_dataset), "cached": False,
-            **spec.__dict__}
-    meta_path.write_text(json.dumps(meta, indent=1))
-    return MaskedDiffusion.load(ckpt, map_location=device).eval(), meta
+
+    def fit(ckpt: Path) -> tuple[MaskedDiffusion, dict[str, Any]]:
+        data = data_module(spec.preset, spec.batch_size)
+        torch.manual_seed(SEED)
+        model = MaskedDiffusion(data.alphabet, length=data.length,
+                                backbone=ConvDenoiser(dim=spec.dim, depth=spec.depth), fixed_length=data.fixed_length,
+                                lr=spec.lr, warmup_steps=100)
+        trainer, cb = step_trainer(ckpt.parent / "lightning", monitor="val/nll", has_val=True,
+                                   max_steps=spec.train_steps, val_check_interval=max(1, spec.train_steps // 5),
+                                   progress=False, accelerator=_accelerator(device))
+        with Timer(device) as timer:
+            trainer.fit(model, datamodule=data)
+        shutil.copyfile(cb.best_model_path, ckpt)
+        meta = {"train_seconds": round(timer.seconds, 1), "val_nll": float(cb.best_model_score),
+                "train_sequences": len(data.train_dataset), "val_sequences": len(data.val_dataset), "cached": False,
+                **spec.__dict__}
+        return _load(ckpt, device), meta
+
+    return cached_fit(CACHE / f"{spec.preset}-{spec.key()}", load=lambda ckpt: _load(ckpt, device), fit=fit,
+                      retrain=retrain)
 
 
 def train_judge() -> tuple[Any, dict[str, Any]]:
@@ -105,19 +104,16 @@ def train_judge() -> tuple[Any, dict[str, Any]]:
 def load_or_fit_reweighted(base: MaskedDiffusion, base_key: str, name: str, dataset: Any, weights: np.ndarray, *,
                            steps: int, device: str, retrain: bool) -> tuple[MaskedDiffusion, dict[str, Any]]:
     """The reweighted predictor of reward guidance: ``base`` fine-tuned on ``dataset`` drawn with ``weights``."""
-    key = _hash({"base": base_key, "name": name, "steps": steps,
-                 "weights": hashlib.sha1(np.asarray(weights, dtype=np.float64).tobytes()).hexdigest()})
-    folder = CACHE / f"reweighted-{name}-{key}"
-    ckpt, meta_path = folder / "model.ckpt", folder / "model.json"
-    if ckpt.is_file() and meta_path.is_file() and not retrain:
-        meta = {**json.loads(meta_path.read_text()), "cached": True}
-        return MaskedDiffusion.load(ckpt, map_location=device).eval(), meta
-    if folder.exists():
-        shutil.rmtree(folder)
-    fit = fit_reweighted(base, dataset, weights, max_steps=steps, batch_size=32, lr=5e-4, out_dir=folder / "lightning",
-                         seed=SEED, accelerator=_accelerator(device))
-    shutil.copyfile(fit.checkpoint, ckpt)
-    meta = {"ess": round(fit.ess, 1), "steps": fit.steps, "train_seconds": round(fit.seconds, 1), "cached": False,
-            "data": len(dataset)}
-    meta_path.write_text(json.dumps(meta, indent=1))
-    return MaskedDiffusion.load(ckpt, map_location=device).eval(), meta
+    key = settings_hash({"base": base_key, "name": name, "steps": steps,
+                         "weights": hashlib.sha1(np.asarray(weights, dtype=np.float64).tobytes()).hexdigest()})
+
+    def fit(ckpt: Path) -> tuple[MaskedDiffusion, dict[str, Any]]:
+        result = fit_reweighted(base, dataset, weights, max_steps=steps, batch_size=32, lr=5e-4,
+                                out_dir=ckpt.parent / "lightning", seed=SEED, accelerator=_accelerator(device))
+        shutil.copyfile(result.checkpoint, ckpt)
+        meta = {"ess": round(result.ess, 1), "steps": result.steps, "train_seconds": round(result.seconds, 1),
+                "cached": False, "data": len(dataset)}
+        return _load(ckpt, device), meta
+
+    return cached_fit(CACHE / f"reweighted-{name}-{key}", load=lambda ckpt: _load(ckpt, device), fit=fit,
+                      retrain=retrain)

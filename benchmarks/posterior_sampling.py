@@ -36,9 +36,7 @@ Outputs: ``benchmarks/results/posterior_sampling.{csv,md,png}`` and ``posterior_
 
 from __future__ import annotations
 
-import argparse
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,9 +44,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.common import environment, markdown_table, write_table
+from benchmarks.common import markdown_table
 from benchmarks.posterior_models import SEED, ModelSpec, data_module, load_or_train, train_judge
 from benchmarks.posterior_reward import REWARD_COLUMNS, reward_notes, reward_reading, run_reward_guidance
+from benchmarks.script_common import ScriptRun, by_name, parse_args
 from seqguide import sample
 from seqguide.data.digit_tokens import grey_values, tokens_to_images
 from seqguide.guidance import (
@@ -65,7 +64,6 @@ from seqguide.guidance import (
 )
 from seqguide.metrics import pairwise_diversity, psnr
 
-RESULTS = Path(__file__).parent / "results"
 PEAK = 16.0  # grey levels 0..16
 MODELS = {
     "digits": ModelSpec("digits", dim=64, depth=6, train_steps=1500),
@@ -83,12 +81,12 @@ class Task:
     description: str
 
 
-TASKS = {t.name: t for t in [
+TASKS = by_name(
     Task("digits-inpaint", "digits", "inpaint", "top half observed (sigma 0.5), bottom half hidden"),
     Task("digits-sr2x", "digits", "sr", "2x2 block means observed (sigma 0.5): 2x super-resolution"),
     Task("digits-denoise", "digits", "denoise", "every pixel observed with sigma 3"),
     Task("dna-recovery", "crp", "dna", "random half of the bases observed, each flipped w.p. 0.1"),
-]}
+)
 
 
 def make_measurement(task: Task, truth: torch.Tensor, generator: torch.Generator) -> tuple[Any, torch.Tensor]:
@@ -274,22 +272,12 @@ COLUMNS = ["task", "method", "params", "steps", "mse", "mse_sem", "psnr", "acc_h
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small smoke run (writes under runs/benchmarks/)")
-    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=list(TASKS))
-    parser.add_argument("--no-reward", action="store_true", help="skip the reward-guidance part")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--retrain", action="store_true", help="ignore cached models")
-    parser.add_argument("--progress", action="store_true", help="show progress bars")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-    args = parser.parse_args(argv)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(SEED)
+    args = parse_args(argv, description=__doc__.splitlines()[0], tasks=TASKS, seed=SEED,
+                      options=[("--no-reward", {"action": "store_true", "help": "skip the reward-guidance part"})])
     n_obs, k = (4, 2) if args.quick else (32, 4)
     n_reward, finetune = (32, 30) if args.quick else (128, 300)
-    env = environment(args.device, seed=SEED, observations=n_obs, samples_per_observation=k, reward_samples=n_reward)
-    started = time.perf_counter()
+    run = ScriptRun.start("posterior_sampling", args.quick, args.device, seed=SEED, observations=n_obs,
+                          samples_per_observation=k, reward_samples=n_reward)
     models: dict[str, Any] = {}
     for name, spec in MODELS.items():
         if args.quick:
@@ -312,19 +300,17 @@ def main(argv: list[str] | None = None) -> int:
     reward_rows, reward_info = ([], {}) if args.no_reward else run_reward_guidance(
         models, {k: v.key() for k, v in MODELS.items()}, judge, n=n_reward, finetune_steps=finetune,
         device=args.device, retrain=args.retrain, progress=args.progress)
-    env["total_seconds"] = round(time.perf_counter() - started, 1)
-    stem = Path("runs/benchmarks/posterior_sampling_quick") if args.quick else RESULTS / "posterior_sampling"
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    png = plot(examples, stem.with_suffix(".png")) if any(t.startswith("digits") for t in examples) else None
+    run.finish()
+    png = plot(examples, run.figure_path()) if any(t.startswith("digits") for t in examples) else None
     model_meta = {name: meta for name, (_, meta) in models.items()}
-    write_table(rows + ablation_rows, stem, env=env, columns=COLUMNS,
-                title="Posterior sampling with masked diffusion: APS vs SVDD, SMC and clamping",
-                notes=_notes(model_meta, judge_meta, n_obs, k), sections=_sections(rows, ablation_rows, png))
+    run.write(rows + ablation_rows, columns=COLUMNS,
+              title="Posterior sampling with masked diffusion: APS vs SVDD, SMC and clamping",
+              notes=_notes(model_meta, judge_meta, n_obs, k), sections=_sections(rows, ablation_rows, png))
     if reward_rows:
-        write_table(reward_rows, stem.with_name(stem.name + "_reward"), env=env, columns=REWARD_COLUMNS,
-                    title="Unified reward guidance (reweighted predictor) vs unguided and best-of-2",
-                    notes=reward_notes(reward_info, n_reward), sections=[("Reading", reward_reading(reward_rows))])
-    print(f"wrote {stem}.csv/.md{', ' + str(png) if png else ''} in {env['total_seconds']:.0f}s")
+        run.write(reward_rows, suffix="_reward", columns=REWARD_COLUMNS,
+                  title="Unified reward guidance (reweighted predictor) vs unguided and best-of-2",
+                  notes=reward_notes(reward_info, n_reward), sections=[("Reading", reward_reading(reward_rows))])
+    print(f"wrote {run.stem}.csv/.md{', ' + str(png) if png else ''} in {run.env['total_seconds']:.0f}s")
     return 0
 
 

@@ -13,17 +13,14 @@ batched forward calls, wall time and the speed-up, and checks that caching chang
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
 
-from benchmarks.common import Timer, environment, write_table
+from benchmarks.common import Timer, environment, output_stem, write_table
 from seqguide import sample
 from seqguide.data import SequenceDataModule
 from seqguide.models import TransformerDenoiser
 from seqguide.training.sequences import train_masked_diffusion
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def _train(preset: str, length: int | None, train_steps: int, device: str):
@@ -87,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         "coincide. Times are the best of the repeats; both runs use the same model, seed and steps = 4 x length, "
         "and produce identical samples."
     )
-    out = Path("runs/benchmarks/sampler_speed_quick") if args.quick else RESULTS / "sampler_speed"
+    out = output_stem("sampler_speed", args.quick)
     write_table(rows, out, title="Cached vs uncached masked-diffusion sampling", env=env, notes=notes)
     return 0
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,20 +40,29 @@ def _budget_label(budget: str) -> str:
     return f"{int(float(budget)):.0e}".replace("+0", "")
 
 
-def _ehrlich(rows: list[dict[str, str]]) -> str:
+def _by_task_method(rows: list[dict[str, str]], methods: Sequence[str],
+                    fill: Callable[[dict[str, Any], dict[str, str]], None]) -> list[dict[str, Any]]:
+    """One entry per (task, method) of ``methods``, in order of first appearance: ``fill(entry, row)`` adds each
+    row's (one budget's) columns to its entry."""
     table: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rows:
-        if r["method"] not in _EHRLICH_METHODS:
-            continue
-        entry = table.setdefault((r["task"], r["method"]), {"task": r["task"], "method": r["method"]})
+        if r["method"] in methods:
+            fill(table.setdefault((r["task"], r["method"]), {"task": r["task"], "method": r["method"]}), r)
+    return list(table.values())
+
+
+def _ehrlich(rows: list[dict[str, str]]) -> str:
+    def fill(entry: dict[str, Any], r: dict[str, str]) -> None:
         best = _num(r["best_mean"])
         entry[_budget_label(r["budget"])] = f"{format_value(best, 3) if best is not None else 'nan'} ({r['solved']})"
         if int(float(r["budget"])) == 100_000:
             entry["calls @1e5"] = f"{float(r['calls']):,.0f}"
             entry["wall s @1e5"] = format_value(_num(r["wall_seconds"]), 3)
+
     order = {m: i for i, m in enumerate(_EHRLICH_METHODS)}
     tasks = list(dict.fromkeys(r["task"] for r in rows))
-    ordered = sorted(table.values(), key=lambda e: (tasks.index(e["task"]), order[e["method"]]))
+    ordered = sorted(_by_task_method(rows, _EHRLICH_METHODS, fill),
+                     key=lambda e: (tasks.index(e["task"]), order[e["method"]]))
     columns = ["task", "method", "1e3", "1e4", "1e5", "calls @1e5", "wall s @1e5"]
     return markdown_table(ordered, columns)
 
@@ -73,13 +82,10 @@ def _pmo(rows: list[dict[str, str]]) -> str:
 
 
 def _bio(rows: list[dict[str, str]]) -> str:
-    table: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in rows:
-        if r["method"] not in _BIO_METHODS:
-            continue
-        entry = table.setdefault((r["task"], r["method"]), {"task": r["task"], "method": r["method"]})
+    def fill(entry: dict[str, Any], r: dict[str, str]) -> None:
         entry[f"top-10 mean @{_budget_label(r['budget'])}"] = format_value(_num(r["top10_mean"]), 3)
-    return markdown_table(list(table.values()))
+
+    return markdown_table(_by_task_method(rows, _BIO_METHODS, fill))
 
 
 def _campaigns(rows: list[dict[str, str]]) -> str:

@@ -40,9 +40,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.common import Timer, environment, markdown_table, write_table
+from benchmarks.common import Timer, environment, markdown_table, output_stem, write_table
 
-RESULTS = Path(__file__).parent / "results"
 _REPO = Path(__file__).resolve().parent.parent
 _BASELINE = "f8d3b12"  # the last commit before the sync-free hot path (its HostSyncCounter is the same)
 _MIB = 2**20
@@ -339,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(("torch.compile", "`seqguide sample --compile` / `compile_backbone`: unguided sampling, "
                          "inductor with dynamic shapes; first_run_s includes compilation, samples_per_s is the "
                          "run after it.\n\n" + markdown_table(compiled)))
-    out = Path("runs/benchmarks/throughput_quick") if args.quick else RESULTS / "throughput"
+    out = output_stem("throughput", args.quick)
     write_table(rows, out, title="Training and guided-sampling throughput", env=env, notes=notes,
                 sections=sections)
     print(f"wrote {out}.md ({seconds:.0f} s)")

@@ -22,29 +22,25 @@ settings; ``--retrain`` ignores the cache.
 
 from __future__ import annotations
 
-import argparse
-import hashlib
-import json
 import math
 import shutil
-import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from benchmarks.common import Timer, environment, markdown_table, write_table
-from oracles import get_oracle
+from benchmarks.common import Timer, markdown_table
+from benchmarks.model_cache import cached_fit, settings_hash
+from benchmarks.script_common import OracleTask, ScriptRun, by_name, parse_args
 from seqguide import sample
 from seqguide.data import SequenceDataModule
 from seqguide.guidance import SMC, SVDD, BestOfN, LearnedValue, ValueModel, fit_value_model
 from seqguide.models import ConvDenoiser, MaskedDiffusion, TransformerDenoiser
 from seqguide.training.sequences import train_masked_diffusion
 
-RESULTS = Path(__file__).parent / "results"
 CACHE = Path("runs/benchmarks/value_guidance")
 METHODS = ("unguided", "best-of-N", "SVDD-PM", "SVDD-MC", "SMC")
 SEED = 0
@@ -52,86 +48,64 @@ _VALUE_NET = {"dim": 48, "depth": 4, "dropout": 0.0}  # ConvDenoiser of the SVDD
 
 
 @dataclass
-class Task:
+class Task(OracleTask):
     """One benchmark task: data, oracle, model size and sampling settings."""
 
-    name: str
-    preset: str
-    oracle: str
-    oracle_kwargs: dict[str, Any]
-    objective: str
-    length: int | None = None
-    train_steps: int = 2000
     model_dim: int = 64
     model_depth: int = 3
     value_labels: int = 2000
     value_steps: int = 1500
     smc_tilt: float = 3.0
-    data_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def model_key(self, train_steps: int) -> str:
         """Cache key of the generative model: only the settings that change it."""
-        return _hash({"preset": self.preset, "length": self.length, "data": self.data_kwargs, "dim": self.model_dim,
-                      "depth": self.model_depth, "train_steps": train_steps, "seed": SEED})
+        return settings_hash({"preset": self.preset, "length": self.length, "data": self.data_kwargs,
+                              "dim": self.model_dim, "depth": self.model_depth, "train_steps": train_steps,
+                              "seed": SEED})
 
 
-def _hash(settings: dict[str, Any]) -> str:
-    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
-
-
-TASKS = {
-    "dna": Task("dna", "crp", "jaspar", {"motif": "MA0113.4"}, "JASPAR NR3C1 (MA0113.4) best match, normalised",
-                train_steps=1000),
-    "molecules": Task("molecules", "nci", "qed", {}, "RDKit QED", length=40, train_steps=2000,
-                      data_kwargs={"too_long": "drop"}),
-}
+TASKS = by_name(
+    Task("dna", "crp", "jaspar", {"motif": "MA0113.4"}, "JASPAR NR3C1 (MA0113.4) best match, normalised",
+         train_steps=1000),
+    Task("molecules", "nci", "qed", {}, "RDKit QED", length=40, train_steps=2000, data_kwargs={"too_long": "drop"}),
+)
 
 
 # ------------------------------------------------------------------------------------------ models
-def _data(task: Task) -> SequenceDataModule:
-    return SequenceDataModule(preset=task.preset, batch_size=64, length=task.length, seed=SEED, **task.data_kwargs)
-
-
 def _train_model(task: Task, data: SequenceDataModule, *, train_steps: int, retrain: bool, device: str,
                  progress: bool) -> tuple[MaskedDiffusion, dict[str, Any]]:
     """Train the task's masked diffusion model once (cached by settings)."""
-    folder = CACHE / f"{task.name}-{task.model_key(train_steps)}"
-    ckpt, meta_path = folder / "model.ckpt", folder / "model.json"
-    if ckpt.is_file() and meta_path.is_file() and not retrain:
-        meta = json.loads(meta_path.read_text())
-        meta["cached"] = True
-        return MaskedDiffusion.load(ckpt, map_location=device).eval(), meta
-    if folder.exists():
-        shutil.rmtree(folder)
-    with Timer(device) as timer:
-        result = train_masked_diffusion(
-            data, backbone=TransformerDenoiser(dim=task.model_dim, depth=task.model_depth, heads=4),
-            out_dir=folder / "lightning", max_steps=train_steps, val_check_interval=max(1, train_steps // 6),
-            seed=SEED, lr=1e-3, warmup_steps=100, progress=progress,
-            accelerator="gpu" if device.startswith("cuda") else "cpu")
-    shutil.copyfile(result.checkpoint, ckpt)
-    meta = {"train_seconds": timer.seconds, "train_steps": train_steps, "val_nll": result.metrics.get("val/nll"),
-            "train_sequences": len(data.train_dataset), "val_sequences": len(data.val_dataset), "cached": False}
-    meta_path.write_text(json.dumps(meta, indent=1))
-    return result.model.to(device).eval(), meta
+
+    def fit(ckpt: Path) -> tuple[MaskedDiffusion, dict[str, Any]]:
+        with Timer(device) as timer:
+            result = train_masked_diffusion(
+                data, backbone=TransformerDenoiser(dim=task.model_dim, depth=task.model_depth, heads=4),
+                out_dir=ckpt.parent / "lightning", max_steps=train_steps, val_check_interval=max(1, train_steps // 6),
+                seed=SEED, lr=1e-3, warmup_steps=100, progress=progress,
+                accelerator="gpu" if device.startswith("cuda") else "cpu")
+        shutil.copyfile(result.checkpoint, ckpt)
+        meta = {"train_seconds": timer.seconds, "train_steps": train_steps, "val_nll": result.metrics.get("val/nll"),
+                "train_sequences": len(data.train_dataset), "val_sequences": len(data.val_dataset), "cached": False}
+        return result.model.to(device).eval(), meta
+
+    return cached_fit(CACHE / f"{task.name}-{task.model_key(train_steps)}", retrain=retrain, fit=fit,
+                      load=lambda ckpt: MaskedDiffusion.load(ckpt, map_location=device).eval())
 
 
 def _train_value(task: Task, model: MaskedDiffusion, oracle: Any, model_key: str, *, labels: int, steps: int,
                  retrain: bool, progress: bool) -> tuple[ValueModel, dict[str, Any]]:
     """SVDD-MC value network on ``labels`` oracle-labelled samples of the model (cached by settings)."""
-    folder = CACHE / f"{task.name}-value-{_hash({'model': model_key, 'labels': labels, 'steps': steps, **_VALUE_NET})}"
-    ckpt, meta_path = folder / "value.ckpt", folder / "value.json"
-    if ckpt.is_file() and meta_path.is_file() and not retrain:
-        meta = json.loads(meta_path.read_text())
-        meta["cached"] = True
-        return ValueModel.load(ckpt, map_location=model.device), meta
-    vm = fit_value_model(model, oracle, n=labels, sample_steps=model.length, max_steps=steps, batch_size=128,
-                         backbone=ConvDenoiser(**_VALUE_NET), seed=SEED, progress=progress,
-                         accelerator="gpu" if model.device.type == "cuda" else "cpu")
-    vm.save(ckpt)
-    meta = {**vm.fit_report.to_dict(), "cached": False}
-    meta_path.write_text(json.dumps(meta, indent=1))
-    return vm, meta
+
+    def fit(ckpt: Path) -> tuple[ValueModel, dict[str, Any]]:
+        vm = fit_value_model(model, oracle, n=labels, sample_steps=model.length, max_steps=steps, batch_size=128,
+                             backbone=ConvDenoiser(**_VALUE_NET), seed=SEED, progress=progress,
+                             accelerator="gpu" if model.device.type == "cuda" else "cpu")
+        vm.save(ckpt)
+        return vm, {**vm.fit_report.to_dict(), "cached": False}
+
+    key = settings_hash({"model": model_key, "labels": labels, "steps": steps, **_VALUE_NET})
+    return cached_fit(CACHE / f"{task.name}-value-{key}", retrain=retrain, fit=fit, checkpoint="value.ckpt",
+                      meta="value.json", load=lambda ckpt: ValueModel.load(ckpt, map_location=model.device))
 
 
 # ------------------------------------------------------------------------------------------ budgets
@@ -260,8 +234,8 @@ def _reference(task: Task, data: SequenceDataModule) -> set[str]:
 # ------------------------------------------------------------------------------------------ run
 def run_task(task: Task, *, budgets: Sequence[int], n: int, train_steps: int, value_labels: int, value_steps: int,
              device: str, retrain: bool, progress: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    data = _data(task)
-    oracle = get_oracle(task.oracle, **task.oracle_kwargs)
+    data = task.data_module(SEED)
+    oracle = task.make_oracle()
     model, model_meta = _train_model(task, data, train_steps=train_steps, retrain=retrain, device=device,
                                      progress=progress)
     model_key = task.model_key(train_steps)
@@ -424,22 +398,11 @@ def _interpretation(rows: list[dict[str, Any]], infos: dict[str, dict[str, Any]]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small smoke run (writes under runs/benchmarks/)")
-    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=["dna", "molecules"])
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--retrain", action="store_true", help="ignore cached models")
-    parser.add_argument("--progress", action="store_true", help="show progress bars")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-    args = parser.parse_args(argv)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(SEED)
+    args = parse_args(argv, description=__doc__.splitlines()[0], tasks=TASKS, seed=SEED)
     budgets = (4, 16) if args.quick else (4, 8, 16, 32)
     n = 32 if args.quick else 128
-    # Metadata first: the recorded commit is the code that runs, even if the tree changes during the run.
-    env = environment(args.device, seed=SEED, samples_per_method=n, budgets=list(budgets))
-    started = time.perf_counter()
+    run = ScriptRun.start("value_guidance", args.quick, args.device, seed=SEED, samples_per_method=n,
+                          budgets=list(budgets))
     rows: list[dict[str, Any]] = []
     infos: dict[str, dict[str, Any]] = {}
     for name in args.tasks:
@@ -450,14 +413,11 @@ def main(argv: list[str] | None = None) -> int:
             device=args.device, retrain=args.retrain, progress=args.progress)
         rows += task_rows
         infos[name] = info
-    total = time.perf_counter() - started
-    # Smoke runs go under runs/ (git-ignored): only full runs are results.
-    stem = Path("runs/benchmarks/value_guidance_quick") if args.quick else RESULTS / "value_guidance"
-    png = plot(rows, stem.with_suffix(".png"), list(infos), {k: TASKS[k].objective for k in infos})
-    env["total_seconds"] = round(total, 1)
-    write_table(rows, stem, title="Value-guided sampling at equal oracle budgets", env=env, columns=COLUMNS,
-                notes=_notes(infos, n), sections=_sections(rows, infos, budgets, png))
-    print(f"wrote {stem}.csv, {stem}.md, {png} in {total:.0f}s")
+    total = run.finish()
+    png = plot(rows, run.figure_path(), list(infos), {k: TASKS[k].objective for k in infos})
+    run.write(rows, title="Value-guided sampling at equal oracle budgets", columns=COLUMNS, notes=_notes(infos, n),
+              sections=_sections(rows, infos, budgets, png))
+    print(f"wrote {run.stem}.csv, {run.stem}.md, {png} in {total:.0f}s")
     return 0
 
 
