@@ -1,6 +1,6 @@
 """Fitting SVDD-MC value models (Li et al. 2024, arXiv 2408.08252, §4): label unguided samples with the oracle,
 regress the reward on noised states, report held-out regression metrics. The model and its dataset are in
-:mod:`seqguide.guidance.value.model`, which re-exports everything here."""
+:mod:`seqguide.guidance.value.model`, the metrics in :mod:`seqguide.guidance.value.regression`."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ import torch
 from seqguide.alphabet import Alphabet
 from seqguide.guidance.noisy_states import batch_loader, fit_noisy_state_model, split_indices
 from seqguide.guidance.value.model import NoisedRewardDataset, ValueModel
-from seqguide.metrics.samples import spearman
+from seqguide.guidance.value.regression import regression_metrics
 from seqguide.models.backbones import Backbone
 from seqguide.models.devices import model_device
 
-__all__ = ["ValueFitReport", "evaluate_value_model", "fit_value_model", "regression_metrics"]
+__all__ = ["ValueFitReport", "evaluate_value_model", "fit_value_model"]
 
 log = logging.getLogger("seqguide.guidance.value.model")
 
@@ -69,16 +69,6 @@ class ValueFitReport:
                 f"{self.n_labelled} invalid, dropped), {self.oracle_calls} oracle calls, {self.steps} steps, "
                 f"val MSE {self.val_mse:.4g} (R2 {self.val_r2:.3f}), Spearman {self.val_spearman:.3f}, "
                 f"{self.seconds:.1f}s")
-
-
-def regression_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    """MSE, R^2 (against the target variance) and Spearman rank correlation of two ``(N,)`` arrays."""
-    pred = np.asarray(pred, dtype=np.float64)
-    target = np.asarray(target, dtype=np.float64)
-    mse = float(np.mean((pred - target) ** 2)) if pred.size else float("nan")
-    var = float(np.var(target)) if target.size else float("nan")
-    r2 = 1.0 - mse / var if var > 0 else float("nan")
-    return {"mse": mse, "r2": r2, "spearman": spearman(pred, target)}
 
 
 def _scalarize(values: np.ndarray, weights: Sequence[float] | None, name: str) -> np.ndarray:

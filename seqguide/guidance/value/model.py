@@ -18,9 +18,10 @@ The MSE minimiser is ``E[r(x_0) | x_t, t]``, the alpha -> infinity limit of the 
 quantity SVDD-MC's regression targets. At sampling time :class:`LearnedValue` scores candidate states
 with the network (one batched call per step, no denoiser look-ahead) and uses the oracle's exact reward
 for fully clean states when an oracle is given, so the last selection and ``Samples.scores`` use the
-true reward (:mod:`seqguide.guidance.value.learned`). The network base, the noised dataset and the training
-run are shared with the noisy classifier of discrete classifier guidance (:mod:`seqguide.guidance.noisy_states`);
-a :class:`ValueModel` also serves that guidance as a regressor (``log_potential``).
+true reward (:mod:`seqguide.guidance.value.learned`); :func:`~seqguide.guidance.value.fit.fit_value_model` runs
+steps 1-3 (:mod:`seqguide.guidance.value.fit`). The network base, the noised dataset and the training run are shared
+with the noisy classifier of discrete classifier guidance (:mod:`seqguide.guidance.noisy_states`); a
+:class:`ValueModel` also serves that guidance as a regressor (``log_potential``).
 
 Example:
     >>> from seqguide.guidance import SVDD, LearnedValue, fit_value_model
@@ -38,23 +39,12 @@ import torch
 import torch.nn.functional as F
 
 from seqguide.alphabet import Alphabet
-from seqguide.guidance.noisy_states import (
-    NoisedStateDataset,
-    NoisyStateModel,
-)
-from seqguide.guidance.value.learned import LearnedValue
+from seqguide.guidance.noisy_states import NoisedStateDataset, NoisyStateModel
+from seqguide.guidance.value.regression import regression_metrics
 from seqguide.models.backbones import Backbone
 from seqguide.models.schedules import NoiseSchedule
 
-__all__ = [
-    "LearnedValue",
-    "NoisedRewardDataset",
-    "ValueFitReport",
-    "ValueModel",
-    "evaluate_value_model",
-    "fit_value_model",
-    "regression_metrics",
-]
+__all__ = ["NoisedRewardDataset", "ValueModel"]
 
 log = logging.getLogger(__name__)
 
@@ -223,11 +213,3 @@ class NoisedRewardDataset(NoisedStateDataset):
     def rewards(self) -> torch.Tensor:
         return self.targets
 
-
-# Fitting lives in value_fit.py (imported last: it builds on the classes above).
-from seqguide.guidance.value.fit import (  # noqa: E402
-    ValueFitReport,
-    evaluate_value_model,
-    fit_value_model,
-    regression_metrics,
-)
