@@ -9,8 +9,9 @@ is the posterior ``E[y | x_t]`` (regression) or ``p(y | x_t)`` (classification):
 intermediate steps (Li et al. 2024, arXiv 2408.08252, §4; Nisonoff et al. 2024, arXiv 2406.01572, §4).
 
 - :class:`NoisyStateModel`: the LightningModule base (backbone built with time conditioning, pooling over the
-  positions that are not visible padding, the forward-process corruption, the optimiser, weights-only
-  checkpoints). The backbone takes token ids ``(B, L)`` or soft one-hots ``(B, L, V)`` (for gradients).
+  positions that are not visible padding, the forward-process corruption, eval-mode prediction, the collection of
+  validation outputs, the optimiser, weights-only checkpoints). The backbone takes token ids ``(B, L)`` or soft
+  one-hots ``(B, L, V)`` (for gradients).
 - :class:`NoisedStateDataset`: ``(x_t, t) -> target`` items whose noise is drawn when they are read.
 - :func:`split_indices`, :func:`batch_loader` and :func:`fit_noisy_state_model`: the seeded split and the one
   training run (:func:`seqguide.training.step_trainer.step_trainer`: best and last checkpoints, best reloaded).
@@ -48,7 +49,9 @@ class NoisyStateModel(L.LightningModule):
 
     The backbone maps tokens and ``t`` to per-position outputs, pooled over the positions that are not visible
     padding (masked positions count: their content is unknown) by their mean, or by softmax weights from one
-    extra output channel (``pooling="attention"``). Subclasses call ``save_hyperparameters`` and define the loss.
+    extra output channel (``pooling="attention"``). Subclasses call ``save_hyperparameters``, define ``forward``
+    and the loss (``_common_step``, which appends ``(prediction, target)`` of validation batches to
+    ``_val_outputs``), and log validation metrics over a whole validation run in ``_log_validation``.
 
     Args:
         alphabet: The generative model's alphabet.
@@ -82,6 +85,7 @@ class NoisyStateModel(L.LightningModule):
         self.out_features = out_features
         self.mask_id = self.alphabet.mask_id
         self.pad_id = self.alphabet.pad_id
+        self._val_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     @staticmethod
     def default_backbone() -> Backbone:
@@ -135,6 +139,12 @@ class NoisyStateModel(L.LightningModule):
         finally:
             self.train(was_training)
 
+    @torch.no_grad()
+    def predict(self, tokens: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
+        """:meth:`forward` in eval mode without gradients, on the model's device (a value model's ``(B,)`` values, a
+        classifier's ``(B, C)`` log-probabilities)."""
+        return self._eval_call(self, tokens.to(self.device), t)
+
     # ------------------------------------------------------------------ training
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self._common_step(batch, "train")
@@ -143,6 +153,21 @@ class NoisyStateModel(L.LightningModule):
         return self._common_step(batch, "val")
 
     def _common_step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
+        raise NotImplementedError
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_outputs = []
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val_outputs:
+            return
+        pred = torch.cat([p for p, _ in self._val_outputs])
+        target = torch.cat([y for _, y in self._val_outputs])
+        self._log_validation(pred, target)
+        self._val_outputs = []
+
+    def _log_validation(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        """Log the metrics of one validation run from its predictions and targets (all batches, in order)."""
         raise NotImplementedError
 
     def configure_optimizers(self) -> dict[str, Any]:

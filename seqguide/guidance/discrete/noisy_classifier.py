@@ -83,7 +83,6 @@ class NoisyClassifier(NoisyStateModel):
         self.num_classes = num_classes
         self.save_hyperparameters(ignore=["backbone", "alphabet"])
         self._plain_hparams()
-        self._val_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def forward(self, tokens: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
         """Class log-probabilities ``log p(y | x_t)`` ``(B, C)``.
@@ -93,11 +92,6 @@ class NoisyClassifier(NoisyStateModel):
             t: Their time: a float or ``(B,)``.
         """
         return self.pooled(tokens, t).log_softmax(dim=-1)
-
-    @torch.no_grad()
-    def predict(self, tokens: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
-        """:meth:`forward` in eval mode without gradients, on the model's device: ``(B, C)``."""
-        return self._eval_call(self, tokens.to(self.device), t)
 
     def log_potential(self, tokens: torch.Tensor, t: torch.Tensor | float, target: int | None = None) -> torch.Tensor:
         """``log p(y = target | x_t)`` ``(B,)``: the guidance log-potential of class ``target``.
@@ -118,16 +112,8 @@ class NoisyClassifier(NoisyStateModel):
             self._val_outputs.append((logp.detach(), y.detach()))
         return loss
 
-    def on_validation_epoch_start(self) -> None:
-        self._val_outputs = []
-
-    def on_validation_epoch_end(self) -> None:
-        if not self._val_outputs:
-            return
-        logp = torch.cat([p for p, _ in self._val_outputs])
-        y = torch.cat([y for _, y in self._val_outputs])
-        self.log("val/accuracy", (logp.argmax(dim=1) == y).float().mean(), prog_bar=True)
-        self._val_outputs = []
+    def _log_validation(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        self.log("val/accuracy", (pred.argmax(dim=1) == target).float().mean(), prog_bar=True)
 
 
 @dataclass

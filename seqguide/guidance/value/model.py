@@ -118,7 +118,6 @@ class ValueModel(NoisyStateModel):
         self.save_hyperparameters(ignore=["backbone", "alphabet"])
         self._plain_hparams()
         self.hparams["weights"] = None if weights is None else [float(w) for w in weights]
-        self._val_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     # ------------------------------------------------------------------ network
     def _standardized(self, tokens: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
@@ -136,11 +135,6 @@ class ValueModel(NoisyStateModel):
             ``(B,)`` float32 values.
         """
         return self._standardized(tokens, t) * self.hparams.reward_std + self.hparams.reward_mean
-
-    @torch.no_grad()
-    def predict(self, tokens: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
-        """:meth:`forward` in eval mode without gradients, on the model's device: ``(B,)`` float32."""
-        return self._eval_call(self, tokens.to(self.device), t)
 
     def log_potential(self, tokens: torch.Tensor, t: torch.Tensor | float, target: int | None = None) -> torch.Tensor:
         """The value as a guidance log-potential, larger-is-better (a minimised objective is negated): ``(B,)``.
@@ -173,19 +167,12 @@ class ValueModel(NoisyStateModel):
                                       r.detach()))
         return loss
 
-    def on_validation_epoch_start(self) -> None:
-        self._val_outputs = []
-
-    def on_validation_epoch_end(self) -> None:
-        if not self._val_outputs:
-            return
-        pred = torch.cat([p for p, _ in self._val_outputs]).double().cpu()
-        target = torch.cat([r for _, r in self._val_outputs]).double().cpu()
-        metrics = regression_metrics(pred.numpy(), target.numpy())
+    def _log_validation(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        metrics = regression_metrics(pred.double().cpu().numpy(), target.double().cpu().numpy())
         self.log("val/mse", metrics["mse"], prog_bar=True)
         self.log("val/r2", metrics["r2"])
         self.log("val/spearman", metrics["spearman"], prog_bar=True)
-        self._val_outputs = []
+
 
 # ---------------------------------------------------------------------------------- data
 class NoisedRewardDataset(NoisedStateDataset):
