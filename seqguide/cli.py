@@ -122,7 +122,8 @@ def _guiders_from_args(args: argparse.Namespace, device: Any) -> list[Any]:
     if "value_model" in needed:
         if args.value_model is None:
             raise GuiderSpecError([("--value-model", "a guider takes value: value_model: give --value-model FILE")])
-        from seqguide.guidance.value.model import LearnedValue, ValueModel
+        from seqguide.guidance.value.learned import LearnedValue
+        from seqguide.guidance.value.model import ValueModel
 
         resources["value_model"] = LearnedValue(ValueModel.load(args.value_model, map_location=device),
                                                 resources.get("oracle"))

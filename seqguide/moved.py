@@ -50,7 +50,8 @@ MOVED: dict[str, str] = {
     f"{_G}.svdd": f"{_G}.value.svdd",
     f"{_G}.train_value": f"{_G}.value.train_cli",
     f"{_G}.value_fit": f"{_G}.value.fit",
-    f"{_G}.value_model": f"{_G}.value.model",
+    # value_model.py held the model, its fit and LearnedValue, now three modules: the package offers all of them.
+    f"{_G}.value_model": f"{_G}.value",
     f"{_G}.registry_cli": f"{_G}.registry.cli",
     "seqguide.training_images": "seqguide.training.images",
     "seqguide.step_trainer": "seqguide.training.step_trainer",

@@ -63,7 +63,7 @@ def _validate(args: argparse.Namespace) -> int:
         if not value_model_available():
             from seqguide.design.config_io import ConfigError
 
-            raise ConfigError(args.file, [("guidance", "value: value_model needs seqguide.guidance.value.model "
+            raise ConfigError(args.file, [("guidance", "value: value_model needs seqguide.guidance.value.fit "
                                            "(fit_value_model), which this installation does not have")])
     cfg = campaign.config
     if args.print_config:

@@ -40,11 +40,11 @@ from seqguide.models.devices import lightning_accelerator, resolve_device
 
 __all__ = ["CampaignGuidance", "value_model_available"]
 
-_VALUE_MODEL_MODULE = "seqguide.guidance.value.model"
+_VALUE_MODEL_MODULE = "seqguide.guidance.value.fit"
 
 
 def value_model_available() -> bool:
-    """True if ``seqguide.guidance.value.model`` with ``fit_value_model`` can be imported."""
+    """True if ``seqguide.guidance.value.fit`` with ``fit_value_model`` can be imported."""
     try:
         module = importlib.import_module(_VALUE_MODEL_MODULE)
     except ImportError:
@@ -162,7 +162,9 @@ class CampaignGuidance:
         return None
 
     def _value_model(self, state: LoopState) -> tuple[Any, str]:
-        from seqguide.guidance.value.model import LearnedValue, ValueModel, fit_value_model
+        from seqguide.guidance.value.fit import fit_value_model
+        from seqguide.guidance.value.learned import LearnedValue
+        from seqguide.guidance.value.model import ValueModel
 
         cfg = self.value_model_config
         labels = state.labels

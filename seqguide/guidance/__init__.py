@@ -132,9 +132,9 @@ __all__ = [
 # The learned models on noisy states need Lightning; import them on first use so that `import seqguide` stays light.
 __getattr__ = lazy_exports(__name__, {
     "LearnedValue": "seqguide.guidance.value.learned",
-    "ValueFitReport": "seqguide.guidance.value.model",
+    "ValueFitReport": "seqguide.guidance.value.fit",
     "ValueModel": "seqguide.guidance.value.model",
-    "fit_value_model": "seqguide.guidance.value.model",
+    "fit_value_model": "seqguide.guidance.value.fit",
     "ClassifierFitReport": "seqguide.guidance.discrete.noisy_classifier",
     "NoisyClassifier": "seqguide.guidance.discrete.noisy_classifier",
     "fit_noisy_classifier": "seqguide.guidance.discrete.noisy_classifier",

@@ -9,11 +9,15 @@ is the posterior ``E[y | x_t]`` (regression) or ``p(y | x_t)`` (classification):
 intermediate steps (Li et al. 2024, arXiv 2408.08252, §4; Nisonoff et al. 2024, arXiv 2406.01572, §4).
 
 - :class:`NoisyStateModel`: the LightningModule base (backbone built with time conditioning, pooling over the
-  positions that are not visible padding, the forward-process corruption, the optimiser, weights-only
-  checkpoints). The backbone takes token ids ``(B, L)`` or soft one-hots ``(B, L, V)`` (for gradients).
+  positions that are not visible padding, the forward-process corruption, eval-mode prediction, the collection of
+  validation outputs, the optimiser, weights-only checkpoints). The backbone takes token ids ``(B, L)`` or soft
+  one-hots ``(B, L, V)`` (for gradients).
 - :class:`NoisedStateDataset`: ``(x_t, t) -> target`` items whose noise is drawn when they are read.
 - :func:`split_indices`, :func:`batch_loader` and :func:`fit_noisy_state_model`: the seeded split and the one
   training run (:func:`seqguide.training.step_trainer.step_trainer`: best and last checkpoints, best reloaded).
+- :func:`check_fit_arguments`, :func:`encode_clean`, :func:`fit_on_labels` (returning a :class:`NoisyStateFit`)
+  and :func:`predict_dataset`: the one fit of both, from labelled clean sequences to the best network and its
+  held-out predictions; each caller keeps only its targets, its network and its metrics.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import logging
 import math
 import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -37,7 +42,8 @@ from seqguide.models.backbones import Backbone, resolve_backbone
 from seqguide.models.schedules import NoiseSchedule, get_schedule
 from seqguide.training.step_trainer import step_trainer
 
-__all__ = ["NoisedStateDataset", "NoisyStateModel", "batch_loader", "fit_noisy_state_model", "quiet_lightning",
+__all__ = ["NoisedStateDataset", "NoisyStateFit", "NoisyStateModel", "batch_loader", "check_fit_arguments",
+           "encode_clean", "fit_noisy_state_model", "fit_on_labels", "predict_dataset", "quiet_lightning",
            "split_indices"]
 
 POOLINGS = ("mean", "attention")
@@ -48,7 +54,9 @@ class NoisyStateModel(L.LightningModule):
 
     The backbone maps tokens and ``t`` to per-position outputs, pooled over the positions that are not visible
     padding (masked positions count: their content is unknown) by their mean, or by softmax weights from one
-    extra output channel (``pooling="attention"``). Subclasses call ``save_hyperparameters`` and define the loss.
+    extra output channel (``pooling="attention"``). Subclasses call ``save_hyperparameters``, define ``forward``
+    and the loss (``_common_step``, which appends ``(prediction, target)`` of validation batches to
+    ``_val_outputs``), and log validation metrics over a whole validation run in ``_log_validation``.
 
     Args:
         alphabet: The generative model's alphabet.
@@ -82,6 +90,7 @@ class NoisyStateModel(L.LightningModule):
         self.out_features = out_features
         self.mask_id = self.alphabet.mask_id
         self.pad_id = self.alphabet.pad_id
+        self._val_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     @staticmethod
     def default_backbone() -> Backbone:
@@ -135,6 +144,12 @@ class NoisyStateModel(L.LightningModule):
         finally:
             self.train(was_training)
 
+    @torch.no_grad()
+    def predict(self, tokens: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
+        """:meth:`forward` in eval mode without gradients, on the model's device (a value model's ``(B,)`` values, a
+        classifier's ``(B, C)`` log-probabilities)."""
+        return self._eval_call(self, tokens.to(self.device), t)
+
     # ------------------------------------------------------------------ training
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self._common_step(batch, "train")
@@ -143,6 +158,21 @@ class NoisyStateModel(L.LightningModule):
         return self._common_step(batch, "val")
 
     def _common_step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
+        raise NotImplementedError
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_outputs = []
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val_outputs:
+            return
+        pred = torch.cat([p for p, _ in self._val_outputs])
+        target = torch.cat([y for _, y in self._val_outputs])
+        self._log_validation(pred, target)
+        self._val_outputs = []
+
+    def _log_validation(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        """Log the metrics of one validation run from its predictions and targets (all batches, in order)."""
         raise NotImplementedError
 
     def configure_optimizers(self) -> dict[str, Any]:
@@ -348,3 +378,118 @@ def fit_noisy_state_model(module: NoisyStateModel, train: NoisedStateDataset, va
     finally:
         if tmp is not None:
             tmp.cleanup()
+
+
+# ---------------------------------------------------------------------------------- the fit from labels
+def check_fit_arguments(model: Any, *, max_steps: int, val_fraction: float, batch_size: int | None = None) -> None:
+    """The argument checks of a fit on noisy states of ``model`` (``batch_size`` only when given).
+
+    Raises:
+        ValueError: for ``max_steps < 1``, ``batch_size < 1`` or ``val_fraction`` outside [0, 1).
+        TypeError: if ``model`` is not a masked diffusion process (no ``alphabet``, ``length`` or ``schedule``).
+    """
+    if max_steps < 1:
+        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    for attr in ("alphabet", "length", "schedule"):
+        if not hasattr(model, attr):
+            raise TypeError(f"model must be a masked diffusion process with .{attr} (e.g. MaskedDiffusion), got "
+                            f"{type(model).__name__}")
+
+
+def encode_clean(model: Any, sequences: Sequence[str] | torch.Tensor, *, name: str = "sequences"
+                 ) -> tuple[torch.Tensor, list[str] | None]:
+    """Clean tokens ``(N, L)`` of ``sequences`` given as strings or as token ids, and the strings (None for ids).
+
+    Raises:
+        ValueError: for token ids not shaped ``(N, model.length)``, or no strings (``"<name> is empty"``).
+    """
+    if isinstance(sequences, torch.Tensor):
+        tokens = sequences.long().cpu()
+        if tokens.dim() != 2 or tokens.shape[1] != model.length:
+            raise ValueError(f"sequences tensor must be (N, {model.length}) token ids, got {tuple(tokens.shape)}")
+        return tokens, None
+    seqs = list(sequences)
+    if not seqs:
+        raise ValueError(f"{name} is empty")
+    return model.alphabet.encode(seqs, length=model.length), seqs
+
+
+@dataclass
+class NoisyStateFit:
+    """What :func:`fit_on_labels` trained.
+
+    Attributes:
+        model: The best network, in eval mode on the requested device.
+        train_idx, val_idx: The seeded split of the clean sequences (indices into the ones given).
+        val: The fixed-noise validation items, None without a validation split.
+        steps: Optimiser steps run.
+        checkpoint: The best checkpoint's path when ``out_dir`` was given, else None.
+    """
+
+    model: NoisyStateModel
+    train_idx: torch.Tensor
+    val_idx: torch.Tensor
+    val: NoisedStateDataset | None
+    steps: int
+    checkpoint: str | None
+
+    def held_out(self, evaluate: Callable[[Any, NoisedStateDataset], dict[str, float]], keys: Sequence[str]
+                 ) -> dict[str, float]:
+        """``evaluate(model, val)`` on the validation items; NaN for each of ``keys`` without a validation split."""
+        if self.val is None:
+            return dict.fromkeys(keys, float("nan"))
+        return evaluate(self.model, self.val)
+
+
+def fit_on_labels(build: Callable[[torch.Tensor], NoisyStateModel], tokens: torch.Tensor, targets: torch.Tensor, *,
+                  key: str, device: torch.device | str, monitor: str, seed: int, val_fraction: float,
+                  val_repeats: int, out_dir: str | Path | None, max_steps: int, batch_size: int,
+                  val_check_interval: int, progress: bool, accelerator: str) -> NoisyStateFit:
+    """Train a network on noised states of labelled clean sequences and keep the best: the fit of the value model
+    and of the noisy classifier.
+
+    In this order (so that one seed gives one model): the seeded split of the sequences (:func:`split_indices`);
+    the global seed set to ``seed``; ``build(train_idx)`` makes the fresh network (its initial weights); training
+    items re-noised at every read (noise seed ``seed``), ``val_repeats`` fixed corruptions per validation sequence
+    (seed ``seed + 1``); the training run (:func:`fit_noisy_state_model`, data order seed ``seed``).
+
+    Args:
+        build: Makes the network from the training indices (a value model standardises by their rewards).
+        tokens: ``(N, L)`` int64 clean sequences.
+        targets: ``(N,)`` their targets (float rewards, int64 class labels).
+        key: Name of the target in an item (``"reward"``, ``"label"``).
+        device: Where the best network goes.
+        monitor: The validation metric that picks the best checkpoint (lower is better).
+        seed: Seed of the split, the weights, the noise and the data order.
+        val_fraction: Fraction of sequences held out (0: none; then the last weights are kept).
+        val_repeats: Fixed corruptions per validation sequence.
+        out_dir, max_steps, batch_size, val_check_interval, progress, accelerator: As for
+            :func:`fit_noisy_state_model`.
+    """
+    train_idx, val_idx = split_indices(tokens.shape[0], val_fraction, seed)
+    L.seed_everything(seed, verbose=False)
+    module = build(train_idx)
+    train = NoisedStateDataset(tokens[train_idx], targets[train_idx], module.schedule, module.mask_id, key=key,
+                               seed=seed)
+    val = None
+    if val_idx.numel():
+        val = NoisedStateDataset(tokens[val_idx], targets[val_idx], module.schedule, module.mask_id, key=key,
+                                 seed=seed + 1, fixed=True, repeats=val_repeats)
+    best, steps, checkpoint = fit_noisy_state_model(
+        module, train, val, monitor=monitor, out_dir=out_dir, max_steps=max_steps, batch_size=batch_size,
+        val_check_interval=val_check_interval, progress=progress, accelerator=accelerator, seed=seed)
+    return NoisyStateFit(best.to(device).eval(), train_idx, val_idx, val, steps, checkpoint)
+
+
+def predict_dataset(model: NoisyStateModel, data: NoisedStateDataset, batch_size: int = 1024
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``model.predict`` on every item of ``data`` in order: the predictions (float64, on CPU) and the targets."""
+    preds, targets = [], []
+    for batch in batch_loader(data, batch_size, shuffle=False, seed=0):
+        preds.append(model.predict(batch["x_t"], batch["t"].to(model.device)).double().cpu())
+        targets.append(batch[data.key])
+    return torch.cat(preds), torch.cat(targets)

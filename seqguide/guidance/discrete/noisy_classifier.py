@@ -4,8 +4,9 @@
 Labelled clean sequences (e.g. the AMP / non-AMP classes of a data set, or thresholded oracle scores) are masked
 with the generative model's forward process at a fresh ``t ~ U(0, 1)`` every read, and a time-conditioned network
 is trained by cross-entropy on the label of the clean sequence: its minimiser is the posterior ``p(y | x_t)``,
-the quantity the guided transition of :class:`~seqguide.guidance.DiscreteClassifierGuidance` needs. The network,
-dataset and training run are the ones of the learned value model (:mod:`seqguide.guidance.noisy_states`).
+the quantity the guided transition of :class:`~seqguide.guidance.DiscreteClassifierGuidance` needs. The network
+base, dataset, fit and training run are the ones of the learned value model (:mod:`seqguide.guidance.noisy_states`);
+what is here is the classifier's own: its labels, cross-entropy and accuracy.
 
 Example:
     >>> clf = fit_noisy_classifier(model, sequences=seqs, labels=labels, max_steps=1000)        # doctest: +SKIP
@@ -21,7 +22,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -30,9 +30,10 @@ from seqguide.alphabet import Alphabet
 from seqguide.guidance.noisy_states import (
     NoisedStateDataset,
     NoisyStateModel,
-    batch_loader,
-    fit_noisy_state_model,
-    split_indices,
+    check_fit_arguments,
+    encode_clean,
+    fit_on_labels,
+    predict_dataset,
 )
 from seqguide.models.backbones import Backbone
 from seqguide.models.devices import model_device
@@ -83,7 +84,6 @@ class NoisyClassifier(NoisyStateModel):
         self.num_classes = num_classes
         self.save_hyperparameters(ignore=["backbone", "alphabet"])
         self._plain_hparams()
-        self._val_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def forward(self, tokens: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
         """Class log-probabilities ``log p(y | x_t)`` ``(B, C)``.
@@ -93,11 +93,6 @@ class NoisyClassifier(NoisyStateModel):
             t: Their time: a float or ``(B,)``.
         """
         return self.pooled(tokens, t).log_softmax(dim=-1)
-
-    @torch.no_grad()
-    def predict(self, tokens: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
-        """:meth:`forward` in eval mode without gradients, on the model's device: ``(B, C)``."""
-        return self._eval_call(self, tokens.to(self.device), t)
 
     def log_potential(self, tokens: torch.Tensor, t: torch.Tensor | float, target: int | None = None) -> torch.Tensor:
         """``log p(y = target | x_t)`` ``(B,)``: the guidance log-potential of class ``target``.
@@ -118,16 +113,8 @@ class NoisyClassifier(NoisyStateModel):
             self._val_outputs.append((logp.detach(), y.detach()))
         return loss
 
-    def on_validation_epoch_start(self) -> None:
-        self._val_outputs = []
-
-    def on_validation_epoch_end(self) -> None:
-        if not self._val_outputs:
-            return
-        logp = torch.cat([p for p, _ in self._val_outputs])
-        y = torch.cat([y for _, y in self._val_outputs])
-        self.log("val/accuracy", (logp.argmax(dim=1) == y).float().mean(), prog_bar=True)
-        self._val_outputs = []
+    def _log_validation(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        self.log("val/accuracy", (pred.argmax(dim=1) == target).float().mean(), prog_bar=True)
 
 
 @dataclass
@@ -168,11 +155,8 @@ class ClassifierFitReport:
 
 def evaluate_classifier(model: NoisyClassifier, data: NoisedStateDataset, batch_size: int = 1024) -> dict[str, float]:
     """Cross-entropy and accuracy of ``model`` on a (fixed-noise) dataset of ``label`` items."""
-    logps, labels = [], []
-    for batch in batch_loader(data, batch_size, shuffle=False, seed=0):
-        logps.append(model.predict(batch["x_t"], batch["t"].to(model.device)).double().cpu())
-        labels.append(batch["label"].long())
-    logp, y = torch.cat(logps), torch.cat(labels)
+    logp, y = predict_dataset(model, data, batch_size)
+    y = y.long()
     return {"ce": float(F.nll_loss(logp, y)), "accuracy": float((logp.argmax(1) == y).double().mean())}
 
 
@@ -226,23 +210,8 @@ def fit_noisy_classifier(
         ValueError: for mismatched lengths, labels outside the classes, a single class, or a bad argument.
     """
     started = time.perf_counter()
-    if max_steps < 1:
-        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
-    if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    for attr in ("alphabet", "length", "schedule"):
-        if not hasattr(model, attr):
-            raise TypeError(f"model must be a masked diffusion process with .{attr} (e.g. MaskedDiffusion), got "
-                            f"{type(model).__name__}")
-    if isinstance(sequences, torch.Tensor):
-        tokens = sequences.long().cpu()
-        if tokens.dim() != 2 or tokens.shape[1] != model.length:
-            raise ValueError(f"sequences tensor must be (N, {model.length}) token ids, got {tuple(tokens.shape)}")
-    else:
-        seqs = list(sequences)
-        if not seqs:
-            raise ValueError("sequences is empty")
-        tokens = model.alphabet.encode(seqs, length=model.length)
+    check_fit_arguments(model, max_steps=max_steps, val_fraction=val_fraction)
+    tokens, _ = encode_clean(model, sequences)
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long).reshape(-1)
     if y.shape[0] != tokens.shape[0]:
         raise ValueError(f"labels must hold one label per sequence: {y.shape[0]} labels for {tokens.shape[0]} "
@@ -253,30 +222,26 @@ def fit_noisy_classifier(
         raise ValueError(f"label {int(y[bad[0]])} of sequence {int(bad[0])} is outside [0, {C})")
     if torch.unique(y).numel() < 2:
         raise ValueError("labels hold a single class; a classifier needs at least two")
-    train_idx, val_idx = split_indices(tokens.shape[0], val_fraction, seed)
-    L.seed_everything(seed, verbose=False)
-    clf = NoisyClassifier(model.alphabet, model.length, C, backbone=backbone, schedule=model.schedule.name,
-                          pooling=pooling, lr=lr, weight_decay=weight_decay,
-                          class_names=None if class_names is None else list(class_names))
-    train_ds = NoisedStateDataset(tokens[train_idx], y[train_idx], clf.schedule, clf.mask_id, key="label", seed=seed)
-    val_ds = None
-    if val_idx.numel():
-        val_ds = NoisedStateDataset(tokens[val_idx], y[val_idx], clf.schedule, clf.mask_id, key="label",
-                                    seed=seed + 1, fixed=True, repeats=val_repeats)
-    best, steps, checkpoint = fit_noisy_state_model(
-        clf, train_ds, val_ds, monitor="val/ce", out_dir=out_dir, max_steps=max_steps, batch_size=batch_size,
-        val_check_interval=val_check_interval, progress=progress, accelerator=accelerator, seed=seed)
-    best = best.to(model_device(model)).eval()
-    metrics = {"ce": float("nan"), "accuracy": float("nan")}
+
+    def build(train_idx: torch.Tensor) -> NoisyClassifier:
+        return NoisyClassifier(model.alphabet, model.length, C, backbone=backbone, schedule=model.schedule.name,
+                               pooling=pooling, lr=lr, weight_decay=weight_decay,
+                               class_names=None if class_names is None else list(class_names))
+
+    fit = fit_on_labels(build, tokens, y, key="label", device=model_device(model), monitor="val/ce", seed=seed,
+                        val_fraction=val_fraction, val_repeats=val_repeats, out_dir=out_dir, max_steps=max_steps,
+                        batch_size=batch_size, val_check_interval=val_check_interval, progress=progress,
+                        accelerator=accelerator)
+    best = fit.model
+    metrics = fit.held_out(evaluate_classifier, ("ce", "accuracy"))
     ce_clean = float("nan")
-    if val_ds is not None:
-        metrics = evaluate_classifier(best, val_ds)
-        clean = best.predict(tokens[val_idx], 0.0).double().cpu()
-        ce_clean = float(F.nll_loss(clean, y[val_idx]))
+    if fit.val is not None:
+        clean = best.predict(tokens[fit.val_idx], 0.0).double().cpu()
+        ce_clean = float(F.nll_loss(clean, y[fit.val_idx]))
     best.fit_report = ClassifierFitReport(
-        n_given=int(tokens.shape[0]), n_train=int(train_idx.numel()), n_val=int(val_idx.numel()),
-        class_counts=torch.bincount(y[train_idx], minlength=C).tolist(), val_ce=metrics["ce"],
-        val_accuracy=metrics["accuracy"], val_ce_clean=ce_clean, steps=steps,
-        seconds=time.perf_counter() - started, checkpoint=checkpoint)
+        n_given=int(tokens.shape[0]), n_train=int(fit.train_idx.numel()), n_val=int(fit.val_idx.numel()),
+        class_counts=torch.bincount(y[fit.train_idx], minlength=C).tolist(), val_ce=metrics["ce"],
+        val_accuracy=metrics["accuracy"], val_ce_clean=ce_clean, steps=fit.steps,
+        seconds=time.perf_counter() - started, checkpoint=fit.checkpoint)
     log.info(best.fit_report.summary())
     return best

@@ -7,8 +7,8 @@ SVDD-MC value model). A new guider that picks or reweights particles by a reward
 
 - :mod:`.svdd`, :mod:`.smc`, :mod:`.best_of_n`, :mod:`.beam`: the guiders; :mod:`.resampling`: SMC's resamplers.
 - :mod:`.functions`: :class:`ValueFunction` and the look-ahead values; :mod:`.learned`: the SVDD-MC value.
-- :mod:`.model`, :mod:`.fit`, :mod:`.train_cli`: the learned value model, its fit and ``seqguide train-value``
-  (these need Lightning and are imported on first use).
+- :mod:`.model`, :mod:`.regression`, :mod:`.fit`, :mod:`.train_cli`: the learned value model, its regression
+  metrics, its fit and ``seqguide train-value`` (these need Lightning and are imported on first use).
 """
 
 
@@ -35,10 +35,15 @@ __all__ = [
 ]
 
 # The learned value model needs Lightning; import it on first use so that `import seqguide` stays light.
+# The last three are not public here: they keep the old module path seqguide.guidance.value_model (moved.py maps it
+# to this package) offering every name it had.
 _LAZY = {
     "LearnedValue": "seqguide.guidance.value.learned",
-    "ValueFitReport": "seqguide.guidance.value.model",
+    "ValueFitReport": "seqguide.guidance.value.fit",
     "ValueModel": "seqguide.guidance.value.model",
-    "fit_value_model": "seqguide.guidance.value.model",
+    "fit_value_model": "seqguide.guidance.value.fit",
+    "NoisedRewardDataset": "seqguide.guidance.value.model",
+    "evaluate_value_model": "seqguide.guidance.value.fit",
+    "regression_metrics": "seqguide.guidance.value.regression",
 }
 __getattr__ = lazy_exports(__name__, _LAZY)

@@ -1,6 +1,11 @@
 """Fitting SVDD-MC value models (Li et al. 2024, arXiv 2408.08252, §4): label unguided samples with the oracle,
-regress the reward on noised states, report held-out regression metrics. The model and its dataset are in
-:mod:`seqguide.guidance.value.model`, which re-exports everything here."""
+regress the reward on noised states, report held-out regression metrics.
+
+The split, the training run and the held-out predictions are the fit shared with the noisy classifier
+(:func:`seqguide.guidance.noisy_states.fit_on_labels`); here are the value model's own parts: labels from the
+oracle or given rewards, invalid designs dropped, reward standardisation, regression metrics. The model is in
+:mod:`seqguide.guidance.value.model`, the metrics in :mod:`seqguide.guidance.value.regression`.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +16,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
 
-from seqguide.alphabet import Alphabet
-from seqguide.guidance.noisy_states import batch_loader, fit_noisy_state_model, split_indices
+from seqguide.guidance.noisy_states import check_fit_arguments, encode_clean, fit_on_labels, predict_dataset
 from seqguide.guidance.value.model import NoisedRewardDataset, ValueModel
-from seqguide.metrics.samples import spearman
+from seqguide.guidance.value.regression import regression_metrics
 from seqguide.models.backbones import Backbone
 from seqguide.models.devices import model_device
 
-__all__ = ["ValueFitReport", "evaluate_value_model", "fit_value_model", "regression_metrics"]
+__all__ = ["ValueFitReport", "evaluate_value_model", "fit_value_model"]
 
 log = logging.getLogger("seqguide.guidance.value.model")
 
@@ -71,16 +74,6 @@ class ValueFitReport:
                 f"{self.seconds:.1f}s")
 
 
-def regression_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    """MSE, R^2 (against the target variance) and Spearman rank correlation of two ``(N,)`` arrays."""
-    pred = np.asarray(pred, dtype=np.float64)
-    target = np.asarray(target, dtype=np.float64)
-    mse = float(np.mean((pred - target) ** 2)) if pred.size else float("nan")
-    var = float(np.var(target)) if target.size else float("nan")
-    r2 = 1.0 - mse / var if var > 0 else float("nan")
-    return {"mse": mse, "r2": r2, "spearman": spearman(pred, target)}
-
-
 def _scalarize(values: np.ndarray, weights: Sequence[float] | None, name: str) -> np.ndarray:
     if values.ndim == 2:
         if values.shape[1] == 1:
@@ -98,7 +91,6 @@ def _labelled_data(
     progress: bool,
 ) -> tuple[torch.Tensor, np.ndarray, str, int]:
     """Clean tokens ``(N, L)`` and rewards ``(N,)`` (NaN where invalid), the source, and oracle calls spent."""
-    alphabet: Alphabet = model.alphabet
     if sequences is None:
         if rewards is not None:
             raise ValueError("rewards= was given without sequences=; pass the sequences they label")
@@ -115,16 +107,8 @@ def _labelled_data(
         seqs = list(out.sequences)
         source = "sampled"
     else:
-        if isinstance(sequences, torch.Tensor):
-            tokens = sequences.long().cpu()
-            if tokens.dim() != 2 or tokens.shape[1] != model.length:
-                raise ValueError(f"sequences tensor must be (N, {model.length}) token ids, got {tuple(tokens.shape)}")
-            seqs = alphabet.decode(tokens)
-        else:
-            seqs = list(sequences)
-            if not seqs:
-                raise ValueError("sequences= is empty")
-            tokens = alphabet.encode(seqs, length=model.length)
+        tokens, given = encode_clean(model, sequences, name="sequences=")
+        seqs = given if given is not None else model.alphabet.decode(tokens)
         source = "given"
     calls = 0
     if sequences is not None and rewards is not None:
@@ -212,16 +196,7 @@ def fit_value_model(
         ValueError: when no labels can be formed (no oracle and no rewards, mismatched lengths, too few
             valid designs) or an argument is out of range.
     """
-    if max_steps < 1:
-        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    for attr in ("alphabet", "length", "schedule"):
-        if not hasattr(model, attr):
-            raise TypeError(f"model must be a masked diffusion process with .{attr} (e.g. MaskedDiffusion), got "
-                            f"{type(model).__name__}")
+    check_fit_arguments(model, max_steps=max_steps, val_fraction=val_fraction, batch_size=batch_size)
     started = time.perf_counter()
     device = model_device(model)
     if maximize is None:
@@ -239,42 +214,37 @@ def fit_value_model(
     keep = torch.from_numpy(np.flatnonzero(ok))
     tokens = tokens[keep].cpu()
     r_t = torch.from_numpy(r[ok])
-    N = tokens.shape[0]
-    train_idx, val_idx = split_indices(N, val_fraction, seed)
-    n_val = int(val_idx.numel())
-    r_train = r_t[train_idx]
-    mean = float(r_train.mean())
-    std = float(r_train.std()) if train_idx.numel() > 1 else 0.0
-    if not std > 1e-12:
-        std = 1.0  # constant rewards: nothing to standardise
-    L.seed_everything(seed, verbose=False)
-    vm = ValueModel(model.alphabet, model.length, backbone=backbone, schedule=model.schedule.name, pooling=pooling,
-                    loss=loss, lr=lr, weight_decay=weight_decay, reward_mean=mean, reward_std=std,
-                    maximize=bool(maximize), oracle_name=getattr(oracle, "name", None),
-                    weights=None if weights is None else list(weights))
-    train_ds = NoisedRewardDataset(tokens[train_idx], r_train, vm.schedule, vm.mask_id, seed=seed)
-    val_ds = NoisedRewardDataset(tokens[val_idx], r_t[val_idx], vm.schedule, vm.mask_id, seed=seed + 1, fixed=True,
-                                 repeats=val_repeats) if n_val else None
-    best, steps, checkpoint = fit_noisy_state_model(
-        vm, train_ds, val_ds, monitor="val/mse", out_dir=out_dir, max_steps=max_steps, batch_size=batch_size,
-        val_check_interval=val_check_interval, progress=progress, accelerator=accelerator, seed=seed)
-    best = best.to(device).eval()
-    metrics = {"mse": float("nan"), "r2": float("nan"), "spearman": float("nan")}
-    if val_ds is not None:
-        metrics = evaluate_value_model(best, val_ds)
+
+    def build(train_idx: torch.Tensor) -> ValueModel:
+        mean, std = _reward_stats(r_t[train_idx])
+        return ValueModel(model.alphabet, model.length, backbone=backbone, schedule=model.schedule.name,
+                          pooling=pooling, loss=loss, lr=lr, weight_decay=weight_decay, reward_mean=mean,
+                          reward_std=std if std > 1e-12 else 1.0,  # constant rewards: nothing to standardise
+                          maximize=bool(maximize), oracle_name=getattr(oracle, "name", None),
+                          weights=None if weights is None else list(weights))
+
+    fit = fit_on_labels(build, tokens, r_t, key="reward", device=device, monitor="val/mse", seed=seed,
+                        val_fraction=val_fraction, val_repeats=val_repeats, out_dir=out_dir, max_steps=max_steps,
+                        batch_size=batch_size, val_check_interval=val_check_interval, progress=progress,
+                        accelerator=accelerator)
+    metrics = fit.held_out(evaluate_value_model, ("mse", "r2", "spearman"))
+    mean, std = _reward_stats(r_t[fit.train_idx])
+    best = fit.model
     best.fit_report = ValueFitReport(
-        source=source, n_labelled=len(r), n_invalid=n_invalid, n_train=int(train_idx.numel()), n_val=n_val,
-        reward_mean=mean, reward_std=float(r_train.std()) if train_idx.numel() > 1 else 0.0,
-        val_mse=metrics["mse"], val_r2=metrics["r2"], val_spearman=metrics["spearman"], oracle_calls=calls,
-        steps=steps, seconds=time.perf_counter() - started, checkpoint=checkpoint)
+        source=source, n_labelled=len(r), n_invalid=n_invalid, n_train=int(fit.train_idx.numel()),
+        n_val=int(fit.val_idx.numel()), reward_mean=mean, reward_std=std, val_mse=metrics["mse"],
+        val_r2=metrics["r2"], val_spearman=metrics["spearman"], oracle_calls=calls, steps=fit.steps,
+        seconds=time.perf_counter() - started, checkpoint=fit.checkpoint)
     log.info(best.fit_report.summary())
     return best
 
 
+def _reward_stats(rewards: torch.Tensor) -> tuple[float, float]:
+    """Mean and standard deviation of training rewards (the deviation is 0 for a single one)."""
+    return float(rewards.mean()), float(rewards.std()) if rewards.numel() > 1 else 0.0
+
+
 def evaluate_value_model(model: ValueModel, data: NoisedRewardDataset, batch_size: int = 1024) -> dict[str, float]:
     """MSE, R^2 and Spearman of ``model`` on a (fixed-noise) :class:`NoisedRewardDataset`."""
-    preds, targets = [], []
-    for batch in batch_loader(data, batch_size, shuffle=False, seed=0):
-        preds.append(model.predict(batch["x_t"], batch["t"].to(model.device)).double().cpu())
-        targets.append(batch["reward"].double())
-    return regression_metrics(torch.cat(preds).numpy(), torch.cat(targets).numpy())
+    pred, target = predict_dataset(model, data, batch_size)
+    return regression_metrics(pred.numpy(), target.double().numpy())

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from seqguide.guidance.value.functions import ValueFunction
+from seqguide.guidance.value.model import ValueModel
 from seqguide.sampling.rows import unique_rows
 
 if TYPE_CHECKING:
-    from seqguide.guidance.value.model import ValueModel
     from seqguide.sampling.guider_context import GuiderContext
 
 __all__ = ["LearnedValue"]
@@ -50,8 +50,6 @@ class LearnedValue(ValueFunction):
 
     def __init__(self, model: ValueModel | str | Path, oracle: Any = None, *, weights: Sequence[float] | None = None,
                  batch_size: int = 8192, oracle_on: str = "clean") -> None:
-        from seqguide.guidance.value.model import ValueModel
-
         if isinstance(model, (str, Path)):
             model = ValueModel.load(model)
         if not isinstance(model, ValueModel):

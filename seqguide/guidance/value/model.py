@@ -18,9 +18,10 @@ The MSE minimiser is ``E[r(x_0) | x_t, t]``, the alpha -> infinity limit of the 
 quantity SVDD-MC's regression targets. At sampling time :class:`LearnedValue` scores candidate states
 with the network (one batched call per step, no denoiser look-ahead) and uses the oracle's exact reward
 for fully clean states when an oracle is given, so the last selection and ``Samples.scores`` use the
-true reward (:mod:`seqguide.guidance.value.learned`). The network base, the noised dataset and the training
-run are shared with the noisy classifier of discrete classifier guidance (:mod:`seqguide.guidance.noisy_states`);
-a :class:`ValueModel` also serves that guidance as a regressor (``log_potential``).
+true reward (:mod:`seqguide.guidance.value.learned`); :func:`~seqguide.guidance.value.fit.fit_value_model` runs
+steps 1-3 (:mod:`seqguide.guidance.value.fit`). The network base, the noised dataset and the training run are shared
+with the noisy classifier of discrete classifier guidance (:mod:`seqguide.guidance.noisy_states`); a
+:class:`ValueModel` also serves that guidance as a regressor (``log_potential``).
 
 Example:
     >>> from seqguide.guidance import SVDD, LearnedValue, fit_value_model
@@ -38,23 +39,12 @@ import torch
 import torch.nn.functional as F
 
 from seqguide.alphabet import Alphabet
-from seqguide.guidance.noisy_states import (
-    NoisedStateDataset,
-    NoisyStateModel,
-)
-from seqguide.guidance.value.learned import LearnedValue
+from seqguide.guidance.noisy_states import NoisedStateDataset, NoisyStateModel
+from seqguide.guidance.value.regression import regression_metrics
 from seqguide.models.backbones import Backbone
 from seqguide.models.schedules import NoiseSchedule
 
-__all__ = [
-    "LearnedValue",
-    "NoisedRewardDataset",
-    "ValueFitReport",
-    "ValueModel",
-    "evaluate_value_model",
-    "fit_value_model",
-    "regression_metrics",
-]
+__all__ = ["NoisedRewardDataset", "ValueModel"]
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +118,6 @@ class ValueModel(NoisyStateModel):
         self.save_hyperparameters(ignore=["backbone", "alphabet"])
         self._plain_hparams()
         self.hparams["weights"] = None if weights is None else [float(w) for w in weights]
-        self._val_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     # ------------------------------------------------------------------ network
     def _standardized(self, tokens: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
@@ -146,11 +135,6 @@ class ValueModel(NoisyStateModel):
             ``(B,)`` float32 values.
         """
         return self._standardized(tokens, t) * self.hparams.reward_std + self.hparams.reward_mean
-
-    @torch.no_grad()
-    def predict(self, tokens: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
-        """:meth:`forward` in eval mode without gradients, on the model's device: ``(B,)`` float32."""
-        return self._eval_call(self, tokens.to(self.device), t)
 
     def log_potential(self, tokens: torch.Tensor, t: torch.Tensor | float, target: int | None = None) -> torch.Tensor:
         """The value as a guidance log-potential, larger-is-better (a minimised objective is negated): ``(B,)``.
@@ -183,19 +167,12 @@ class ValueModel(NoisyStateModel):
                                       r.detach()))
         return loss
 
-    def on_validation_epoch_start(self) -> None:
-        self._val_outputs = []
-
-    def on_validation_epoch_end(self) -> None:
-        if not self._val_outputs:
-            return
-        pred = torch.cat([p for p, _ in self._val_outputs]).double().cpu()
-        target = torch.cat([r for _, r in self._val_outputs]).double().cpu()
-        metrics = regression_metrics(pred.numpy(), target.numpy())
+    def _log_validation(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        metrics = regression_metrics(pred.double().cpu().numpy(), target.double().cpu().numpy())
         self.log("val/mse", metrics["mse"], prog_bar=True)
         self.log("val/r2", metrics["r2"])
         self.log("val/spearman", metrics["spearman"], prog_bar=True)
-        self._val_outputs = []
+
 
 # ---------------------------------------------------------------------------------- data
 class NoisedRewardDataset(NoisedStateDataset):
@@ -223,11 +200,3 @@ class NoisedRewardDataset(NoisedStateDataset):
     def rewards(self) -> torch.Tensor:
         return self.targets
 
-
-# Fitting lives in value_fit.py (imported last: it builds on the classes above).
-from seqguide.guidance.value.fit import (  # noqa: E402
-    ValueFitReport,
-    evaluate_value_model,
-    fit_value_model,
-    regression_metrics,
-)

@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from oracles import get_oracle
-    from seqguide.guidance.value.model import fit_value_model
+    from seqguide.guidance.value.fit import fit_value_model
     from seqguide.models import ConvDenoiser, MaskedDiffusion, TransformerDenoiser
 
     try:
