@@ -6,9 +6,10 @@
 * :mod:`~seqguide.design.store`: the SQLite (WAL) store of runs, rounds, designs and the oracle-call ledger.
 * :mod:`~seqguide.design.lock`: one writer per run directory (:class:`RunLock`).
 * :mod:`~seqguide.design.interrupts`: SIGTERM / Ctrl-C stop at the next item boundary (:class:`GracefulStop`).
-* :mod:`~seqguide.design.loop`: :class:`DesignLoop` (propose, evaluate, step, best, history).
+* :mod:`~seqguide.design.loop`: :class:`DesignLoop` (propose, evaluate, step, best, history) and the hooks of
+  its :class:`LoopObserver`.
 * :mod:`~seqguide.design.loop_types`: what the loop passes around (:class:`LoopState`, :class:`GuidancePlan`,
-  :class:`Proposal`, :class:`LoopObserver`, :func:`derive_seed`).
+  :class:`Proposal`, :func:`derive_seed`).
 * :mod:`~seqguide.design.feasibility`: :class:`~seqguide.design.feasibility.PairFeasibility` (a learned filter).
 * :mod:`~seqguide.design.anchoring`: :class:`EliteInfill` (proposals anchored on the best designs so far).
 * :mod:`~seqguide.design.campaign`: :class:`Campaign` (a YAML campaign end to end, with resume).
@@ -26,7 +27,8 @@ from seqguide.design.campaign import Campaign, CampaignError, CampaignResult
 from seqguide.design.config_io import ConfigError, LoadedCampaign, load_campaign
 from seqguide.design.interrupts import GracefulStop, Interrupted
 from seqguide.design.lock import LockError, RunLock
-from seqguide.design.loop import DesignLoop, GuidancePlan, LoopObserver, LoopState, Proposal, derive_seed
+from seqguide.design.loop import DesignLoop, LoopObserver
+from seqguide.design.loop_types import GuidancePlan, LoopState, Proposal, derive_seed
 from seqguide.design.objective import Component, Evaluation, Objective, build_objective
 from seqguide.design.report import Report, load_run, write_report
 from seqguide.design.schema import CampaignConfig

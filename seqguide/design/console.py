@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from seqguide.design.loop import DesignLoop, LoopObserver, Proposal
+from seqguide.design.loop import DesignLoop, LoopObserver
+from seqguide.design.loop_types import Proposal
 from seqguide.design.store import DesignRecord, RoundRecord
 
 __all__ = ["ConsoleObserver", "make_console", "print_top"]

@@ -41,7 +41,6 @@ from seqguide.design.interrupts import GracefulStop
 from seqguide.design.loop_types import (
     GuidanceFactory,
     GuidancePlan,
-    LoopObserver,
     LoopState,
     Proposal,
     Purpose,
@@ -66,6 +65,22 @@ __all__ = [
 
 def _identity(s: str) -> str:
     return s
+
+
+class LoopObserver:
+    """Hooks a user interface can implement (every method is a no-op by default)."""
+
+    def round_started(self, loop: DesignLoop, round: int) -> None:
+        """A round begins (before its value model is fitted)."""
+
+    def proposed(self, loop: DesignLoop, proposal: Proposal, to_score: int) -> None:
+        """The candidate list is ready; ``to_score`` of them still need scoring."""
+
+    def batch_scored(self, loop: DesignLoop, records: list[DesignRecord]) -> None:
+        """Designs were scored and committed (a part of a batch, as the oracle returned it)."""
+
+    def round_finished(self, loop: DesignLoop, record: RoundRecord) -> None:
+        """A round is complete."""
 
 
 class DesignLoop:
