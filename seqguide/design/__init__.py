@@ -4,6 +4,7 @@
 * :mod:`~seqguide.design.config_io`: YAML, ``quick:``, ``key=value`` overrides, interpolation, error messages.
 * :mod:`~seqguide.design.objective`: weighted oracle components with hard constraints.
 * :mod:`~seqguide.design.store`: the SQLite (WAL) store of runs, rounds, designs and the oracle-call ledger.
+* :mod:`~seqguide.design.store_records`: what the store reads and writes (:class:`DesignRecord`, :class:`RoundRecord`).
 * :mod:`~seqguide.design.lock`: one writer per run directory (:class:`RunLock`).
 * :mod:`~seqguide.design.interrupts`: SIGTERM / Ctrl-C stop at the next item boundary (:class:`GracefulStop`).
 * :mod:`~seqguide.design.loop`: :class:`DesignLoop` (propose, evaluate, step, best, history) and the hooks of
@@ -32,7 +33,8 @@ from seqguide.design.loop_types import GuidancePlan, LoopState, Proposal, derive
 from seqguide.design.objective import Component, Evaluation, Objective, build_objective
 from seqguide.design.report import Report, load_run, write_report
 from seqguide.design.schema import CampaignConfig
-from seqguide.design.store import DesignRecord, DesignStore, RoundRecord, StoreError
+from seqguide.design.store import DesignStore, StoreError
+from seqguide.design.store_records import DesignRecord, RoundRecord
 
 __all__ = [
     "Campaign",

@@ -47,7 +47,8 @@ from seqguide.design.loop_types import (
     derive_seed,
 )
 from seqguide.design.objective import Evaluation, Objective
-from seqguide.design.store import DesignRecord, DesignStore, RoundRecord, utc_now
+from seqguide.design.store import DesignStore
+from seqguide.design.store_records import DesignRecord, RoundRecord, utc_now
 from seqguide.guidance.base import Guider
 from seqguide.metrics.samples import spearman
 from seqguide.sampling import sample

@@ -35,7 +35,8 @@ import numpy as np
 
 from seqguide.alphabet import Alphabet
 from seqguide.design.lock import lock_holder
-from seqguide.design.store import DesignRecord, DesignStore, RoundRecord
+from seqguide.design.store import DesignStore
+from seqguide.design.store_records import DesignRecord, RoundRecord
 
 __all__ = [
     "Report",
