@@ -11,6 +11,8 @@
   its :class:`LoopObserver`.
 * :mod:`~seqguide.design.loop_types`: what the loop passes around (:class:`LoopState`, :class:`GuidancePlan`,
   :class:`Proposal`, :func:`derive_seed`).
+* :mod:`~seqguide.design.candidates` and :mod:`~seqguide.design.round_memory`: how the loop fills a round's
+  candidate list, and what it remembers of the finished rounds (their keys, elites, feasibility filter).
 * :mod:`~seqguide.design.feasibility`: :class:`~seqguide.design.feasibility.PairFeasibility` (a learned filter).
 * :mod:`~seqguide.design.anchoring`: :class:`EliteInfill` (proposals anchored on the best designs so far).
 * :mod:`~seqguide.design.campaign`: :class:`Campaign` (a YAML campaign end to end, with resume).
