@@ -16,7 +16,8 @@
 * :mod:`~seqguide.design.feasibility`: :class:`~seqguide.design.feasibility.PairFeasibility` (a learned filter).
 * :mod:`~seqguide.design.anchoring`: :class:`EliteInfill` (proposals anchored on the best designs so far).
 * :mod:`~seqguide.design.campaign`: :class:`Campaign` (a YAML campaign end to end, with resume).
-* :mod:`~seqguide.design.report`: tables and figures of a run.
+* :mod:`~seqguide.design.report`: tables and figures of a run (:mod:`~seqguide.design.run_data` reads it back;
+  :mod:`~seqguide.design.report_tables`, :mod:`~seqguide.design.report_plots`, :mod:`~seqguide.design.report_metrics`).
 * :mod:`~seqguide.design.cli`: ``seqguide design run|validate`` and ``seqguide report``.
 
 Example:
@@ -33,7 +34,8 @@ from seqguide.design.lock import LockError, RunLock
 from seqguide.design.loop import DesignLoop, LoopObserver
 from seqguide.design.loop_types import GuidancePlan, LoopState, Proposal, derive_seed
 from seqguide.design.objective import Component, Evaluation, Objective, build_objective
-from seqguide.design.report import Report, load_run, write_report
+from seqguide.design.report import Report, write_report
+from seqguide.design.run_data import load_run
 from seqguide.design.schema import CampaignConfig
 from seqguide.design.store import DesignStore, StoreError
 from seqguide.design.store_records import DesignRecord, RoundRecord
