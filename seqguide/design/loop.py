@@ -39,14 +39,7 @@ from seqguide.design.anchoring import EliteInfill
 from seqguide.design.candidates import CandidateList
 from seqguide.design.feasibility import PairFeasibility
 from seqguide.design.interrupts import GracefulStop
-from seqguide.design.loop_types import (
-    GuidanceFactory,
-    GuidancePlan,
-    LoopState,
-    Proposal,
-    Purpose,
-    derive_seed,
-)
+from seqguide.design.loop_types import GuidanceFactory, GuidancePlan, LoopState, Proposal, Purpose, derive_seed
 from seqguide.design.objective import Evaluation, Objective
 from seqguide.design.round_memory import RoundMemory
 from seqguide.design.store import DesignStore
@@ -216,6 +209,10 @@ class DesignLoop:
     def feasibility(self) -> PairFeasibility | None:
         """The pair-feasibility filter, fitted on the designs of the finished rounds read so far (None: off)."""
         return self._memory.feasibility
+
+    @feasibility.setter
+    def feasibility(self, value: PairFeasibility | None) -> None:
+        self._memory.feasibility = value
 
     @property
     def budget_used(self) -> int:
