@@ -4,15 +4,20 @@
 * :mod:`~seqguide.design.config_io`: YAML, ``quick:``, ``key=value`` overrides, interpolation, error messages.
 * :mod:`~seqguide.design.objective`: weighted oracle components with hard constraints.
 * :mod:`~seqguide.design.store`: the SQLite (WAL) store of runs, rounds, designs and the oracle-call ledger.
+* :mod:`~seqguide.design.store_records`: what the store reads and writes (:class:`DesignRecord`, :class:`RoundRecord`).
 * :mod:`~seqguide.design.lock`: one writer per run directory (:class:`RunLock`).
 * :mod:`~seqguide.design.interrupts`: SIGTERM / Ctrl-C stop at the next item boundary (:class:`GracefulStop`).
-* :mod:`~seqguide.design.loop`: :class:`DesignLoop` (propose, evaluate, step, best, history).
+* :mod:`~seqguide.design.loop`: :class:`DesignLoop` (propose, evaluate, step, best, history) and the hooks of
+  its :class:`LoopObserver`.
 * :mod:`~seqguide.design.loop_types`: what the loop passes around (:class:`LoopState`, :class:`GuidancePlan`,
-  :class:`Proposal`, :class:`LoopObserver`, :func:`derive_seed`).
+  :class:`Proposal`, :func:`derive_seed`).
+* :mod:`~seqguide.design.candidates` and :mod:`~seqguide.design.round_memory`: how the loop fills a round's
+  candidate list, and what it remembers of the finished rounds (their keys, elites, feasibility filter).
 * :mod:`~seqguide.design.feasibility`: :class:`~seqguide.design.feasibility.PairFeasibility` (a learned filter).
 * :mod:`~seqguide.design.anchoring`: :class:`EliteInfill` (proposals anchored on the best designs so far).
 * :mod:`~seqguide.design.campaign`: :class:`Campaign` (a YAML campaign end to end, with resume).
-* :mod:`~seqguide.design.report`: tables and figures of a run.
+* :mod:`~seqguide.design.report`: tables and figures of a run (:mod:`~seqguide.design.run_data` reads it back;
+  :mod:`~seqguide.design.report_tables`, :mod:`~seqguide.design.report_plots`, :mod:`~seqguide.design.report_metrics`).
 * :mod:`~seqguide.design.cli`: ``seqguide design run|validate`` and ``seqguide report``.
 
 Example:
@@ -26,11 +31,14 @@ from seqguide.design.campaign import Campaign, CampaignError, CampaignResult
 from seqguide.design.config_io import ConfigError, LoadedCampaign, load_campaign
 from seqguide.design.interrupts import GracefulStop, Interrupted
 from seqguide.design.lock import LockError, RunLock
-from seqguide.design.loop import DesignLoop, GuidancePlan, LoopObserver, LoopState, Proposal, derive_seed
+from seqguide.design.loop import DesignLoop, LoopObserver
+from seqguide.design.loop_types import GuidancePlan, LoopState, Proposal, derive_seed
 from seqguide.design.objective import Component, Evaluation, Objective, build_objective
-from seqguide.design.report import Report, load_run, write_report
+from seqguide.design.report import Report, write_report
+from seqguide.design.run_data import load_run
 from seqguide.design.schema import CampaignConfig
-from seqguide.design.store import DesignRecord, DesignStore, RoundRecord, StoreError
+from seqguide.design.store import DesignStore, StoreError
+from seqguide.design.store_records import DesignRecord, RoundRecord
 
 __all__ = [
     "Campaign",

@@ -9,8 +9,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from seqguide.design.loop import DesignLoop, LoopObserver, Proposal
-from seqguide.design.store import DesignRecord, RoundRecord
+from seqguide.design.loop import DesignLoop, LoopObserver
+from seqguide.design.loop_types import Proposal
+from seqguide.design.store_records import DesignRecord, RoundRecord
 
 __all__ = ["ConsoleObserver", "make_console", "print_top"]
 

@@ -35,20 +35,15 @@ import numpy as np
 import torch
 
 from oracles import Oracle
-from seqguide.design.anchoring import EliteInfill, ElitePool
+from seqguide.design.anchoring import EliteInfill
+from seqguide.design.candidates import CandidateList
 from seqguide.design.feasibility import PairFeasibility
 from seqguide.design.interrupts import GracefulStop
-from seqguide.design.loop_types import (
-    GuidanceFactory,
-    GuidancePlan,
-    LoopObserver,
-    LoopState,
-    Proposal,
-    Purpose,
-    derive_seed,
-)
+from seqguide.design.loop_types import GuidanceFactory, GuidancePlan, LoopState, Proposal, Purpose, derive_seed
 from seqguide.design.objective import Evaluation, Objective
-from seqguide.design.store import DesignRecord, DesignStore, RoundRecord, utc_now
+from seqguide.design.round_memory import RoundMemory
+from seqguide.design.store import DesignStore
+from seqguide.design.store_records import DesignRecord, RoundRecord, utc_now
 from seqguide.guidance.base import Guider
 from seqguide.metrics.samples import spearman
 from seqguide.sampling import sample
@@ -66,6 +61,22 @@ __all__ = [
 
 def _identity(s: str) -> str:
     return s
+
+
+class LoopObserver:
+    """Hooks a user interface can implement (every method is a no-op by default)."""
+
+    def round_started(self, loop: DesignLoop, round: int) -> None:
+        """A round begins (before its value model is fitted)."""
+
+    def proposed(self, loop: DesignLoop, proposal: Proposal, to_score: int) -> None:
+        """The candidate list is ready; ``to_score`` of them still need scoring."""
+
+    def batch_scored(self, loop: DesignLoop, records: list[DesignRecord]) -> None:
+        """Designs were scored and committed (a part of a batch, as the oracle returned it)."""
+
+    def round_finished(self, loop: DesignLoop, record: RoundRecord) -> None:
+        """A round is complete."""
 
 
 class DesignLoop:
@@ -153,8 +164,6 @@ class DesignLoop:
         self.stop = stop if stop is not None else GracefulStop()
         self.anchor = anchor
         self.charged_elsewhere = charged_elsewhere
-        self.feasibility = feasibility
-        self._reset_caches(refit=False)  # a filter passed in keeps what it already knows
         resumed = run_id is not None
         if run_id is None:
             if alphabet is None and hasattr(model, "alphabet"):
@@ -166,6 +175,8 @@ class DesignLoop:
         else:
             self.store.get_run(run_id)  # raises for an unknown id
         self.run_id = run_id
+        self._memory = RoundMemory(self.store, run_id, anchor=anchor, maximize=self.objective.maximize,
+                                   feasibility=feasibility)
         self.session_id = self.store.start_session(run_id, argv=argv, resumed=resumed)
         self.round = self._next_round()
 
@@ -193,6 +204,15 @@ class DesignLoop:
         if open_rounds:
             return min(open_rounds)
         return max((r.round for r in rounds), default=-1) + 1
+
+    @property
+    def feasibility(self) -> PairFeasibility | None:
+        """The pair-feasibility filter, fitted on the designs of the finished rounds read so far (None: off)."""
+        return self._memory.feasibility
+
+    @feasibility.setter
+    def feasibility(self, value: PairFeasibility | None) -> None:
+        self._memory.feasibility = value
 
     @property
     def budget_used(self) -> int:
@@ -256,17 +276,14 @@ class DesignLoop:
         """
         r = self.round if round is None else round
         plan = self.plan(r) if plan is None else plan
-        seen = self._keys_before(r)
-        out: list[str] = []
-        seeds: list[int] = []
-        draws: list[int] = []
-        taken: set[str] = set()
-        sampled = duplicates = calls = accepted = 0
+        calls = 0
         nfe = seconds = 0.0
         guidance = "unguided"
         parents = self._parents(r)
         feasible = self._fit_feasibility(r)
-        filtered = 0
+        found = CandidateList(self.candidates, self._keys_before(r), self.key, self.objective.precheck,
+                              None if feasible is None else
+                              lambda xs: feasible.allowed([self.model.alphabet.tokenize(s) for s in xs]))
         metered = int(self.charged_elsewhere()) if self.charged_elsewhere is not None else 0
         draw = 0
         for draw in range(self.max_draws):
@@ -287,42 +304,21 @@ class DesignLoop:
             calls += int(trace.get("oracle_calls", 0))
             if trace.get("guidance"):
                 guidance = "; ".join(trace["guidance"])
-            fresh: list[str] = []
-            for s in samples.sequences:
-                sampled += 1
-                k = self.key(s)
-                if k in seen or k in taken:
-                    duplicates += 1
-                    continue
-                taken.add(k)
-                fresh.append(s)
-            if feasible is not None and fresh:
-                keep = feasible.allowed([self.model.alphabet.tokenize(s) for s in fresh])
-                filtered += len(fresh) - sum(keep)
-                fresh = [s for s, ok in zip(fresh, keep) if ok]
-            # Designs that fail the free checks (validation, hard constraints) are kept in the list (they are
-            # stored as rejected, uncharged) but do not count towards the round's quota.
-            for s, reason in zip(fresh, self.objective.precheck(fresh)):
-                if accepted >= self.candidates:
-                    break
-                out.append(s)
-                seeds.append(seed)
-                draws.append(draw)
-                accepted += reason is None
-            if accepted >= self.candidates:
+            found.add_draw(samples.sequences, seed, draw)
+            if found.full:
                 break
         if parents is not None:
             a = self.anchor
-            restarts = f", restart {self._pool.restarts}" if self._pool.restarts else ""
+            restarts = f", restart {self._memory.pool.restarts}" if self._memory.pool.restarts else ""
             guidance = (f"{guidance} [elite infill: {parents.shape[0]} elites, {a.edits[0]}-{a.edits[1]} edits, "
                         f"window {a.window:g}, crossover {a.crossover:g}{restarts}]")
         if feasible is not None:
-            guidance = f"{guidance} [pair feasibility: {len(feasible.banned)} banned pairs, {filtered} dropped]"
+            guidance = f"{guidance} [pair feasibility: {len(feasible.banned)} banned pairs, {found.filtered} dropped]"
         if plan.value_state:
             guidance = f"{guidance} [{plan.value_source}: {plan.value_state}]"
         charged = int(self.charged_elsewhere()) - metered if self.charged_elsewhere is not None else 0
-        return Proposal(r, out, seeds, draws, sampled, duplicates, draw + 1, guidance, plan, nfe, calls, seconds,
-                        utc_now(), charged)
+        return Proposal(r, found.sequences, found.seeds, found.draws, found.sampled, found.duplicates, draw + 1,
+                        guidance, plan, nfe, calls, seconds, utc_now(), charged)
 
     def _held_out_spearman(self, plan: GuidancePlan, round: int) -> float | None:
         """Spearman rho of ``plan.predict`` against the objective on the round's valid designs (None: no
@@ -335,42 +331,22 @@ class DesignLoop:
         rho = spearman(plan.predict([d.sequence for d in designs]), [float(d.objective) for d in designs])
         return rho if np.isfinite(rho) else None
 
-    def _reset_caches(self, *, refit: bool = True) -> None:
-        self._caught_up = 0  # rounds < this are folded into the caches below
-        self._keys: set[str] = set()  # keys of their designs
-        self._pool = None if self.anchor is None else ElitePool(self.anchor, maximize=self.objective.maximize)
-        if refit and self.feasibility is not None:
-            self.feasibility = PairFeasibility(self.feasibility.min_count, self.feasibility.min_feasible)
-
     def _catch_up(self, round: int) -> None:
-        """Fold the designs of rounds ``< round`` into the caches (their keys, the elite pool, the feasibility
-        filter), each finished round read once: one process writes a run, so earlier rounds do not change under
-        the loop. They are functions of the store's earlier rounds, so a resumed loop rebuilds the same ones."""
-        if round < self._caught_up:  # an earlier round again: start over
-            self._reset_caches()
-        tokenize = self.model.alphabet.tokenize if self.feasibility is not None else None
-        for k in range(self._caught_up, round):
-            designs = self.store.designs(self.run_id, round=k)
-            self._keys.update(d.key for d in designs)
-            if self._pool is not None:
-                self._pool.add_round(designs)
-            if tokenize is not None:
-                self.feasibility.update(feasible=[tokenize(d.sequence) for d in designs if d.valid],
-                                        infeasible=[tokenize(d.sequence) for d in designs
-                                                    if d.charged and not d.valid and not d.transient])
-        self._caught_up = max(self._caught_up, round)
+        """Fold the designs of rounds ``< round`` into the loop's :class:`RoundMemory` (each finished round read
+        once)."""
+        self._memory.catch_up(round, self.model.alphabet.tokenize if self.feasibility is not None else None)
 
     def _keys_before(self, round: int) -> set[str]:
         """Keys of the designs of rounds ``< round`` (a copy)."""
         self._catch_up(round)
-        return set(self._keys)
+        return set(self._memory.keys)
 
     def _parents(self, round: int) -> torch.Tensor | None:
         """Token ids of the elites of rounds ``< round`` (None: no anchor, or too few labels yet)."""
-        if self._pool is None:
+        if self._memory.pool is None:
             return None
         self._catch_up(round)
-        seqs = self._pool.parents()
+        seqs = self._memory.pool.parents()
         if seqs is None:
             return None
         device = getattr(self.model, "device", None)
@@ -415,8 +391,8 @@ class DesignLoop:
                 stored.add(k)
                 todo.append(s)
         first_idx = len(self.store.designs(self.run_id, round=r)) if proposal is None else 0
-        if r < self._caught_up:  # designs added to a round the caches hold: reread later
-            self._reset_caches()
+        if r < self._memory.upto:  # designs added to a round the memory holds: reread later
+            self._memory.reset()
         written: list[DesignRecord] = []
         pos = 0
         while pos < len(todo):

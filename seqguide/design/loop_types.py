@@ -1,21 +1,19 @@
-"""The data a design loop passes around: derived seeds, what a guidance factory sees and returns, a round's
-proposal, and the observer hooks of a user interface (used by :class:`seqguide.design.loop.DesignLoop`)."""
+"""The data a design loop passes around: derived seeds, what a guidance factory sees and returns, and a round's
+proposal (used by :class:`seqguide.design.loop.DesignLoop`; its observer hooks live next to it)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from seqguide.design.store import DesignRecord, DesignStore, RoundRecord
+from seqguide.design.store import DesignStore
+from seqguide.design.store_records import DesignRecord
 from seqguide.guidance.base import Guider
 
-if TYPE_CHECKING:
-    from seqguide.design.loop import DesignLoop
-
-__all__ = ["GuidanceFactory", "GuidancePlan", "LoopObserver", "LoopState", "Proposal", "Purpose", "derive_seed"]
+__all__ = ["GuidanceFactory", "GuidancePlan", "LoopState", "Proposal", "Purpose", "derive_seed"]
 
 
 class Purpose:
@@ -126,18 +124,3 @@ class Proposal:
     proposed_at: str
     guidance_charged: int = 0
 
-
-class LoopObserver:
-    """Hooks a user interface can implement (every method is a no-op by default)."""
-
-    def round_started(self, loop: DesignLoop, round: int) -> None:
-        """A round begins (before its value model is fitted)."""
-
-    def proposed(self, loop: DesignLoop, proposal: Proposal, to_score: int) -> None:
-        """The candidate list is ready; ``to_score`` of them still need scoring."""
-
-    def batch_scored(self, loop: DesignLoop, records: list[DesignRecord]) -> None:
-        """Designs were scored and committed (a part of a batch, as the oracle returned it)."""
-
-    def round_finished(self, loop: DesignLoop, record: RoundRecord) -> None:
-        """A round is complete."""

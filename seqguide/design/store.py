@@ -1,5 +1,8 @@
 """The SQLite store of a design campaign (stdlib ``sqlite3``, WAL mode).
 
+The records it reads and writes (:class:`DesignRecord`, :class:`RoundRecord`) are in
+:mod:`seqguide.design.store_records`, its SQL schema, upgrades and error lines in :mod:`seqguide.design.store_schema`.
+
 Tables:
 
 * ``runs``: one row per campaign run: name, resolved config (JSON), seed, budget, alphabet and objective
@@ -35,18 +38,25 @@ read as they are otherwise.
 from __future__ import annotations
 
 import json
-import math
 import os
 import socket
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from seqguide.design.store_records import (
+    DesignRecord,
+    RoundRecord,
+    design_from_row,
+    finite_or_none,
+    round_from_row,
+    run_from_row,
+    to_json,
+    utc_now,
+)
 from seqguide.design.store_schema import (
     MIGRATIONS,
     SCHEMA_SQL,
@@ -57,97 +67,6 @@ from seqguide.design.store_schema import (
 )
 
 __all__ = ["SCHEMA_VERSION", "DesignRecord", "DesignStore", "RoundRecord", "StoreError", "utc_now"]
-
-def utc_now() -> str:
-    """The current UTC time as an ISO-8601 string (seconds resolution)."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _finite(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(float(x)) else float(x)
-
-
-@dataclass
-class DesignRecord:
-    """One scored design (a row of ``designs``).
-
-    Attributes:
-        sequence: The design.
-        round: The round that proposed it.
-        key: Its identity for deduplication (default: the sequence; e.g. the canonical SMILES of a molecule).
-        idx: Its position in that round's candidate list.
-        objective: The combined objective (None if invalid).
-        valid: Whether the objective could score it.
-        reason: Why not, when invalid.
-        charged: Whether it was charged to the budget (reached the objective's oracles).
-        transient: Whether the failure may not repeat (timeout, crashed tool).
-        components: Each component's value (None where not computed).
-        guidance: The guidance stack that proposed it.
-        model: Model provenance (checkpoint and hash).
-        sample_seed: Seed of the sampler draw that produced it.
-        draw: Index of that draw within the round.
-        session: The session (process) that scored it.
-        proposed_at: When the candidate list was made.
-        scored_at: When it was scored (set by the store if empty).
-        id: Row id (set by the store).
-    """
-
-    sequence: str
-    round: int
-    idx: int
-    objective: float | None
-    valid: bool
-    reason: str | None = None
-    charged: bool = True
-    transient: bool = False
-    components: dict[str, float | None] = field(default_factory=dict)
-    guidance: str | None = None
-    model: str | None = None
-    sample_seed: int | None = None
-    draw: int | None = None
-    session: int | None = None
-    proposed_at: str | None = None
-    scored_at: str = ""
-    key: str = ""
-    id: int | None = None
-
-    def __post_init__(self) -> None:
-        if not self.key:
-            self.key = self.sequence
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data (for tables and JSON)."""
-        return asdict(self)
-
-
-@dataclass
-class RoundRecord:
-    """One row of ``rounds`` (see the module docstring)."""
-
-    round: int
-    seed: int
-    status: str
-    value_source: str | None = None
-    value_state: str | None = None
-    n_sampled: int = 0
-    n_duplicates: int = 0
-    n_candidates: int = 0
-    n_scored: int = 0
-    n_valid: int = 0
-    n_charged: int = 0
-    draws: int = 0
-    guidance_oracle_calls: int = 0
-    guidance_charged: int = 0
-    value_spearman: float | None = None
-    nfe: float = 0.0
-    sample_seconds: float = 0.0
-    score_seconds: float = 0.0
-    fit_seconds: float = 0.0
-    wall_seconds: float = 0.0
-    best: float | None = None
-    started_at: str = ""
-    ended_at: str | None = None
-
 
 _ROUND_FIELDS = [f for f in RoundRecord.__dataclass_fields__ if f not in ("round", "seed", "status", "started_at")]
 
@@ -293,21 +212,21 @@ class DesignStore:
             cur = c.execute(
                 "INSERT INTO runs (name, config, seed, budget, alphabet, objective, model, code_version, git_commit, "
                 "status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
-                [name, json.dumps(config, sort_keys=True), seed, budget, _json(alphabet), _json(objective),
-                 _json(model), code_version, git_commit, utc_now()])
+                [name, json.dumps(config, sort_keys=True), seed, budget, to_json(alphabet), to_json(objective),
+                 to_json(model), code_version, git_commit, utc_now()])
             return int(cur.lastrowid)
 
     def latest_run(self) -> dict[str, Any] | None:
         """The most recent run as a dict (JSON columns decoded), or None if the store has none."""
         row = self._q("SELECT * FROM runs ORDER BY id DESC LIMIT 1").fetchone()
-        return None if row is None else _run_dict(row)
+        return None if row is None else run_from_row(row)
 
     def get_run(self, run_id: int) -> dict[str, Any]:
         """One run as a dict (JSON columns decoded)."""
         row = self._q("SELECT * FROM runs WHERE id = ?", [run_id]).fetchone()
         if row is None:
             raise KeyError(f"no run {run_id} in {self.path or 'the in-memory store'}")
-        return _run_dict(row)
+        return run_from_row(row)
 
     def update_run(self, run_id: int, **fields: Any) -> None:
         """Set columns of a run (``status``, ``ended_at``, ``model``, ``budget``, ``config``, ...)."""
@@ -372,12 +291,12 @@ class DesignStore:
         row = self._q("SELECT * FROM rounds WHERE run_id = ? AND round = ?", [run_id, round]).fetchone()
         if row is None:
             raise KeyError(f"run {run_id} has no round {round}")
-        return _round(row)
+        return round_from_row(row)
 
     def rounds(self, run_id: int) -> list[RoundRecord]:
         """Every round row of a run, in order."""
         rows = self._q("SELECT * FROM rounds WHERE run_id = ? ORDER BY round", [run_id]).fetchall()
-        return [_round(r) for r in rows]
+        return [round_from_row(r) for r in rows]
 
     # --------------------------------------------------------------------------------- designs
     def add_designs(self, run_id: int, records: Iterable[DesignRecord], *, score_seconds: float = 0.0) -> int:
@@ -405,9 +324,9 @@ class DesignStore:
                     "INSERT INTO designs (run_id, session, round, idx, sequence, key, objective, valid, reason, "
                     "charged, transient, components, guidance, model, sample_seed, draw, proposed_at, scored_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [run_id, r.session, r.round, r.idx, r.sequence, r.key, _finite(r.objective), int(r.valid), r.reason,
-                     int(r.charged), int(r.transient),
-                     json.dumps({k: _finite(v) for k, v in r.components.items()}), r.guidance, r.model,
+                    [run_id, r.session, r.round, r.idx, r.sequence, r.key, finite_or_none(r.objective), int(r.valid),
+                     r.reason, int(r.charged), int(r.transient),
+                     json.dumps({k: finite_or_none(v) for k, v in r.components.items()}), r.guidance, r.model,
                      r.sample_seed, r.draw, r.proposed_at, r.scored_at])
                 r.id = int(cur.lastrowid)
                 if r.charged:
@@ -471,7 +390,7 @@ class DesignStore:
         if valid_only:
             sql += " AND valid = 1"
         rows = self._q(sql + " ORDER BY round, idx", args).fetchall()
-        return [_design(r) for r in rows]
+        return [design_from_row(r) for r in rows]
 
     def sequences(self, run_id: int, *, before_round: int | None = None) -> set[str]:
         """The set of stored sequences (optionally only those of rounds before ``before_round``)."""
@@ -495,7 +414,7 @@ class DesignStore:
         order = "DESC" if maximize else "ASC"
         rows = self._q(f"SELECT * FROM designs WHERE run_id = ? AND valid = 1 ORDER BY objective {order}, round, "
                        "idx LIMIT ?", [run_id, int(k)]).fetchall()
-        return [_design(r) for r in rows]
+        return [design_from_row(r) for r in rows]
 
     def budget_used(self, run_id: int) -> int:
         """Real objective calls so far: the ledger's rows (each charged design once, plus every call whose result
@@ -520,30 +439,3 @@ class DesignStore:
         """Stored designs of a run."""
         return int(self._q("SELECT COUNT(*) FROM designs WHERE run_id = ?", [run_id]).fetchone()[0])
 
-
-def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True)
-
-
-def _run_dict(row: sqlite3.Row) -> dict[str, Any]:
-    out = dict(row)
-    for key in ("config", "alphabet", "objective", "model"):
-        if out.get(key) is not None:
-            out[key] = json.loads(out[key])
-    return out
-
-
-def _round(row: sqlite3.Row) -> RoundRecord:
-    data = dict(row)
-    data.pop("run_id", None)
-    return RoundRecord(**data)
-
-
-def _design(row: sqlite3.Row) -> DesignRecord:
-    data = dict(row)
-    data.pop("run_id", None)
-    data["valid"] = bool(data["valid"])
-    data["charged"] = bool(data["charged"])
-    data["transient"] = bool(data["transient"])
-    data["components"] = json.loads(data["components"])
-    return DesignRecord(**data)

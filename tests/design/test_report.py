@@ -9,7 +9,7 @@ from seqguide.alphabet import Alphabet
 from seqguide.design import DesignRecord, DesignStore, write_report
 from seqguide.design.cli import report_main
 from seqguide.design.keys import selfies_key
-from seqguide.design.report import hamming_diversity, pareto_mask, tanimoto_diversity
+from seqguide.design.report_metrics import hamming_diversity, pareto_mask, tanimoto_diversity
 
 MOLECULES = ["[C][C][O]", "[C][C][C][O]", "[C][=C][C][=C][C][=C][Ring1][=Branch1]", "[C][C][=Branch1][C][=O][O]",
              "[N][C][C][O]", "[C][C][N]"]
