@@ -241,15 +241,23 @@ def test_every_import_path_in_readme_docs_and_configs_resolves():
 def test_the_project_itself_uses_no_moved_path():
     from seqguide.moved import MOVED
 
+    # Imports, and strings (docstrings, importlib paths, class paths); a comment may name an old path.
+    pattern = re.compile(r"(?<![\w.])(" + "|".join(re.escape(old) for old in MOVED) + r")(?!\w)")
     uses = []
     files = [p for d in (*PACKAGES, "tests", "scripts") for p in sorted((ROOT / d).rglob("*.py"))]
     for path in files:
         if path.name == "moved.py" or path == Path(__file__).resolve():
             continue
-        text = path.read_text()
-        for old in MOVED:
-            if re.search(rf"(?<![\w.]){re.escape(old)}(?!\w)", text):
-                uses.append(f"{path.relative_to(ROOT)}: {old}")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                texts = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                texts = [node.module or ""]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                texts = [node.value]
+            else:
+                continue
+            uses += [f"{path.relative_to(ROOT)}:{node.lineno}: {m}" for s in texts for m in pattern.findall(s)]
     assert not uses, "old module paths still used (import the new one):\n" + "\n".join(uses)
 
 

@@ -5,6 +5,9 @@ the ``seqguide.guiders`` entry-point group, and any ``Guider`` subclass can be n
 (``my_pkg.guiders:MyGuider`` or ``my_pkg.guiders.MyGuider``). A guider's arguments are validated against its
 constructor's own signature and type hints, then by the constructor itself.
 
+What belongs here: how guiders are named, validated, documented and listed; no guider lives here (each family's
+subpackage holds its guiders, and the table in :mod:`.table` names the built-in ones).
+
 What lives where (each module imports only the ones above it):
 
 - :mod:`.errors`: :class:`GuiderSpecError` (``(key path, message)`` problems) and pydantic errors rewritten for
