@@ -60,6 +60,7 @@ MOVED: dict[str, str] = {
     "seqguide.devices": "seqguide.models.devices",
     "seqguide.prediction": "seqguide.models.prediction",
     "seqguide.yaml_io": "seqguide.io.safe_yaml",
+    "seqguide.design.store_schema": "seqguide.design.store.schema",
 }
 
 

@@ -1,10 +1,11 @@
 """Design loops and YAML campaigns: schema, runner, SQLite store, reports.
 
-* :mod:`~seqguide.design.schema`: the typed, strict campaign configuration (what the budget counts).
+* :mod:`~seqguide.design.schema` (a package, by section of the campaign file): the typed, strict campaign
+  configuration (what the budget counts).
 * :mod:`~seqguide.design.config_io`: YAML, ``quick:``, ``key=value`` overrides, interpolation, error messages.
 * :mod:`~seqguide.design.objective`: weighted oracle components with hard constraints.
-* :mod:`~seqguide.design.store`: the SQLite (WAL) store of runs, rounds, designs and the oracle-call ledger.
-* :mod:`~seqguide.design.store_records`: what the store reads and writes (:class:`DesignRecord`, :class:`RoundRecord`).
+* :mod:`~seqguide.design.store` (a package): the SQLite (WAL) store of runs, rounds, designs and the oracle-call
+  ledger, the records it reads and writes (:class:`DesignRecord`, :class:`RoundRecord`) and its SQL schema.
 * :mod:`~seqguide.design.lock`: one writer per run directory (:class:`RunLock`).
 * :mod:`~seqguide.design.interrupts`: SIGTERM / Ctrl-C stop at the next item boundary (:class:`GracefulStop`).
 * :mod:`~seqguide.design.loop`: :class:`DesignLoop` (propose, evaluate, step, best, history) and the hooks of
@@ -15,9 +16,11 @@
   candidate list, and what it remembers of the finished rounds (their keys, elites, feasibility filter).
 * :mod:`~seqguide.design.feasibility`: :class:`~seqguide.design.feasibility.PairFeasibility` (a learned filter).
 * :mod:`~seqguide.design.anchoring`: :class:`EliteInfill` (proposals anchored on the best designs so far).
-* :mod:`~seqguide.design.campaign`: :class:`Campaign` (a YAML campaign end to end, with resume).
-* :mod:`~seqguide.design.report`: tables and figures of a run (:mod:`~seqguide.design.run_data` reads it back;
-  :mod:`~seqguide.design.report_tables`, :mod:`~seqguide.design.report_plots`, :mod:`~seqguide.design.report_metrics`).
+* :mod:`~seqguide.design.guidance_stack` and :mod:`~seqguide.design.model_source`: a campaign's guidance stack
+  and value sources each round, and its generative model (a checkpoint, or trained once and cached).
+* :mod:`~seqguide.design.campaign`: :class:`Campaign` (a YAML campaign end to end, with resume);
+  :mod:`~seqguide.design.console`: its live display.
+* :mod:`~seqguide.design.report` (a package): tables and figures of a run, from the store alone.
 * :mod:`~seqguide.design.cli`: ``seqguide design run|validate`` and ``seqguide report``.
 
 Example:
@@ -35,10 +38,10 @@ from seqguide.design.loop import DesignLoop, LoopObserver
 from seqguide.design.loop_types import GuidancePlan, LoopState, Proposal, derive_seed
 from seqguide.design.objective import Component, Evaluation, Objective, build_objective
 from seqguide.design.report import Report, write_report
-from seqguide.design.run_data import load_run
+from seqguide.design.report.run_data import load_run
 from seqguide.design.schema import CampaignConfig
 from seqguide.design.store import DesignStore, StoreError
-from seqguide.design.store_records import DesignRecord, RoundRecord
+from seqguide.design.store.records import DesignRecord, RoundRecord
 
 __all__ = [
     "Campaign",

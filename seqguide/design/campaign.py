@@ -50,7 +50,7 @@ from seqguide.design.model_source import prepare_model
 from seqguide.design.objective import Objective, build_objective
 from seqguide.design.schema import CampaignConfig
 from seqguide.design.store import DesignStore
-from seqguide.design.store_records import DesignRecord, RoundRecord, utc_now
+from seqguide.design.store.records import DesignRecord, RoundRecord, utc_now
 
 __all__ = ["Campaign", "CampaignError", "CampaignResult", "code_version"]
 

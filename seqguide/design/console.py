@@ -11,7 +11,7 @@ from typing import Any
 
 from seqguide.design.loop import DesignLoop, LoopObserver
 from seqguide.design.loop_types import Proposal
-from seqguide.design.store_records import DesignRecord, RoundRecord
+from seqguide.design.store.records import DesignRecord, RoundRecord
 
 __all__ = ["ConsoleObserver", "make_console", "print_top"]
 

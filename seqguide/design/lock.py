@@ -32,7 +32,7 @@ try:  # POSIX
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-from seqguide.design.store_records import utc_now
+from seqguide.design.store.records import utc_now
 
 __all__ = ["LOCK_NAME", "LockError", "LockHolder", "RunLock", "lock_holder"]
 

@@ -43,7 +43,7 @@ from seqguide.design.loop_types import GuidanceFactory, GuidancePlan, LoopState,
 from seqguide.design.objective import Evaluation, Objective
 from seqguide.design.round_memory import RoundMemory
 from seqguide.design.store import DesignStore
-from seqguide.design.store_records import DesignRecord, RoundRecord, utc_now
+from seqguide.design.store.records import DesignRecord, RoundRecord, utc_now
 from seqguide.guidance.base import Guider
 from seqguide.metrics.samples import spearman
 from seqguide.sampling import sample

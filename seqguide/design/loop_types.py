@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from seqguide.design.store import DesignStore
-from seqguide.design.store_records import DesignRecord
+from seqguide.design.store.records import DesignRecord
 from seqguide.guidance.base import Guider
 
 __all__ = ["GuidanceFactory", "GuidancePlan", "LoopState", "Proposal", "Purpose", "derive_seed"]

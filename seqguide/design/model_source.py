@@ -32,7 +32,7 @@ from typing import Any
 from seqguide.design.loop_types import Purpose, derive_seed
 from seqguide.design.objective import Objective
 from seqguide.design.schema import CampaignConfig
-from seqguide.design.schema_model import DataConfig, TrainConfig
+from seqguide.design.schema.model import DataConfig, TrainConfig
 from seqguide.models.devices import lightning_accelerator, lightning_devices, resolve_device
 
 __all__ = ["file_digest", "prepare_model", "write_ehrlich_fasta"]

@@ -27,7 +27,7 @@ import numpy as np
 from oracles import Constraint, Oracle, OracleResult, get_oracle
 from oracles.base import SendGate
 from oracles.wrappers import check_constraints, first_validation_error
-from seqguide.design.schema_objective import ObjectiveConfig
+from seqguide.design.schema.objective import ObjectiveConfig
 
 __all__ = ["Component", "Evaluation", "Objective", "build_objective"]
 

@@ -9,7 +9,7 @@ from seqguide.alphabet import Alphabet
 from seqguide.design import DesignRecord, DesignStore, write_report
 from seqguide.design.cli import report_main
 from seqguide.design.keys import selfies_key
-from seqguide.design.report_metrics import hamming_diversity, pareto_mask, tanimoto_diversity
+from seqguide.design.report.metrics import hamming_diversity, pareto_mask, tanimoto_diversity
 
 MOLECULES = ["[C][C][O]", "[C][C][C][O]", "[C][=C][C][=C][C][=C][Ring1][=Branch1]", "[C][C][=Branch1][C][=O][O]",
              "[N][C][C][O]", "[C][C][N]"]
@@ -69,7 +69,8 @@ def test_molecule_report_draws_a_grid_and_a_pareto_front(tmp_path):
 
 
 def test_pareto_axes_are_the_optimised_components_with_the_campaigns_directions(tmp_path):
-    from seqguide.design.report import _pareto_pair, load_run
+    from seqguide.design.report import load_run
+    from seqguide.design.report.writer import _pareto_pair
 
     _molecule_store(tmp_path / "campaign.sqlite")
     data = load_run(tmp_path)

@@ -1,7 +1,7 @@
 """The SQLite store of a design campaign (stdlib ``sqlite3``, WAL mode).
 
-The records it reads and writes (:class:`DesignRecord`, :class:`RoundRecord`) are in
-:mod:`seqguide.design.store_records`, its SQL schema, upgrades and error lines in :mod:`seqguide.design.store_schema`.
+The records it reads and writes (:class:`DesignRecord`, :class:`RoundRecord`) are in :mod:`.records`, its SQL
+schema, upgrades and error lines in :mod:`.schema`.
 
 Tables:
 
@@ -47,7 +47,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from seqguide.design.store_records import (
+from seqguide.design.store.records import (
     DesignRecord,
     RoundRecord,
     design_from_row,
@@ -57,7 +57,7 @@ from seqguide.design.store_records import (
     to_json,
     utc_now,
 )
-from seqguide.design.store_schema import (
+from seqguide.design.store.schema import (
     MIGRATIONS,
     SCHEMA_SQL,
     SCHEMA_VERSION,
@@ -66,7 +66,7 @@ from seqguide.design.store_schema import (
     explain_sqlite_error,
 )
 
-__all__ = ["SCHEMA_VERSION", "DesignRecord", "DesignStore", "RoundRecord", "StoreError", "utc_now"]
+__all__ = ["DesignStore"]
 
 _ROUND_FIELDS = [f for f in RoundRecord.__dataclass_fields__ if f not in ("round", "seed", "status", "started_at")]
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from seqguide.design.schema_base import OracleArgs, StrictConfig
+from seqguide.design.schema.base import OracleArgs, StrictConfig
 
 __all__ = ["ConstraintSpec", "ObjectiveConfig", "OracleSpec"]
 

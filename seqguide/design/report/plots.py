@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from seqguide.design.report_metrics import hamming_diversity, molecule, pareto_mask, spread_subset, tanimoto_diversity
-from seqguide.design.run_data import RunData
+from seqguide.design.report.metrics import hamming_diversity, molecule, pareto_mask, spread_subset, tanimoto_diversity
+from seqguide.design.report.run_data import RunData
 
 __all__ = ["molecule_grid", "plot_best_so_far", "plot_diversity", "plot_logo", "plot_pareto", "plot_scores"]
 

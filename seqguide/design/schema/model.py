@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, field_validator, model_validator
 
-from seqguide.design.schema_base import StrictConfig
+from seqguide.design.schema.base import StrictConfig
 
 __all__ = [
     "AnchorConfig",

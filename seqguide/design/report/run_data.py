@@ -10,7 +10,7 @@ from typing import Any
 from seqguide.alphabet import Alphabet
 from seqguide.design.lock import lock_holder
 from seqguide.design.store import DesignStore
-from seqguide.design.store_records import DesignRecord, RoundRecord
+from seqguide.design.store.records import DesignRecord, RoundRecord
 
 __all__ = ["RunData", "find_store", "load_run"]
 

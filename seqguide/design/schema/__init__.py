@@ -3,10 +3,9 @@
 A campaign file is validated into :class:`CampaignConfig` (pydantic v2, ``extra="forbid"``: an unknown or
 misspelled key is an error, never silently ignored). Reading the file, interpolation, command-line
 overrides and error formatting live in :mod:`seqguide.design.config_io`; this module only says what a
-valid campaign is. Its sections are in :mod:`~seqguide.design.schema_model` (``model``, ``sampling``),
-:mod:`~seqguide.design.schema_objective`, :mod:`~seqguide.design.schema_guidance` and
-:mod:`~seqguide.design.schema_loop` (``loop``, ``surrogate``, ``value_model``, ``report``, ``devices``), on the strict
-base of :mod:`~seqguide.design.schema_base`; every name is importable from here.
+valid campaign is. Its sections are in :mod:`.model` (``model``, ``sampling``), :mod:`.objective`, :mod:`.guidance`
+and :mod:`.loop` (``loop``, ``surrogate``, ``value_model``, ``report``, ``devices``), on the strict base of
+:mod:`.base`; :mod:`.campaign` holds the top level (:class:`CampaignConfig`). Every name is importable from here.
 
 Top-level keys::
 
@@ -58,16 +57,10 @@ counts every item sent, memo hits included); the designs of a round are then sco
 round's look-ahead can take the budget past its end by at most that round's look-ahead calls.
 """
 
-from __future__ import annotations
-
-import re
-
-from pydantic import Field, field_validator
-
-from seqguide.design.schema_base import StrictConfig
-from seqguide.design.schema_guidance import CAMPAIGN_SOURCES, GuidanceEntry
-from seqguide.design.schema_loop import DeviceConfig, LoopConfig, ReportConfig, SurrogateConfig, ValueModelConfig
-from seqguide.design.schema_model import (
+from seqguide.design.schema.campaign import CampaignConfig
+from seqguide.design.schema.guidance import CAMPAIGN_SOURCES, GuidanceEntry
+from seqguide.design.schema.loop import DeviceConfig, LoopConfig, ReportConfig, SurrogateConfig, ValueModelConfig
+from seqguide.design.schema.model import (
     AnchorConfig,
     BackboneConfig,
     ConvBackboneConfig,
@@ -78,8 +71,7 @@ from seqguide.design.schema_model import (
     TrainConfig,
     TransformerBackboneConfig,
 )
-from seqguide.design.schema_objective import ConstraintSpec, ObjectiveConfig, OracleSpec
-from seqguide.guidance.registry import GuiderSpec, raise_problems, validate_stack
+from seqguide.design.schema.objective import ConstraintSpec, ObjectiveConfig, OracleSpec
 
 __all__ = [
     "CAMPAIGN_SOURCES",
@@ -103,48 +95,3 @@ __all__ = [
     "TransformerBackboneConfig",
     "ValueModelConfig",
 ]
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-class CampaignConfig(StrictConfig):
-    """A whole campaign (see the module docstring for every key)."""
-
-    name: str
-    description: str = ""
-    seed: int = Field(0, ge=0, lt=2**32)
-    run_dir: str | None = None
-    store: str | None = None
-    model: ModelConfig
-    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
-    objective: ObjectiveConfig
-    guidance: list[GuidanceEntry] = Field(default_factory=list)
-    loop: LoopConfig = Field(default_factory=LoopConfig)
-    surrogate: SurrogateConfig = Field(default_factory=SurrogateConfig)
-    value_model: ValueModelConfig = Field(default_factory=ValueModelConfig)
-    report: ReportConfig = Field(default_factory=ReportConfig)
-    devices: DeviceConfig = Field(default_factory=DeviceConfig)
-
-    @field_validator("name")
-    @classmethod
-    def _safe_name(cls, v: str) -> str:
-        if not _NAME.match(v):
-            raise ValueError(f"name must be letters, digits, '_', '.' or '-' (it names a directory), got {v!r}")
-        return v
-
-    @field_validator("guidance")
-    @classmethod
-    def _runnable_stack(cls, v: list[GuiderSpec]) -> list[GuiderSpec]:
-        problems = validate_stack(v)
-        if problems:
-            raise_problems([((), m) for _, m in problems], v)
-        return v
-
-    @property
-    def budget(self) -> int:
-        """The oracle budget: ``loop.budget`` or ``rounds * candidates``."""
-        return self.loop.budget if self.loop.budget is not None else self.loop.rounds * self.loop.candidates
-
-    def value_sources(self) -> set[str]:
-        """The value sources the guidance stack uses (``oracle``, ``surrogate``, ``value_model``)."""
-        return {source for g in self.guidance for source in g.sources().values()}

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 
-from seqguide.design.schema_base import StrictConfig
+from seqguide.design.schema.base import StrictConfig
 
 __all__ = ["DeviceConfig", "LoopConfig", "ReportConfig", "SurrogateConfig", "ValueModelConfig"]
 

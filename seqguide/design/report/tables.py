@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from seqguide.design.run_data import RunData
+from seqguide.design.report.run_data import RunData
 
 __all__ = ["cell_text", "header_text", "markdown_table", "round_rows", "top_columns", "top_rows", "write_csv"]
 

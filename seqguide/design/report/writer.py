@@ -20,9 +20,8 @@
   (designs charged plus calls re-paid after interruptions), its rounds, the top table and the figures.
 
 Figures are drawn on :class:`matplotlib.figure.Figure` objects with the Agg canvas: no global pyplot state.
-The run is read by :mod:`~seqguide.design.run_data`, measured by :mod:`~seqguide.design.report_metrics`, tabled by
-:mod:`~seqguide.design.report_tables` and drawn by :mod:`~seqguide.design.report_plots`; this module decides what
-goes in and writes ``report.md``.
+The run is read by :mod:`.run_data`, measured by :mod:`.metrics`, tabled by :mod:`.tables` and drawn by
+:mod:`.plots`; this module decides what goes in and writes ``report.md``.
 """
 
 from __future__ import annotations
@@ -31,8 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seqguide.design.report_metrics import hamming_diversity, pareto_mask, tanimoto_diversity
-from seqguide.design.report_plots import (
+from seqguide.design.report.plots import (
     molecule_grid,
     plot_best_so_far,
     plot_diversity,
@@ -40,19 +38,10 @@ from seqguide.design.report_plots import (
     plot_pareto,
     plot_scores,
 )
-from seqguide.design.report_tables import markdown_table, round_rows, top_columns, top_rows, write_csv
-from seqguide.design.run_data import RunData, find_store, load_run
+from seqguide.design.report.run_data import RunData, load_run
+from seqguide.design.report.tables import markdown_table, round_rows, top_columns, top_rows, write_csv
 
-__all__ = [
-    "Report",
-    "RunData",
-    "find_store",
-    "hamming_diversity",
-    "load_run",
-    "pareto_mask",
-    "tanimoto_diversity",
-    "write_report",
-]
+__all__ = ["Report", "write_report"]
 
 
 @dataclass
