@@ -150,6 +150,18 @@ def test_no_oversized_file_without_a_reason():
                            f"docstring: {oversized}")
 
 
+@pytest.mark.slow
+def test_the_light_packages_do_not_load_lightning():
+    # seqguide.models and seqguide.training export their names lazily (seqguide.lazy), so the sampler's use of
+    # models.prediction / models.devices and the CLI's first import stay free of Lightning.
+    script = ("import sys\nimport seqguide, seqguide.guidance, seqguide.models, seqguide.training, seqguide.io\n"
+              "import seqguide.models.prediction, seqguide.models.devices, seqguide.sampling\n"
+              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning')))")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]", run.stdout
+
+
 def test_each_guidance_family_says_what_belongs_there():
     families = sorted(p.parent.name for p in (ROOT / "seqguide" / "guidance").glob("*/__init__.py"))
     assert {"value", "cfg", "discrete", "posterior"} <= set(families)

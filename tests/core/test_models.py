@@ -115,3 +115,22 @@ def test_conditional_training_uses_labels(tmp_path) -> None:
     assert len(out.sequences) == 4
     with pytest.raises(ValueError, match="one label or 4 labels"):
         sample(model, 4, steps=8, cond=[0, 1], seed=0, progress=False)
+
+
+@pytest.mark.slow
+def test_another_models_checkpoint_is_named_even_when_its_class_was_never_imported(tmp_path) -> None:
+    # MaskedDiffusion.load of a GumbelSoftmaxFlow checkpoint in a process that imported only the masked model:
+    # the base class no longer imports its subclasses (no import circle), and still says what the file holds.
+    import subprocess
+    import sys
+
+    path = tmp_path / "flow.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": {"backbone": {"name": "ConvDenoiser"}, "alphabet": "dna"},
+                "seqguide_model": "GumbelSoftmaxFlow"}, path)
+    script = ("import sys\nfrom seqguide.models.masked import MaskedDiffusion\n"
+              "assert 'seqguide.models.simplex' not in sys.modules\n"
+              f"MaskedDiffusion.load({str(path)!r})\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0
+    assert "a GumbelSoftmaxFlow checkpoint, not a MaskedDiffusion one; load it with seqguide.models.load_model" \
+        in run.stderr, run.stderr
