@@ -162,6 +162,26 @@ def test_the_light_packages_do_not_load_lightning():
     assert run.stdout.strip() == "[]", run.stdout
 
 
+def test_every_package_exports_what_its_all_lists():
+    # Lazy packages list their names three times (TYPE_CHECKING imports for tools, the lazy table, __all__):
+    # every __all__ name must resolve, and the names tools see must be the ones exported.
+    import importlib
+
+    missing = []
+    for name, path in _modules().items():
+        if path.name != "__init__.py" or not name.startswith(SIZE_CHECKED):
+            continue
+        package = importlib.import_module(name)
+        exported = set(getattr(package, "__all__", ()))
+        missing += [f"{name}.{n}" for n in sorted(exported) if not hasattr(package, n)]
+        typed = {a.asname or a.name for node in ast.walk(ast.parse(path.read_text()))
+                 if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING"
+                 for stmt in node.body if isinstance(stmt, ast.ImportFrom) for a in stmt.names}
+        if typed and typed != exported:
+            missing.append(f"{name}: TYPE_CHECKING imports {sorted(typed ^ exported)} differ from __all__")
+    assert not missing, missing
+
+
 def test_each_guidance_family_says_what_belongs_there():
     families = sorted(p.parent.name for p in (ROOT / "seqguide" / "guidance").glob("*/__init__.py"))
     assert {"value", "cfg", "discrete", "posterior"} <= set(families)
