@@ -4,12 +4,18 @@ A :class:`Cell` is one independent unit of a run (method x task x seed x budget,
 result); a finished cell is a :class:`CellRecord`; :class:`CellStore` keeps the records of one benchmark in a
 JSON-lines file, one line per finished cell, appended and flushed as each finishes, so a run that is killed
 loses at most the cell it was computing.
+
+A cell's digest covers its settings, the benchmark's version and the source code of the modules named in
+:attr:`Cell.code` (:func:`code_digest`: a hash of every ``.py`` file of those modules and packages), so a cell
+computed by code that has changed since is stale and is recomputed, never mixed into a table with fresh ones.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import importlib.util
 import json
 import os
 import sys
@@ -18,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Cell", "CellRecord", "CellStore", "exclusive"]
+__all__ = ["Cell", "CellRecord", "CellStore", "code_digest", "exclusive"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,9 @@ class Cell:
         budget: The objective-call budget, or None for cells without one.
         settings: Everything else that changes the result (JSON-serialisable); hashed into
             :attr:`digest`, so a finished cell is reused only while its settings are unchanged.
+        code: Modules or packages (import names) whose source computes the cell (the method, the task's
+            oracle); their source is hashed into :attr:`digest`, so a cell is reused only while that code is
+            unchanged.
     """
 
     method: str
@@ -39,6 +48,7 @@ class Cell:
     seed: int
     budget: int | None = None
     settings: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    code: tuple[str, ...] = field(default=(), compare=False, hash=False)
 
     @property
     def key(self) -> str:
@@ -46,9 +56,37 @@ class Cell:
         return f"{self.method}/{self.task}/{self.seed}/{'-' if self.budget is None else self.budget}"
 
     def digest(self, version: int = 1) -> str:
-        """A hash of the cell's settings and the benchmark's version."""
-        text = json.dumps({"version": version, "settings": self.settings}, sort_keys=True, default=str)
+        """A hash of the cell's settings, the benchmark's version and the source of its :attr:`code`."""
+        data: dict[str, Any] = {"version": version, "settings": self.settings}
+        if self.code:
+            data["code"] = code_digest(self.code)
+        text = json.dumps(data, sort_keys=True, default=str)
         return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def code_digest(modules: tuple[str, ...] | list[str]) -> str:
+    """A hash of the source of ``modules`` (import names; a package counts every ``.py`` file below it).
+
+    Raises:
+        ModuleNotFoundError: for a name that is not importable.
+    """
+    return hashlib.sha1("|".join(f"{m}={_module_digest(m)}" for m in sorted(set(modules))).encode()).hexdigest()[:12]
+
+
+@functools.cache
+def _module_digest(name: str) -> str:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(f"Cell.code: no module named {name!r}")
+    if spec.submodule_search_locations:
+        root = Path(next(iter(spec.submodule_search_locations)))
+        files = sorted(root.rglob("*.py"))
+    else:
+        root, files = Path(spec.origin).parent, [Path(spec.origin)]
+    h = hashlib.sha1()
+    for f in files:
+        h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:12]
 
 
 @dataclass
@@ -72,7 +110,7 @@ class CellRecord:
         c = self.cell
         return json.dumps({"key": c.key, "digest": digest,
                            "cell": {"method": c.method, "task": c.task, "seed": c.seed, "budget": c.budget,
-                                    "settings": dict(c.settings)},
+                                    "settings": dict(c.settings), "code": list(c.code)},
                            "result": self.result, "meta": self.meta}, default=_json_default, allow_nan=True)
 
 
@@ -117,7 +155,8 @@ class CellStore:
                 try:
                     data = json.loads(line)
                     c = data["cell"]
-                    cell = Cell(c["method"], c["task"], int(c["seed"]), c["budget"], c.get("settings", {}))
+                    cell = Cell(c["method"], c["task"], int(c["seed"]), c["budget"], c.get("settings", {}),
+                                tuple(c.get("code", ())))
                     out[data["key"]] = (data["digest"], CellRecord(cell, data["result"], data.get("meta", {})))
                 except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
                     self.torn_lines += 1

@@ -58,12 +58,15 @@ class MethodSpec:
         include: ``include(task_name, budget, seed_index) -> bool``: which cells of the grid it runs
             (None: all).
         label: Short description for the report.
+        code: The modules and packages (import names) whose source computes its cells; hashed into the cells'
+            digests (:attr:`benchmarks.cells.Cell.code`), so a change to them makes its finished cells stale.
     """
 
     run: Callable[..., MethodResult]
     settings: dict[str, Any] = field(default_factory=dict)
     include: Callable[[str, int, int], bool] | None = None
     label: str = ""
+    code: tuple[str, ...] = ()
 
 
 def method_grid(methods: Mapping[str, MethodSpec], tasks: Iterable[str], budgets: Iterable[int], seeds: Sequence[int],

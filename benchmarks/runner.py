@@ -287,7 +287,7 @@ def _run_cells(bench: CellBenchmark, ctx: RunContext) -> int:
         stale = sum(1 for c in plan if c.key in done and c.key not in finished)
         todo = [c for c in plan if _selected(c, options) and c.key not in finished]
         print(f"{bench.name}: {len(plan)} cells in the plan, {len(finished)} finished"
-              f"{f', {stale} stale (settings changed)' if stale else ''}, {len(todo)} to run; cells file "
+              f"{f', {stale} stale (settings or code changed)' if stale else ''}, {len(todo)} to run; cells file "
               f"{store.path}")
         if options.dry_run:
             for c in plan:

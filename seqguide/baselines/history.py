@@ -19,7 +19,7 @@ Example:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +60,23 @@ class _Recorder(Wrapper):
         return res
 
 
+class _FreeInvalid(Wrapper):
+    """Rejects, in validation, the designs ``check`` finds invalid, so they never reach the layers below: no
+    budget, no cache entry, no record (counted in :attr:`rejected`)."""
+
+    def __init__(self, oracle: Oracle, check: Callable[[Any], str | None]) -> None:
+        super().__init__(oracle)
+        self.check = check
+        self.rejected = 0
+
+    def validate(self, x: Any) -> str | None:
+        err = self.check(x)
+        if err is not None:
+            self.rejected += 1
+            return err
+        return super().validate(x)
+
+
 class BudgetedObjective:
     """An oracle under a budget of unique paid calls, with every paid call recorded.
 
@@ -70,19 +87,27 @@ class BudgetedObjective:
     Args:
         oracle: A single-objective oracle (or a weighted composite).
         budget: Unique paid evaluations allowed.
+        free_invalid: ``check(design) -> reason or None``: designs it rejects come back invalid without being paid
+            for or recorded (PMO's accounting: mol_opt scores a molecule RDKit cannot read 0 and does not count
+            it); None (default) pays for every new design, valid or not.
 
     Attributes:
         oracle: The wrapped stack; call it like any oracle.
         maximize: The oracle's direction.
     """
 
-    def __init__(self, oracle: Oracle, *, budget: int) -> None:
+    def __init__(self, oracle: Oracle, *, budget: int, free_invalid: Callable[[Any], str | None] | None = None
+                 ) -> None:
         if oracle.n_objectives != 1:
             raise ValueError(f"BudgetedObjective: {oracle.name!r} returns {oracle.n_objectives} objectives; "
                              "combine them into one (oracles.Composite) first")
         self._recorder = _Recorder(oracle)
         self._budgeted = Budgeted(self._recorder, budget=int(budget), partial=True)
         self.oracle: Oracle = Cached(self._budgeted)
+        self._free: _FreeInvalid | None = None
+        if free_invalid is not None:
+            self._free = _FreeInvalid(self.oracle, free_invalid)
+            self.oracle = self._free
         self.maximize = bool(oracle.maximize)
         self.optimal_value = getattr(oracle, "optimal_value", None)
 
@@ -98,6 +123,11 @@ class BudgetedObjective:
         v = self.values(xs)
         v = v if self.maximize else -v
         return np.where(np.isnan(v), -np.inf, v)
+
+    @property
+    def free_rejected(self) -> int:
+        """Designs turned away unpaid by ``free_invalid`` so far (repeats counted each time)."""
+        return 0 if self._free is None else self._free.rejected
 
     @property
     def used(self) -> int:

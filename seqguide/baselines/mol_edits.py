@@ -1,32 +1,45 @@
-"""Graph edits of RDKit molecules for the graph GA: crossover and mutation.
+"""Graph edits of RDKit molecules for the graph GA: crossover, mutation and the filters their children pass.
 
-Operators as described by Jensen (2019), "A graph-based genetic algorithm and generative model/Monte Carlo
-tree search for the exploration of chemical space", Chem. Sci. 10:3567, section 2.1:
+The operators of Jensen (2019), "A graph-based genetic algorithm and generative model/Monte Carlo tree search
+for the exploration of chemical space", Chem. Sci. 10:3567, section 2.1, with the reaction patterns,
+probabilities and filters of the graph GA that PMO ran (Gao et al. 2022, arXiv 2206.12411; mol_opt's
+``main/graph_ga``), written as RDKit reactions:
 
-* **crossover**, chosen with equal probability: *non-ring* (cut each parent at a random acyclic single bond
-  and join a piece of one with a piece of the other) or *ring* (cut a ring of each parent at two bonds and
-  join the two pieces across the parents, so the child has a ring made of both);
-* **mutation**, one of seven chosen uniformly: append an atom, insert an atom into a bond, delete an atom,
-  change an atom's element, change a bond's order, add a ring bond (closing a 3- to 7-membered ring), delete
-  a ring bond.
+* **crossover** (:func:`crossover`): up to 10 tries, each *non-ring* or *ring* with probability 1/2; a child equal
+  to a parent is rejected.
 
-Edits work on the Kekulé form; any child RDKit cannot sanitize is discarded (the operator returns None). All
-randomness comes from the NumPy generator passed in.
+  - non-ring: cut each parent at a random acyclic single bond and join each piece of one parent with each piece
+    of the other by a single bond; one of the children that pass :func:`size_ok` is kept.
+  - ring: cut a ring of each parent at two bonds, either two bonds of a 4-atom ring path (``[R]@[R]@[R]@[R]``,
+    bonds 1-2 and 3-4) or the two ring bonds of a ring-fusion atom (``[R]@[R;!D2]@[R]``); join a piece of each
+    parent at one dummy pair with a *double* bond (the single-bond join of Jensen's code is overwritten before
+    use, so only the double one ever runs there, and PMO inherits that), then close the other pair with a single
+    or a double bond; children must pass :func:`size_ok` and :func:`ring_ok`.
+
+* **mutation** (:func:`mutate`): one of seven edits, drawn with probabilities 0.15 (insert an atom), 0.14 (change
+  a bond order), 0.14 (delete a ring bond), 0.14 (add a ring), 0.14 (delete an atom), 0.14 (change an element),
+  0.15 (append an atom), each with its own inner choices (:data:`MUTATIONS`); up to 10 tries, children must pass
+  :func:`size_ok` and :func:`ring_ok`, None if no try gives one.
+* **filters**: :func:`size_ok` (sanitizable, more than 5 heavy atoms and fewer than a size drawn from
+  N(39.15, 3.50), Jensen's size control) and :func:`ring_ok` (no ring allene ``[R]=[R]=[R]``, no ring of more
+  than 6 atoms, no double bond inside a 3- or 4-membered ring).
+
+Parents are edited in their Kekulé form (copies; the caller's molecules are not changed). All randomness comes
+from the NumPy generator passed in.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-__all__ = ["crossover", "mutate", "non_ring_crossover", "ring_crossover"]
+__all__ = ["MUTATIONS", "crossover", "mutate", "non_ring_crossover", "ring_crossover", "ring_ok", "size_ok"]
 
-# elements a mutation may introduce (Jensen's list), with their weights
-_ELEMENTS = np.array([6, 7, 8, 9, 16, 17, 35])
-_ELEMENT_WEIGHTS = np.array([0.45, 0.15, 0.15, 0.07, 0.06, 0.06, 0.06])
-_MAX_TRIES = 10
-_RING_SIZES = (3, 4, 5, 6, 7)
+_TRIES = 10
+SIZE_MEAN, SIZE_SD, _MIN_ATOMS = 39.15, 3.50, 5
 
 
 def _chem() -> Any:
@@ -35,237 +48,241 @@ def _chem() -> Any:
     return Chem
 
 
-def _sanitized(mol: Any) -> Any | None:
-    Chem = _chem()
+@functools.cache
+def _pattern(smarts: str) -> Any:
+    return _chem().MolFromSmarts(smarts)
+
+
+@functools.cache
+def _reaction(smarts: str) -> Any:
+    from rdkit.Chem import AllChem
+
+    return AllChem.ReactionFromSmarts(smarts)
+
+
+def _pick(rng: np.random.Generator, items: list[Any]) -> Any:
+    return items[int(rng.integers(len(items)))]
+
+
+def _choice(rng: np.random.Generator, options: tuple[Any, ...], p: tuple[float, ...]) -> Any:
+    return options[int(rng.choice(len(options), p=np.asarray(p) / np.sum(p)))]
+
+
+# -------------------------------------------------------------------------------------------- filters
+def size_ok(mol: Any, rng: np.random.Generator, mean: float = SIZE_MEAN, sd: float = SIZE_SD) -> bool:
+    """Sanitize ``mol`` in place; True if that works and it has more than 5 heavy atoms and fewer than a size
+    drawn from N(mean, sd) (Jensen's size control)."""
     try:
-        m = mol.GetMol() if hasattr(mol, "GetMol") else mol
-        Chem.SanitizeMol(m)
-        smiles = Chem.MolToSmiles(m)
-        out = Chem.MolFromSmiles(smiles)
-    except Exception:  # RDKit raises several exception types for bad valences/aromaticity
-        return None
-    if out is None or out.GetNumAtoms() == 0 or "." in smiles:
-        return None
+        _chem().SanitizeMol(mol)
+    except Exception:  # RDKit's sanitization errors (valence, kekulization) subclass several types
+        return False
+    n = mol.GetNumAtoms()
+    return _MIN_ATOMS < n < mean + sd * rng.standard_normal()
+
+
+def ring_ok(mol: Any) -> bool:
+    """Jensen's ring-sanity filter: False for a ring allene, a ring of more than 6 atoms or a double bond inside
+    a 3- or 4-membered ring; True for a molecule without rings."""
+    rings = mol.GetRingInfo().AtomRings()
+    if not rings:
+        return True
+    if max(len(r) for r in rings) > 6:
+        return False
+    return not (mol.HasSubstructMatch(_pattern("[R]=[R]=[R]")) or mol.HasSubstructMatch(_pattern("[r3,r4]=[r3,r4]")))
+
+
+# ------------------------------------------------------------------------------------------ crossover
+def _kekule_copy(mol: Any) -> Any:
+    Chem = _chem()
+    out = Chem.Mol(mol)
+    try:
+        Chem.Kekulize(out, clearAromaticFlags=True)
+    except Exception:  # a molecule RDKit cannot kekulize is used as it is (as Jensen's code does)
+        return Chem.Mol(mol)
     return out
 
 
-def _kekule(mol: Any) -> Any | None:
+def _fragments(mol: Any, bonds: list[int]) -> tuple[Any, ...] | None:
     Chem = _chem()
-    rw = Chem.RWMol(mol)
+    cut = Chem.FragmentOnBonds(mol, bonds, addDummies=True, dummyLabels=[(1, 1)] * len(bonds))
     try:
-        Chem.Kekulize(rw, clearAromaticFlags=True)
+        return Chem.GetMolFrags(cut, asMols=True, sanitizeFrags=True)
     except Exception:
         return None
-    return rw
 
 
-def _join(left: Any, right: Any, pairs: list[tuple[int, int]]) -> Any | None:
-    """Combine two fragments with dummy atoms: bond the neighbours of dummies with the same label across the
-    two fragments (label = isotope), then remove the dummies."""
-    Chem = _chem()
-    combo = Chem.RWMol(Chem.CombineMols(left, right))
-    n_left = left.GetNumAtoms()
-    dummies: dict[tuple[int, int], int] = {}
-    for atom in combo.GetAtoms():
-        if atom.GetAtomicNum() == 0:
-            side = 0 if atom.GetIdx() < n_left else 1
-            dummies[(side, atom.GetIsotope())] = atom.GetIdx()
-    remove = []
-    for la, lb in pairs:
-        if (0, la) not in dummies or (1, lb) not in dummies:
-            return None
-        da, db = dummies[(0, la)], dummies[(1, lb)]
-        na = [n.GetIdx() for n in combo.GetAtomWithIdx(da).GetNeighbors()]
-        nb = [n.GetIdx() for n in combo.GetAtomWithIdx(db).GetNeighbors()]
-        if len(na) != 1 or len(nb) != 1 or combo.GetBondBetweenAtoms(na[0], nb[0]) is not None:
-            return None
-        combo.AddBond(na[0], nb[0], Chem.BondType.SINGLE)
-        remove += [da, db]
-    for idx in sorted(remove, reverse=True):
-        combo.RemoveAtom(idx)
-    return _sanitized(combo)
-
-
-def _pieces(mol: Any, bonds: list[int], labels: list[tuple[int, int]]) -> list[Any]:
-    Chem = _chem()
-    frag = Chem.FragmentOnBonds(mol, bonds, addDummies=True, dummyLabels=labels)
-    return list(Chem.GetMolFrags(frag, asMols=True, sanitizeFrags=False))
-
-
-def non_ring_crossover(a: Any, b: Any, rng: np.random.Generator) -> Any | None:
-    """Cut each parent at a random acyclic single bond; join a random piece of each."""
-    Chem = _chem()
-    ka, kb = _kekule(a), _kekule(b)
-    if ka is None or kb is None:
+def _cut_acyclic(mol: Any, rng: np.random.Generator) -> tuple[Any, ...] | None:
+    """Both pieces of ``mol`` cut at a random acyclic single bond (None if it has none)."""
+    matches = mol.GetSubstructMatches(_pattern("[*]-;!@[*]"))
+    if not matches:
         return None
-    cut_a = [bd.GetIdx() for bd in ka.GetBonds() if not bd.IsInRing() and bd.GetBondType() == Chem.BondType.SINGLE]
-    cut_b = [bd.GetIdx() for bd in kb.GetBonds() if not bd.IsInRing() and bd.GetBondType() == Chem.BondType.SINGLE]
-    if not cut_a or not cut_b:
+    i, j = _pick(rng, list(matches))
+    return _fragments(mol, [mol.GetBondBetweenAtoms(i, j).GetIdx()])
+
+
+def _cut_ring(mol: Any, rng: np.random.Generator) -> tuple[Any, ...] | None:
+    """Two pieces of ``mol`` cut at two bonds of one ring (a 4-atom ring path, or the two ring bonds of a fusion
+    atom, with probability 1/2 each; up to 10 tries); None if the pattern drawn has no match or no try splits."""
+    for _ in range(_TRIES):
+        if rng.random() < 0.5:
+            matches = mol.GetSubstructMatches(_pattern("[R]@[R]@[R]@[R]"))
+            if not matches:
+                return None
+            a, b, c, d = _pick(rng, list(matches))
+            pairs = [(a, b), (c, d)]
+        else:
+            matches = mol.GetSubstructMatches(_pattern("[R]@[R;!D2]@[R]"))
+            if not matches:
+                return None
+            a, b, c = _pick(rng, list(matches))
+            pairs = [(a, b), (b, c)]
+        frags = _fragments(mol, [mol.GetBondBetweenAtoms(x, y).GetIdx() for x, y in pairs])
+        if frags is None:
+            return None
+        if len(frags) == 2:
+            return frags
+    return None
+
+
+_JOIN_ACYCLIC = "[*:1]-[1*].[1*]-[*:2]>>[*:1]-[*:2]"
+_JOIN_RING_FIRST = "[*:1]~[1*].[1*]~[*:2]>>[*:1]=[*:2]"
+_CLOSE_RING = ("([*:1]~[1*].[1*]~[*:2])>>[*:1]-[*:2]", "([*:1]~[1*].[1*]~[*:2])>>[*:1]=[*:2]")
+
+
+def non_ring_crossover(a: Any, b: Any, rng: np.random.Generator, *, size: tuple[float, float] = (SIZE_MEAN, SIZE_SD)
+                       ) -> Any | None:
+    """Cut each parent at an acyclic single bond, join every piece of one with every piece of the other, keep a
+    random child that passes :func:`size_ok` (up to 10 tries; None if none does)."""
+    rxn = _reaction(_JOIN_ACYCLIC)
+    for _ in range(_TRIES):
+        fa, fb = _cut_acyclic(a, rng), _cut_acyclic(b, rng)
+        if fa is None or fb is None:
+            return None
+        children = [rxn.RunReactants((x, y))[0][0] for x in fa for y in fb]
+        children = [m for m in children if size_ok(m, rng, *size)]
+        if children:
+            return _pick(rng, children)
+    return None
+
+
+def ring_crossover(a: Any, b: Any, rng: np.random.Generator, *, size: tuple[float, float] = (SIZE_MEAN, SIZE_SD)
+                   ) -> Any | None:
+    """Cut a ring of each parent at two bonds, join a piece of each at both cuts (a ring made of both parents),
+    keep a random child that passes :func:`size_ok` and :func:`ring_ok` (up to 10 tries; None if none does)."""
+    ring = _pattern("[R]")
+    if not a.HasSubstructMatch(ring) and not b.HasSubstructMatch(ring):
         return None
-    for _ in range(_MAX_TRIES):
-        pa = _pieces(ka, [int(rng.choice(cut_a))], [(1, 1)])
-        pb = _pieces(kb, [int(rng.choice(cut_b))], [(1, 1)])
-        if len(pa) != 2 or len(pb) != 2:
-            continue
-        child = _join(pa[int(rng.integers(2))], pb[int(rng.integers(2))], [(1, 1)])
-        if child is not None:
+    first = _reaction(_JOIN_RING_FIRST)
+    for _ in range(_TRIES):
+        fa, fb = _cut_ring(a, rng), _cut_ring(b, rng)
+        if fa is None or fb is None:
+            return None
+        joined = [first.RunReactants((x, y))[0][0] for x in fa for y in fb]
+        closed = [p[0] for m in joined if size_ok(m, rng, *size)
+                  for smarts in _CLOSE_RING for p in _reaction(smarts).RunReactants((m,))]
+        children = [m for m in closed if size_ok(m, rng, *size) and ring_ok(m)]
+        if children:
+            return _pick(rng, children)
+    return None
+
+
+def crossover(a: Any, b: Any, rng: np.random.Generator, *, size: tuple[float, float] = (SIZE_MEAN, SIZE_SD),
+              ring: bool = True) -> Any | None:
+    """A child of two parents: up to 10 tries of non-ring or ring crossover (probability 1/2 each); a child with
+    the SMILES of a parent is rejected. ``ring=False`` uses non-ring crossover only (an ablation)."""
+    Chem = _chem()
+    parents = {Chem.MolToSmiles(a), Chem.MolToSmiles(b)}
+    ka, kb = _kekule_copy(a), _kekule_copy(b)
+    for _ in range(_TRIES):
+        op = non_ring_crossover if (not ring or rng.random() <= 0.5) else ring_crossover
+        child = op(ka, kb, rng, size=size)
+        if child is not None and Chem.MolToSmiles(child) not in parents:
             return child
     return None
 
 
-def _ring_cuts(mol: Any, rng: np.random.Generator) -> list[int] | None:
-    """Two bonds of one ring, separated by at least one ring atom, as bond indices (None if no ring)."""
-    rings = [r for r in mol.GetRingInfo().BondRings() if len(r) >= 4]
-    if not rings:
-        return None
-    ring = list(rings[int(rng.integers(len(rings)))])
-    i = int(rng.integers(len(ring)))
-    j = (i + int(rng.integers(2, len(ring) - 1))) % len(ring)
-    return [ring[i], ring[j]]
+# ------------------------------------------------------------------------------------------- mutation
+_ELEMENTS = ("#6", "#7", "#8", "#9", "#16", "#17", "#35")
+_ELEMENT_P = (0.15, 0.15, 0.14, 0.14, 0.14, 0.14, 0.14)
+_ORDERS = (0.60, 0.35, 0.05)  # single, double, triple bond to the new atom
 
 
-def ring_crossover(a: Any, b: Any, rng: np.random.Generator) -> Any | None:
-    """Cut a ring of each parent at two bonds; join one piece of each across both cuts (a new mixed ring)."""
-    ka, kb = _kekule(a), _kekule(b)
-    if ka is None or kb is None:
-        return None
-    for _ in range(_MAX_TRIES):
-        ca, cb = _ring_cuts(ka, rng), _ring_cuts(kb, rng)
-        if ca is None or cb is None:
-            return None
-        pa = _pieces(ka, ca, [(1, 2), (3, 4)])
-        pb = _pieces(kb, cb, [(1, 2), (3, 4)])
-        if len(pa) != 2 or len(pb) != 2:  # the ring was fused: the cut did not split the molecule
-            continue
-        left, right = pa[int(rng.integers(2))], pb[int(rng.integers(2))]
-        labels_l = sorted(at.GetIsotope() for at in left.GetAtoms() if at.GetAtomicNum() == 0)
-        labels_r = sorted(at.GetIsotope() for at in right.GetAtoms() if at.GetAtomicNum() == 0)
-        if len(labels_l) != 2 or len(labels_r) != 2:
-            continue
-        child = _join(left, right, list(zip(labels_l, labels_r[::-1] if rng.random() < 0.5 else labels_r)))
-        if child is not None:
-            return child
-    return None
+def _insert_atom(mol: Any, rng: np.random.Generator) -> str:
+    order = _choice(rng, (0, 1, 2), _ORDERS)
+    if order == 0:
+        return f"[*:1]~[*:2]>>[*:1]{_pick(rng, ['C', 'N', 'O', 'S'])}[*:2]"
+    if order == 1:
+        return f"[*;!H0:1]~[*:2]>>[*:1]={_pick(rng, ['C', 'N'])}-[*:2]"
+    return "[*;!R;!H1;!H0:1]~[*:2]>>[*:1]#C-[*:2]"
 
 
-def crossover(a: Any, b: Any, rng: np.random.Generator) -> Any | None:
-    """Ring or non-ring crossover with equal probability (the other one if the first fails)."""
-    first, second = (ring_crossover, non_ring_crossover) if rng.random() < 0.5 else (non_ring_crossover,
-                                                                                      ring_crossover)
-    return first(a, b, rng) or second(a, b, rng)
+def _change_bond_order(mol: Any, rng: np.random.Generator) -> str:
+    return _choice(rng, ("[*:1]!-[*:2]>>[*:1]-[*:2]", "[*;!H0:1]-[*;!H0:2]>>[*:1]=[*:2]",
+                         "[*:1]#[*:2]>>[*:1]=[*:2]", "[*;!R;!H1;!H0:1]~[*:2]>>[*:1]#[*:2]"),
+                   (0.45, 0.45, 0.05, 0.05))
 
 
-# ------------------------------------------------------------------------------------------ mutation
-def _free_valence(atom: Any) -> int:
-    from rdkit.Chem import GetPeriodicTable, ValenceType
-
-    allowed = max(GetPeriodicTable().GetValenceList(atom.GetAtomicNum()))
-    return allowed - atom.GetValence(ValenceType.EXPLICIT) - atom.GetNumExplicitHs()
+def _delete_ring_bond(mol: Any, rng: np.random.Generator) -> str:
+    return "[*:1]@[*:2]>>([*:1].[*:2])"
 
 
-def _new_element(rng: np.random.Generator) -> int:
-    return int(rng.choice(_ELEMENTS, p=_ELEMENT_WEIGHTS / _ELEMENT_WEIGHTS.sum()))
+def _add_ring(mol: Any, rng: np.random.Generator) -> str:
+    return _choice(rng, (
+        "[*;!r;!H0:1]~[*;!r:2]~[*;!r;!H0:3]>>[*:1]1~[*:2]~[*:3]1",
+        "[*;!r;!H0:1]~[*!r:2]~[*!r:3]~[*;!r;!H0:4]>>[*:1]1~[*:2]~[*:3]~[*:4]1",
+        "[*;!r;!H0:1]~[*!r:2]~[*:3]~[*:4]~[*;!r;!H0:5]>>[*:1]1~[*:2]~[*:3]~[*:4]~[*:5]1",
+        "[*;!r;!H0:1]~[*!r:2]~[*:3]~[*:4]~[*!r:5]~[*;!r;!H0:6]>>[*:1]1~[*:2]~[*:3]~[*:4]~[*:5]~[*:6]1"),
+        (0.05, 0.05, 0.45, 0.45))
 
 
-def _append_atom(rw: Any, rng: np.random.Generator) -> bool:
-    Chem = _chem()
-    sites = [a.GetIdx() for a in rw.GetAtoms() if _free_valence(a) >= 1]
-    if not sites:
-        return False
-    new = rw.AddAtom(Chem.Atom(_new_element(rng)))
-    rw.AddBond(int(rng.choice(sites)), new, Chem.BondType.SINGLE)
-    return True
+def _delete_atom(mol: Any, rng: np.random.Generator) -> str:
+    return _choice(rng, (
+        "[*:1]~[D1:2]>>[*:1]", "[*:1]~[D2:2]~[*:3]>>[*:1]-[*:3]",
+        "[*:1]~[D3:2](~[*;!H0:3])~[*:4]>>[*:1]-[*:3]-[*:4]",
+        "[*:1]~[D4:2](~[*;!H0:3])(~[*;!H0:4])~[*:5]>>[*:1]-[*:3]-[*:4]-[*:5]",
+        "[*:1]~[D4:2](~[*;!H0;!H1:3])(~[*:4])~[*:5]>>[*:1]-[*:3](-[*:4])-[*:5]"),
+        (0.25, 0.25, 0.25, 0.1875, 0.0625))
 
 
-def _insert_atom(rw: Any, rng: np.random.Generator) -> bool:
-    Chem = _chem()
-    bonds = [b for b in rw.GetBonds() if b.GetBondType() == Chem.BondType.SINGLE]
-    if not bonds:
-        return False
-    bond = bonds[int(rng.integers(len(bonds)))]
-    i, j = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
-    rw.RemoveBond(i, j)
-    new = rw.AddAtom(Chem.Atom(int(rng.choice([6, 7, 8, 16]))))
-    rw.AddBond(i, new, Chem.BondType.SINGLE)
-    rw.AddBond(new, j, Chem.BondType.SINGLE)
-    return True
+def _change_atom(mol: Any, rng: np.random.Generator) -> str:
+    present = [i for i, e in enumerate(_ELEMENTS) if mol.HasSubstructMatch(_pattern(f"[{e}]"))]
+    if not present:
+        return "[#0:1]>>[#0:1]"  # no element of the list: matches nothing
+    src = _choice(rng, tuple(present), tuple(_ELEMENT_P[i] for i in present))
+    others = tuple(i for i in range(len(_ELEMENTS)) if i != src)
+    dst = _choice(rng, others, tuple(_ELEMENT_P[i] for i in others))
+    return f"[{_ELEMENTS[src]}:1]>>[{_ELEMENTS[dst]}:1]"
 
 
-def _delete_atom(rw: Any, rng: np.random.Generator) -> bool:
-    Chem = _chem()
-    atoms = [a for a in rw.GetAtoms() if a.GetDegree() == 1 or (a.GetDegree() == 2 and not a.IsInRing())]
-    if len(atoms) < 1 or rw.GetNumAtoms() < 3:
-        return False
-    atom = atoms[int(rng.integers(len(atoms)))]
-    nbrs = [n.GetIdx() for n in atom.GetNeighbors()]
-    if len(nbrs) == 2 and rw.GetBondBetweenAtoms(nbrs[0], nbrs[1]) is None:
-        rw.AddBond(nbrs[0], nbrs[1], Chem.BondType.SINGLE)
-    rw.RemoveAtom(atom.GetIdx())
-    return True
+def _append_atom(mol: Any, rng: np.random.Generator) -> str:
+    order = _choice(rng, (0, 1, 2), _ORDERS)
+    if order == 0:
+        return f"[*;!H0:1]>>[*:1]-{_pick(rng, ['C', 'N', 'O', 'F', 'S', 'Cl', 'Br'])}"
+    if order == 1:
+        return f"[*;!H0;!H1:1]>>[*:1]={_pick(rng, ['C', 'N', 'O'])}"
+    return f"[*;H3:1]>>[*:1]#{_pick(rng, ['C', 'N'])}"
 
 
-def _change_atom(rw: Any, rng: np.random.Generator) -> bool:
-    atom = rw.GetAtomWithIdx(int(rng.integers(rw.GetNumAtoms())))
-    element = _new_element(rng)
-    if element == atom.GetAtomicNum():
-        return False
-    atom.SetAtomicNum(element)
-    atom.SetFormalCharge(0)
-    atom.SetNoImplicit(False)
-    atom.SetNumExplicitHs(0)
-    return True
+#: The seven mutations: (name, probability, ``build(mol, rng) -> reaction SMARTS``).
+MUTATIONS: tuple[tuple[str, float, Callable[[Any, np.random.Generator], str]], ...] = (
+    ("insert_atom", 0.15, _insert_atom), ("change_bond_order", 0.14, _change_bond_order),
+    ("delete_ring_bond", 0.14, _delete_ring_bond), ("add_ring", 0.14, _add_ring),
+    ("delete_atom", 0.14, _delete_atom), ("change_atom", 0.14, _change_atom), ("append_atom", 0.15, _append_atom))
 
 
-def _change_bond_order(rw: Any, rng: np.random.Generator) -> bool:
-    Chem = _chem()
-    if rw.GetNumBonds() == 0:
-        return False
-    bond = rw.GetBondWithIdx(int(rng.integers(rw.GetNumBonds())))
-    order = {Chem.BondType.SINGLE: 1, Chem.BondType.DOUBLE: 2, Chem.BondType.TRIPLE: 3}.get(bond.GetBondType())
-    if order is None:
-        return False
-    new = int(np.clip(order + (1 if rng.random() < 0.5 else -1), 1, 3))
-    if new == order:
-        return False
-    bond.SetBondType({1: Chem.BondType.SINGLE, 2: Chem.BondType.DOUBLE, 3: Chem.BondType.TRIPLE}[new])
-    return True
-
-
-def _add_ring_bond(rw: Any, rng: np.random.Generator) -> bool:
-    Chem = _chem()
-    dist = Chem.GetDistanceMatrix(rw)
-    free = np.array([_free_valence(a) >= 1 for a in rw.GetAtoms()])
-    i, j = np.nonzero(np.isin(dist, [s - 1 for s in _RING_SIZES]) & free[:, None] & free[None, :])
-    pairs = [(a, b) for a, b in zip(i.tolist(), j.tolist()) if a < b]
-    if not pairs:
-        return False
-    a, b = pairs[int(rng.integers(len(pairs)))]
-    rw.AddBond(a, b, Chem.BondType.SINGLE)
-    return True
-
-
-def _delete_ring_bond(rw: Any, rng: np.random.Generator) -> bool:
-    bonds = [b for b in rw.GetBonds() if b.IsInRing()]
-    if not bonds:
-        return False
-    bond = bonds[int(rng.integers(len(bonds)))]
-    rw.RemoveBond(bond.GetBeginAtomIdx(), bond.GetEndAtomIdx())
-    return True
-
-
-_MUTATIONS = (_append_atom, _insert_atom, _delete_atom, _change_atom, _change_bond_order, _add_ring_bond,
-              _delete_ring_bond)
-
-
-def mutate(mol: Any, rng: np.random.Generator) -> Any | None:
-    """One of the seven mutations, chosen uniformly (retried a few times); None if none gives a valid molecule."""
-    for _ in range(_MAX_TRIES):
-        rw = _kekule(mol)
-        if rw is None:
-            return None
-        if not _MUTATIONS[int(rng.integers(len(_MUTATIONS)))](rw, rng):
-            continue
-        child = _sanitized(rw)
-        if child is not None:
-            return child
+def mutate(mol: Any, rng: np.random.Generator, *, size: tuple[float, float] = (SIZE_MEAN, SIZE_SD),
+           only: str | None = None) -> Any | None:
+    """One mutation of ``mol`` (drawn from :data:`MUTATIONS`, or the one named ``only``): a random product that
+    passes :func:`size_ok` and :func:`ring_ok`; up to 10 tries, None if none gives one."""
+    ops = [m for m in MUTATIONS if only is None or m[0] == only]
+    if not ops:
+        raise ValueError(f"mutate: unknown mutation {only!r}; known: {', '.join(m[0] for m in MUTATIONS)}")
+    k = _kekule_copy(mol)
+    p = tuple(m[1] for m in ops)
+    for _ in range(_TRIES):
+        _, _, build = _choice(rng, tuple(ops), p)
+        products = [t[0] for t in _reaction(build(k, rng)).RunReactants((k,))]
+        children = [m for m in products if size_ok(m, rng, *size) and ring_ok(m)]
+        if children:
+            return _pick(rng, children)
     return None
