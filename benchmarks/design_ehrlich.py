@@ -7,9 +7,11 @@ Every method pays each new sequence once through :class:`seqguide.baselines.Budg
 of 1e3, 1e4 and 1e5 calls (independent runs per budget), 5 seeds:
 
 * ``ga``: :class:`~seqguide.baselines.GeneticAlgorithm` (holo's ``DiscreteEvolution``) at its best measured
-  setting, 128 particles and 12 survivors, mutation = recombination = 1/L, from the instance's
-  ``initial_solution()`` (holo's convention); ``ga_p1024`` (1024 particles, 100 survivors: holo's README
-  setting) and ``ga_mut2`` (mutation 2/L) check the neighbouring settings.
+  setting, 128 particles and 12 survivors, mutation = recombination = 1/L, its first population drawn from the
+  same 2,000 DMP samples the model of ``best_of_n``/``infill`` is trained on (:func:`dmp_samples`), so neither
+  side knows what the other does not (holo starts from the instance's single ``initial_solution()``);
+  ``ga_p1024`` (1024 particles, 100 survivors: holo's README setting) and ``ga_mut2`` (mutation 2/L) check the
+  neighbouring settings.
 * ``random``: uniform random sequences (almost all infeasible: random search as the floor).
 * ``best_of_n``: unguided samples of a masked-diffusion model trained on 2,000 sequences of the function's
   own DMP (as the ``ehrlich`` campaign does), best of N = the budget. Sampling dominates its cost, so its
@@ -102,9 +104,17 @@ def _ga(task: EhrlichTask, budget: int, seed: int, ctx: RunContext, *, num_parti
     ga = GeneticAlgorithm(f.alphabet.tokens, length=L, num_particles=num_particles,
                           survival_quantile=survivors / num_particles, mutation_prob=mutation / L,
                           recombine_prob=recombination / L)
+    start = dmp_samples(task, seed)
     with Stopwatch() as sw:
-        run = ga.run(BudgetedObjective(f, budget=budget), seed=seed, initial=f.initial_solution())
+        run = ga.run(BudgetedObjective(f, budget=budget), seed=seed, initial=start)
     return MethodResult(run.history, sw.cpu, sw.wall, {"generations": run.generations, "stopped": run.stopped})
+
+
+def dmp_samples(task: EhrlichTask, seed: int, n: int | None = None) -> list[str]:
+    """The ``n`` (default: the model's ``train_samples``, 2,000) feasible DMP samples of the seed's instance that
+    the model of ``best_of_n``/``infill`` is trained on (it holds out a tenth for validation) and the GA starts
+    from."""
+    return task.oracle(seed).sample_feasible(_MODEL["train_samples"] if n is None else n, seed=1)
 
 
 def _random(task: EhrlichTask, budget: int, seed: int, ctx: RunContext, *, batch: int) -> MethodResult:
@@ -137,7 +147,7 @@ def ehrlich_model(task: EhrlichTask, seed: int, ctx: RunContext,
     def train(work: Path) -> Any:
         work.mkdir(parents=True, exist_ok=True)
         fasta = work / "dmp.fasta"
-        seqs = f.sample_feasible(model["train_samples"], seed=1)
+        seqs = dmp_samples(task, seed, model["train_samples"])
         fasta.write_text("".join(f">dmp_{i}\n{s}\n" for i, s in enumerate(seqs)))
         data = SequenceDataModule(path=str(fasta), alphabet=list(f.alphabet.tokens), val_fraction=0.1,
                                   batch_size=model["batch_size"], seed=seed)
@@ -192,6 +202,7 @@ _INFILL = {**INFILL_LOOP, "anchor": {**INFILL_LOOP["anchor"], "mutation": 0.0}}
 
 
 _GA_BEST = {"num_particles": 128, "survivors": 12, "mutation": 1.0, "recombination": 1.0}
+_GA_START = {"start": "the 2,000 DMP samples the model is trained on"}  # in the GA cells' settings (digest)
 _MODEL = {"train_samples": 2000, "lr": 2e-3, "batch_size": 64, "train_steps_quick": 300,
           # length 32: the ehrlich campaign's conv model (one block fewer), 2 tokens revealed per step;
           # length 128: a smaller one, 4 tokens per step (sampling cost grows with L x steps)
@@ -223,15 +234,17 @@ def _bon_cells(task: str, budget: int, seed_index: int) -> bool:
 
 #: name -> method. Part-2 design loops are added here (see the module docstring).
 METHODS: dict[str, MethodSpec] = {
-    "ga": MethodSpec(lambda t, b, s, c: _ga(t, b, s, c, **_GA_BEST), dict(_GA_BEST),
+    "ga": MethodSpec(lambda t, b, s, c: _ga(t, b, s, c, **_GA_BEST), {**_GA_BEST, **_GA_START},
                      label="GA, 128 particles, 12 survivors, mutation = recombination = 1/L (best setting)"),
     "ga_p1024": MethodSpec(lambda t, b, s, c: _ga(t, b, s, c, num_particles=1024, survivors=100, mutation=1.0,
                                                   recombination=1.0),
-                           {"num_particles": 1024, "survivors": 100, "mutation": 1.0, "recombination": 1.0},
+                           {"num_particles": 1024, "survivors": 100, "mutation": 1.0, "recombination": 1.0,
+                            **_GA_START},
                            label="GA, 1024 particles, 100 survivors, 1/L (holo README setting)"),
     "ga_mut2": MethodSpec(lambda t, b, s, c: _ga(t, b, s, c, num_particles=128, survivors=12, mutation=2.0,
                                                  recombination=1.0),
-                          {"num_particles": 128, "survivors": 12, "mutation": 2.0, "recombination": 1.0},
+                          {"num_particles": 128, "survivors": 12, "mutation": 2.0, "recombination": 1.0,
+                           **_GA_START},
                           label="GA, 128 particles, 12 survivors, mutation 2/L"),
     "random": MethodSpec(lambda t, b, s, c: _random(t, b, s, c, batch=1000), {"batch": 1000},
                          label="uniform random sequences"),
