@@ -82,12 +82,13 @@ MODEL: dict[str, Any] = {"preset": "moses", "limit": 50_000, "length": 48, "val_
 
 @functools.lru_cache(maxsize=2)
 def moses_smiles(split: str = "train", limit: int | None = None) -> list[str]:
-    """SMILES of a MOSES split (``train`` / ``test``) from the molsets wheel (canonical for current RDKit)."""
+    """SMILES of a MOSES split (``train`` / ``test``) from the molsets wheel's data (canonical for current RDKit;
+    :func:`seqguide.data.moses_data.moses_file` finds or fetches the file)."""
     import pandas as pd
 
-    from seqguide.data.presets import package_file
+    from seqguide.data.moses_data import moses_file
 
-    frame = pd.read_csv(package_file("moses", "dataset", "data", f"{split}.csv.gz"), nrows=limit)
+    frame = pd.read_csv(moses_file(f"{split}.csv.gz"), nrows=limit)
     return frame["SMILES"].astype(str).tolist()
 
 

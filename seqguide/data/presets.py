@@ -125,7 +125,9 @@ def _load_amp(limit: int | None, seed: int) -> SequenceRecords:
 
 def _load_moses(split: str) -> Callable[[int | None, int], SequenceRecords]:
     def load(limit: int | None, seed: int) -> SequenceRecords:
-        path = package_file("moses", "dataset", "data", f"{split}.csv.gz")
+        from seqguide.data.moses_data import moses_file
+
+        path = moses_file(f"{split}.csv.gz")
         return read_smiles(path, column="SMILES", limit=limit)[0]
 
     return load
