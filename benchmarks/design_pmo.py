@@ -33,9 +33,7 @@ the modules that compute it in ``code`` (hashed into its cells, so a code change
 
 from __future__ import annotations
 
-import csv
 import functools
-from pathlib import Path
 from typing import Any
 
 from benchmarks.design_common import (
@@ -50,6 +48,7 @@ from benchmarks.design_common import (
     run_infill,
     settings_hash,
 )
+from benchmarks.pmo_tasks import COMPARABLE, TDC_SCORED, published
 from benchmarks.reporting import group_records, mean_sem, plot_curves
 from benchmarks.runner import Cell, CellBenchmark, CellRecord, Report, RunContext, RunOptions
 from oracles import get_oracle
@@ -64,12 +63,6 @@ QUICK_BUDGET = 1_000
 QUICK_TASKS = ("guacamol_celecoxib_rediscovery", "qed", "guacamol_osimertinib_mpo")
 SEEDS = (0, 1, 2, 3, 4)  # PMO's 5 seeds
 TOP_K = 10
-#: PMO tasks its tables scored with an older TDC scorer (atoms counted from the SMILES text; fixed upstream in 2022)
-TDC_SCORED = ("guacamol_isomers_c7h8n2o2", "guacamol_isomers_c9h10n2o2pf2cl", "guacamol_zaleplon_mpo",
-              "guacamol_sitagliptin_mpo")
-#: the 16 tasks whose values can be compared with PMO's published ones
-COMPARABLE = tuple(t for t in PMO_TASKS if t not in TDC_SCORED)
-PUBLISHED_FILE = Path(__file__).parent / "data" / "pmo_published.csv"
 #: source modules of every cell: the task oracles, the accounting and the cell metrics
 _TASK_CODE = ("oracles.guacamol", "oracles.guacamol_scoring", "oracles.molecule", "seqguide.baselines.history",
               "benchmarks.design_common")
@@ -249,23 +242,6 @@ class DesignPMO(CellBenchmark):
                     ("Best-so-far curves", f"![curves]({fig.name})"),
                     ("Methods", "\n".join(f"- `{n}`: {s.label}" for n, s in METHODS.items()))]
         return Report(rows, notes=_NOTES, sections=sections, figures=[fig])
-
-
-def published(path: Path = PUBLISHED_FILE) -> dict[str, dict[str, float]]:
-    """PMO's published top-10 AUC per task (our task names) for ``reinvent`` and ``graph_ga`` (with ``*_std``),
-    from ``benchmarks/data/pmo_published.csv`` (its header comment names the source)."""
-    with open(path) as fh:
-        lines = [ln for ln in fh if ln.strip() and not ln.startswith("#")]
-    out: dict[str, dict[str, float]] = {}
-    for row in csv.DictReader(lines):
-        name = row.pop("task")
-        task = name if name == "qed" else f"guacamol_{name}"
-        if task not in PMO_TASKS:
-            raise ValueError(f"{path}: unknown task {name!r}")
-        out[task] = {k: float(v) for k, v in row.items()}
-        if bool(out[task].pop("comparable")) != (task in COMPARABLE):
-            raise ValueError(f"{path}: task {name!r} has the wrong 'comparable' flag")
-    return out
 
 
 _NOTES = """\

@@ -70,7 +70,7 @@ def _ehrlich(rows: list[dict[str, str]]) -> str:
 def _pmo(rows: list[dict[str, str]]) -> str:
     """Per method: the top-10 AUC summed over the 16 tasks comparable with PMO and over the 4 it scored differently,
     with PMO's published sums for REINVENT and Graph GA over the same tasks."""
-    from benchmarks.design_pmo import COMPARABLE, TDC_SCORED, published
+    from benchmarks.pmo_tasks import COMPARABLE, TDC_SCORED, published
 
     pub = published()
     out = []

@@ -125,7 +125,7 @@ MUTANTS = [
            "SEEDS = (0, 1)",
            ("tests/benchmarks/test_design_pmo.py::test_default_plan_runs_every_method_on_every_task_with_5_seeds",),
            "PMO reports 5 seeds per task"),
-    Mutant("pmo: the TDC-scored tasks counted as comparable", "benchmarks/design_pmo.py",
+    Mutant("pmo: the TDC-scored tasks counted as comparable", "benchmarks/pmo_tasks.py",
            "COMPARABLE = tuple(t for t in PMO_TASKS if t not in TDC_SCORED)",
            "COMPARABLE = tuple(PMO_TASKS)",
            ("tests/benchmarks/test_design_pmo.py::test_published_numbers_sum_to_pmos_16_task_sums",),
