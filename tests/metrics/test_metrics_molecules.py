@@ -52,9 +52,9 @@ def test_tanimoto_matrix_equals_rdkit_and_diversity_and_snn_equal_brute_force():
 def test_moses_test_molecules_have_moses_like_diversity():
     import pandas as pd
 
-    from seqguide.data.presets import package_file
+    from seqguide.data.moses_data import moses_file
 
-    test = pd.read_csv(package_file("moses", "dataset", "data", "test.csv.gz"), nrows=2000)["SMILES"].tolist()
+    test = pd.read_csv(moses_file("test.csv.gz"), nrows=2000)["SMILES"].tolist()
     m = distribution_metrics(test[:1000], train=set(test[1000:]), reference=test[1000:])
     assert m["validity"] == 1.0 and m["uniqueness"] == 1.0 and m["novelty"] == 1.0
     assert 0.84 < m["intdiv1"] < 0.87  # MOSES reports IntDiv1 = 0.857 for its test set
