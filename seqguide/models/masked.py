@@ -28,6 +28,7 @@ import torch
 
 from seqguide.alphabet import Alphabet, get_alphabet
 from seqguide.models.backbones import Backbone, TransformerDenoiser, resolve_backbone
+from seqguide.models.gumbel import gumbel_argmax
 from seqguide.models.protocol import Cond, predict_branches
 from seqguide.models.schedules import get_schedule
 from seqguide.models.sequence_model import SequenceModel
@@ -59,6 +60,10 @@ class MaskedDiffusion(SequenceModel):
     """
 
     checkpoint_keys: ClassVar[frozenset[str]] = frozenset({"schedule", "time_conditioning", "t_eps"})
+    #: Draw the Gumbel noise of a reverse step at every position, not only where a token is revealed: the random
+    #: stream before issue 23 (same distribution, different samples per seed). Set on an instance to reproduce
+    #: samples drawn by earlier versions; not saved in checkpoints.
+    noise_everywhere: bool = False
     monitor: ClassVar[str] = "val/nll"
 
     def __init__(
@@ -168,16 +173,28 @@ class MaskedDiffusion(SequenceModel):
         reveal = masked & (u < p_reveal)
         if not reveal.any():
             return state
-        draw = _categorical(pred, generator)
-        return torch.where(reveal, draw, state)
+        return self._fill(state, pred, reveal, generator)
 
     def x0_estimate(
         self, state: torch.Tensor, pred: torch.Tensor, *, generator: torch.Generator | None = None,
         sample: bool = False,
     ) -> torch.Tensor:
         """Fill masked positions with the argmax (or a draw, ``sample=True``) of ``pred``; keep the rest."""
-        fill = _categorical(pred, generator) if sample else pred.argmax(dim=-1)
-        return torch.where(state == self.mask_id, fill, state)
+        masked = state == self.mask_id
+        if sample:
+            return self._fill(state, pred, masked, generator)
+        return torch.where(masked, pred.argmax(dim=-1), state)
+
+    def _fill(self, state: torch.Tensor, pred: torch.Tensor, where: torch.Tensor,
+              generator: torch.Generator | None) -> torch.Tensor:
+        """``state`` with a draw from ``softmax(pred)`` at the positions ``where`` (Gumbel-max). The noise is drawn
+        for those positions only, in row-major order; ``noise_everywhere`` draws it for every position, the random
+        stream of seqguide up to commit 67c259c (before issue 23), to reproduce earlier samples."""
+        if self.noise_everywhere:
+            return torch.where(where, gumbel_argmax(pred, generator), state)
+        out = state.clone()
+        out[where] = gumbel_argmax(pred[where], generator)
+        return out
 
     def is_clean(self, state: torch.Tensor) -> torch.Tensor:
         """``(B,)`` bool: rows with no masked position (their x0 estimate is the state itself)."""
@@ -254,9 +271,3 @@ class MaskedDiffusion(SequenceModel):
         self.log(f"{stage}/bpt", nll / math.log(2.0), batch_size=x0.shape[0], sync_dist=sync)
         return nll
 
-
-def _categorical(logp: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """One draw per position from ``softmax(logp)`` ``(..., V)`` by the Gumbel-max trick."""
-    u = torch.rand(logp.shape, generator=generator, device=logp.device, dtype=torch.float32)
-    gumbel = -torch.log((-torch.log(u.clamp_min(1e-20))).clamp_min(1e-20))
-    return (logp + gumbel).argmax(dim=-1)
