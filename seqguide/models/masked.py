@@ -64,6 +64,9 @@ class MaskedDiffusion(SequenceModel):
     #: stream before issue 23 (same distribution, different samples per seed). Set on an instance to reproduce
     #: samples drawn by earlier versions; not saved in checkpoints.
     noise_everywhere: bool = False
+    #: :meth:`predict` runs the network only on rows that hold a mask (the others' prediction is their own tokens,
+    #: exactly); False runs every row, as before issue 23 (for timing comparisons).
+    skip_clean_rows: bool = True
     monitor: ClassVar[str] = "val/nll"
 
     def __init__(
@@ -118,12 +121,14 @@ class MaskedDiffusion(SequenceModel):
             raise ValueError(f"length {length} exceeds the model's length {self.length}")
         return torch.full((n, length), self.mask_id, dtype=torch.long, device=device or self.device)
 
-    def _logits(self, x: torch.Tensor, t: torch.Tensor | float, labels: torch.Tensor | None) -> torch.Tensor:
-        """Network call + SUBS parameterisation: log p(x0 | x_t) ``(B, L, V)`` float32."""
+    def _logits(self, x: torch.Tensor, t: torch.Tensor | float, labels: torch.Tensor | None,
+                skip_clean: bool = False) -> torch.Tensor:
+        """Network call + SUBS parameterisation: log p(x0 | x_t) ``(B, L, V)`` float32 (``skip_clean``: see
+        :meth:`_network`)."""
         t_in = None
         if self.time_conditioned:
             t_in = torch.as_tensor(t, dtype=torch.float32, device=x.device).expand(x.shape[0])
-        logits = self.backbone(x, t_in, labels).float()
+        logits = self._network(x, t_in, labels, skip_clean)
         logits[..., self.mask_id] = NEG_INF  # zero masking probability
         if self.fixed_length:
             logits[..., self.alphabet.pad_id] = NEG_INF
@@ -132,6 +137,23 @@ class MaskedDiffusion(SequenceModel):
         unmasked = x != self.mask_id
         carried = torch.full_like(logp, NEG_INF).scatter_(-1, x.unsqueeze(-1), 0.0)
         return torch.where(unmasked.unsqueeze(-1), carried, logp)
+
+    def _network(self, x: torch.Tensor, t: torch.Tensor | None, labels: torch.Tensor | None,
+                 skip_clean: bool) -> torch.Tensor:
+        """Backbone logits ``(B, L, V)`` float32. With ``skip_clean`` (and :attr:`skip_clean_rows`) only the rows
+        that still hold a mask are run: a row without one is carried over whole by the SUBS parameterisation, so
+        its logits are never read (zeros stand in) and its prediction is exact without the network."""
+        if not (skip_clean and self.skip_clean_rows):
+            return self.backbone(x, t, labels).float()
+        active = (x == self.mask_id).any(dim=-1)
+        n_active = int(active.sum())
+        if n_active == x.shape[0]:
+            return self.backbone(x, t, labels).float()
+        logits = torch.zeros(*x.shape, self.alphabet.vocab_size, device=x.device)
+        if n_active:
+            logits[active] = self.backbone(x[active], None if t is None else t[active],
+                                           None if labels is None else labels[active]).float()
+        return logits
 
     def predict(self, state: torch.Tensor, t: float | torch.Tensor, cond: Cond = None):
         """One network call: clean-token log-probabilities ``(B, L, V)``.
@@ -143,12 +165,12 @@ class MaskedDiffusion(SequenceModel):
                 runs all branches as one batched forward and returns ``{branch: (B, L, V)}``.
         """
         if isinstance(cond, dict):
-            return predict_branches(lambda x, y: self._logits(x, self._expand_t(t, x), y), state, cond,
+            return predict_branches(lambda x, y: self._logits(x, self._expand_t(t, x), y, True), state, cond,
                                     self.num_classes)
         labels = None
         if cond is not None:
             labels = torch.as_tensor(cond, dtype=torch.long, device=state.device).expand(state.shape[0])
-        return self._logits(state, t, labels)
+        return self._logits(state, t, labels, True)
 
     @staticmethod
     def _expand_t(t: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor | float:
