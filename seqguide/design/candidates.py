@@ -37,7 +37,7 @@ def fresh_share(store: DesignStore, run_id: int, round: int, found: CandidateLis
 def draw_size(missing: int, share: float) -> int:
     """Samples to draw for ``missing`` more designs when a share ``share`` of samples is new: enough to fill the
     round in one draw (with :data:`OVERDRAW_MARGIN`), so redraws are rare."""
-    return max(1, math.ceil(missing * OVERDRAW_MARGIN / max(share, MIN_FRESH_SHARE)))
+    return max(1, math.ceil(round(missing * OVERDRAW_MARGIN / max(share, MIN_FRESH_SHARE), 6)))
 
 
 class CandidateList:
