@@ -56,6 +56,10 @@ __all__ = [
 #: is sent; parts already sent are still yielded).
 SendGate = Callable[[list[int]], "bool | None"]
 
+#: Strings whose validation an oracle remembers before it starts over (bounds the memory of a long run).
+_VALIDATION_MEMO_SIZE = 50_000
+_UNSEEN = object()
+
 
 class BudgetExhausted(RuntimeError):
     """Raised *before* spending when an oracle call would exceed its evaluation budget."""
@@ -206,13 +210,16 @@ class Oracle:
     n_objectives: int = 1
     #: Items handed to :meth:`_score` so far, retries of a crashed batch included (see the module docstring).
     items_received: int = 0
+    #: Remember :meth:`validate`'s answer per input string (it must then depend on the string only); an oracle
+    #: whose validity can change over time sets this False.
+    validation_cache: bool = True
 
     def __call__(self, xs: Sequence[str] | torch.Tensor) -> OracleResult:
         items = self._as_items(xs)
         n = len(items)
         if n == 0:
             return OracleResult.empty(self.n_objectives)
-        errors: list[str | None] = [self._validate_item(x) for x in items]
+        errors: list[str | None] = self._validate_items(items)
         ok = [i for i, e in enumerate(errors) if e is None]
         shape = (n,) if self.n_objectives == 1 else (n, self.n_objectives)
         values = np.full(shape, np.nan)
@@ -252,7 +259,7 @@ class Oracle:
             if items and (on_send is None or on_send(everything) is not False):
                 yield everything, self(items)
             return
-        errors = [self._validate_item(x) for x in items]
+        errors = self._validate_items(items)
         bad = [i for i, e in enumerate(errors) if e is not None]
         if bad:
             yield bad, OracleResult.invalid(len(bad), [errors[i] for i in bad], self.n_objectives)
@@ -335,13 +342,38 @@ class Oracle:
             raise TypeError(f"{self.name}: pass a list of sequences, not a single string")
         return list(xs)
 
+    def _validate_items(self, items: Sequence[Any]) -> list[str | None]:
+        """:meth:`_validate_item` of each item; remembered strings are looked up in one pass."""
+        memo = self.__dict__.get("_validation_memo") if self.validation_cache else None
+        if not memo:
+            return [self._validate_item(x) for x in items]
+        out = [memo.get(x, _UNSEEN) if type(x) is str else _UNSEEN for x in items]
+        for i, e in enumerate(out):
+            if e is _UNSEEN:
+                out[i] = self._validate_item(items[i])
+        return out
+
     def _validate_item(self, x: Any) -> str | None:
+        """:meth:`validate` guarded (None and a crashing validator give a reason), remembered by string: a design
+        passes the objective's pre-check, its stream and every wrapper's, and is validated once."""
         if x is None:
             return "missing input (None)"
+        memo = None
+        if type(x) is str and self.validation_cache:
+            memo = self.__dict__.get("_validation_memo")
+            if memo is None:
+                memo = self._validation_memo = {}
+            elif x in memo:
+                return memo[x]
         try:
-            return self.validate(x)
+            reason = self.validate(x)
         except Exception as err:  # a validator bug must not sink the batch either
-            return f"validation failed: {type(err).__name__}: {err}"
+            reason = f"validation failed: {type(err).__name__}: {err}"
+        if memo is not None:
+            if len(memo) >= _VALIDATION_MEMO_SIZE:
+                memo.clear()
+            memo[x] = reason
+        return reason
 
     def _score_isolated(self, xs: list[Any]) -> OracleResult:
         self.items_received += len(xs)

@@ -140,6 +140,21 @@ MUTANTS = [
            "        if False:",
            ("tests/data/test_moses_data.py::test_extract_copies_the_three_files_and_checks_the_hash",),
            "a downloaded wheel is used only if it is the one pinned"),
+    # issue 23 (speed): rotary pairing, Gumbel sign, overdraw, validation cache key
+    Mutant("i23: rotary pairs channels (i, i + Dh/2)", "seqguide/models/backbones.py",
+           "z = torch.view_as_complex(work.unflatten(-1, (-1, 2)))",
+           "z = torch.view_as_complex(work.unflatten(-1, (2, -1)).transpose(-1, -2).contiguous())",
+           ("tests/core/test_backbone_speed.py",), "the old pairing (2i, 2i + 1) must be kept"),
+    Mutant("i23: Gumbel noise subtracted", "seqguide/models/gumbel.py",
+           "return (logp + gumbel_noise(", "return (logp - gumbel_noise(",
+           ("tests/core/test_backbone_speed.py",), "the sign of the noise decides the distribution"),
+    Mutant("i23: overdraw ignores duplicates", "seqguide/design/candidates.py",
+           "OVERDRAW_MARGIN / max(share, MIN_FRESH_SHARE)", "OVERDRAW_MARGIN / 1.0",
+           ("tests/design/test_speed_loop.py",), "a draw must be sized for the duplicate rate"),
+    Mutant("i23: validation memo keyed by length", "oracles/base.py",
+           "            memo[x] = reason", "            memo[len(x)] = reason",
+           ("tests/design/test_speed_loop.py",), "the memo must be keyed by the whole string"),
+
 ]
 
 

@@ -1,11 +1,43 @@
 """A round's candidate list as the sampler's draws fill it: new designs only, the learned feasibility filter, and a
-quota of designs that pass the objective's free checks (used by :meth:`seqguide.design.loop.DesignLoop.propose`)."""
+quota of designs that pass the objective's free checks, and how many samples a draw needs to fill it (used by
+:meth:`seqguide.design.loop.DesignLoop.propose`)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
-__all__ = ["CandidateList"]
+from seqguide.design.store import DesignStore
+
+__all__ = ["CandidateList", "draw_size", "fresh_share"]
+
+#: Draws are sized for 10 % more new designs than missing (a short draw costs another ``sample()`` call).
+OVERDRAW_MARGIN = 1.1
+#: The smallest share of new designs a draw is sized for (at most 11x the missing designs per draw).
+MIN_FRESH_SHARE = 0.1
+
+
+def fresh_share(store: DesignStore, run_id: int, round: int, found: CandidateList | None = None) -> float:
+    """The share of new designs (not duplicates) among the samples of this round's draws so far (``found``), or
+    before the first draw among those of round ``round - 1`` of the run (1.0 without samples). A function of the
+    seed and the store's earlier rounds, so a resumed loop sizes its draws the same."""
+    if found is not None and found.sampled:
+        return max(MIN_FRESH_SHARE, 1.0 - found.duplicates / found.sampled)
+    if round == 0:
+        return 1.0
+    try:
+        prev = store.round(run_id, round - 1)
+    except KeyError:
+        return 1.0
+    if not prev.n_sampled:
+        return 1.0
+    return max(MIN_FRESH_SHARE, 1.0 - prev.n_duplicates / prev.n_sampled)
+
+
+def draw_size(missing: int, share: float) -> int:
+    """Samples to draw for ``missing`` more designs when a share ``share`` of samples is new: enough to fill the
+    round in one draw (with :data:`OVERDRAW_MARGIN`), so redraws are rare."""
+    return max(1, math.ceil(round(missing * OVERDRAW_MARGIN / max(share, MIN_FRESH_SHARE), 6)))
 
 
 class CandidateList:

@@ -36,7 +36,7 @@ import torch
 
 from oracles import Oracle
 from seqguide.design.anchoring import EliteInfill
-from seqguide.design.candidates import CandidateList
+from seqguide.design.candidates import CandidateList, draw_size, fresh_share
 from seqguide.design.feasibility import PairFeasibility
 from seqguide.design.interrupts import GracefulStop
 from seqguide.design.loop_types import GuidanceFactory, GuidancePlan, LoopState, Proposal, Purpose, derive_seed
@@ -118,6 +118,8 @@ class DesignLoop:
         feasibility: A :class:`~seqguide.design.feasibility.PairFeasibility` fitted on the designs of earlier rounds
             (feasible ones and those the objective refused for good): candidates with a learned banned pair of
             adjacent tokens are dropped before they are paid for (counted in the guidance note of the round).
+        overdraw: Size each draw to fill the round after deduplication (:func:`~seqguide.design.candidates.draw_size`),
+            so one ``sample()`` call usually fills a round; False: every draw samples ``candidates`` (before issue 23).
         anchor: An :class:`~seqguide.design.anchoring.EliteInfill`: once there are labels, rounds refill masked
             copies of the best designs so far (``sample(init=...)``, ``anchor.steps`` reverse steps) instead of
             sampling from the prior.
@@ -139,7 +141,7 @@ class DesignLoop:
                  code_version: tuple[str | None, str | None] = (None, None), argv: Sequence[str] = (),
                  key: Callable[[str], str] | None = None, stop: GracefulStop | None = None,
                  anchor: EliteInfill | None = None, charged_elsewhere: Callable[[], int] | None = None,
-                 feasibility: PairFeasibility | None = None) -> None:
+                 feasibility: PairFeasibility | None = None, overdraw: bool = True) -> None:
         for arg, value in (("budget", budget), ("candidates", candidates), ("score_batch", score_batch),
                            ("max_draws", max_draws)):
             if not isinstance(value, int) or value < 1:
@@ -164,6 +166,7 @@ class DesignLoop:
         self.stop = stop if stop is not None else GracefulStop()
         self.anchor = anchor
         self.charged_elsewhere = charged_elsewhere
+        self.overdraw = overdraw
         resumed = run_id is not None
         if run_id is None:
             if alphabet is None and hasattr(model, "alphabet"):
@@ -288,19 +291,21 @@ class DesignLoop:
         draw = 0
         for draw in range(self.max_draws):
             seed = derive_seed(self.seed, r, Purpose.SAMPLE, draw)
+            n = draw_size(self.candidates - found.accepted, fresh_share(self.store, self.run_id, r, found)
+                          ) if self.overdraw else self.candidates
             start = time.perf_counter()
             init, steps = None, self.steps
             if parents is not None:
                 gen = torch.Generator(device=parents.device).manual_seed(derive_seed(self.seed, r, Purpose.ANCHOR,
                                                                                      draw))
-                init = self.anchor.starts(parents, self.candidates, mask_id=self.model.mask_id, generator=gen,
+                init = self.anchor.starts(parents, n, mask_id=self.model.mask_id, generator=gen,
                                           num_tokens=self.model.alphabet.size)
                 steps = self.anchor.steps
-            samples = sample(self.model, self.candidates, steps=steps, guidance=plan.guiders, cond=self.cond,
+            samples = sample(self.model, n, steps=steps, guidance=plan.guiders, cond=self.cond,
                              seed=seed, batch_size=self.sample_batch_size, progress=False, init=init)
             seconds += time.perf_counter() - start
             trace = samples.trace
-            nfe += float(trace.get("nfe", 0.0)) * self.candidates
+            nfe += float(trace.get("nfe", 0.0)) * n
             calls += int(trace.get("oracle_calls", 0))
             if trace.get("guidance"):
                 guidance = "; ".join(trace["guidance"])

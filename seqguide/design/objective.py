@@ -173,7 +173,7 @@ class Objective(Oracle):
             Per design, None if it would be sent to the component oracles (charged), else the reason.
         """
         seqs = list(xs)
-        return check_constraints(self.constraints, seqs, [self._validate_item(x) for x in seqs])
+        return check_constraints(self.constraints, seqs, self._validate_items(seqs))
 
     def evaluate(self, xs: Sequence[str]) -> Evaluation:
         """Check constraints, score the components, combine. Never raises for a bad design.
@@ -207,7 +207,7 @@ class Objective(Oracle):
             ``(indices, Evaluation)`` with positions into ``xs``; every position at most once.
         """
         seqs = list(xs)
-        errors = [self._validate_item(x) for x in seqs]
+        errors = self._validate_items(seqs)
         ok = [i for i, e in enumerate(errors) if e is None]
         errors = _scatter(errors, ok, check_constraints(self.constraints, [seqs[i] for i in ok]))
         rejected = [i for i, e in enumerate(errors) if e is not None]

@@ -182,17 +182,22 @@ def _modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torc
     return x * (1 + scale[:, None]) + shift[:, None]
 
 
-def _rotary_tables(length: int, head_dim: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos/sin tables ``(L, head_dim / 2)`` of rotary position embeddings (RoFormer, Su et al. 2021)."""
+def _rotary_tables(length: int, head_dim: int, device: torch.device) -> torch.Tensor:
+    """Rotary position embeddings (RoFormer, Su et al. 2021) as unit complex numbers ``(L, head_dim / 2)``: the
+    rotation of channel pair ``(2i, 2i + 1)`` at position ``l`` by the angle ``l * 10000^(-2i / head_dim)``."""
     inv = 1.0 / (10_000.0 ** (torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim))
     angles = torch.arange(length, device=device, dtype=torch.float32)[:, None] * inv[None]
-    return angles.cos(), angles.sin()
+    return torch.polar(torch.ones_like(angles), angles)
 
 
-def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate pairs of channels of ``x (B, H, L, Dh)`` by position-dependent angles."""
-    x1, x2 = x[..., 0::2], x[..., 1::2]
-    return torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)
+def _rotate(x: torch.Tensor, rope: torch.Tensor) -> torch.Tensor:
+    """Rotate the channel pairs ``(2i, 2i + 1)`` of ``x (B, H, L, Dh)`` by the position's angles: one complex
+    multiply on a view of ``x`` (pair = real and imaginary part), no strided copies. Half-precision inputs are
+    rotated in float32 (there is no bfloat16 complex type) and cast back."""
+    dtype = x.dtype
+    work = x if dtype in (torch.float32, torch.float64) else x.float()
+    z = torch.view_as_complex(work.unflatten(-1, (-1, 2)))
+    return torch.view_as_real(z * rope.to(z.dtype)).flatten(-2).to(dtype)
 
 
 class _TransformerBlock(nn.Module):
@@ -211,21 +216,24 @@ class _TransformerBlock(nn.Module):
             nn.init.zeros_(self.ada.weight)
             nn.init.zeros_(self.ada.bias)
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor | None, rope: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None, rope: torch.Tensor) -> torch.Tensor:
         B, L, D = x.shape
-        if self.ada is not None and c is not None:
+        modulated = self.ada is not None and c is not None
+        h = self.norm1(x)
+        if modulated:  # an unconditioned block does no modulation work (the identity scale, shift and gate)
             sh1, sc1, g1, sh2, sc2, g2 = self.ada(c).chunk(6, dim=-1)
-        else:
-            sh1 = sc1 = sh2 = sc2 = torch.zeros(B, D, device=x.device, dtype=x.dtype)
-            g1 = g2 = torch.ones(B, D, device=x.device, dtype=x.dtype)
-        h = _modulate(self.norm1(x), sh1, sc1)
+            h = _modulate(h, sh1, sc1)
         q, k, v = self.qkv(h).view(B, L, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
-        q, k = _rotate(q, *rope), _rotate(k, *rope)  # relative positions: local patterns are easy to attend to
+        q, k = _rotate(q, rope), _rotate(k, rope)  # relative positions: local patterns are easy to attend to
         p = self.drop.p if self.training else 0.0
         a = F.scaled_dot_product_attention(q, k, v, dropout_p=p).transpose(1, 2).reshape(B, L, D)
-        x = x + g1[:, None] * self.drop(self.proj(a))
-        h = _modulate(self.norm2(x), sh2, sc2)
-        return x + g2[:, None] * self.drop(self.mlp(h))
+        a = self.drop(self.proj(a))
+        x = x + g1[:, None] * a if modulated else x + a
+        h = self.norm2(x)
+        if modulated:
+            h = _modulate(h, sh2, sc2)
+        m = self.drop(self.mlp(h))
+        return x + g2[:, None] * m if modulated else x + m
 
 
 @register_backbone

@@ -28,6 +28,7 @@ import torch
 
 from seqguide.alphabet import Alphabet, get_alphabet
 from seqguide.models.backbones import Backbone, TransformerDenoiser, resolve_backbone
+from seqguide.models.gumbel import gumbel_argmax
 from seqguide.models.protocol import Cond, predict_branches
 from seqguide.models.schedules import get_schedule
 from seqguide.models.sequence_model import SequenceModel
@@ -59,6 +60,13 @@ class MaskedDiffusion(SequenceModel):
     """
 
     checkpoint_keys: ClassVar[frozenset[str]] = frozenset({"schedule", "time_conditioning", "t_eps"})
+    #: Draw the Gumbel noise of a reverse step at every position, not only where a token is revealed: the random
+    #: stream before issue 23 (same distribution, different samples per seed). Set on an instance to reproduce
+    #: samples drawn by earlier versions; not saved in checkpoints.
+    noise_everywhere: bool = False
+    #: :meth:`predict` runs the network only on rows that hold a mask (the others' prediction is their own tokens,
+    #: exactly); False runs every row, as before issue 23 (for timing comparisons).
+    skip_clean_rows: bool = True
     monitor: ClassVar[str] = "val/nll"
 
     def __init__(
@@ -113,12 +121,14 @@ class MaskedDiffusion(SequenceModel):
             raise ValueError(f"length {length} exceeds the model's length {self.length}")
         return torch.full((n, length), self.mask_id, dtype=torch.long, device=device or self.device)
 
-    def _logits(self, x: torch.Tensor, t: torch.Tensor | float, labels: torch.Tensor | None) -> torch.Tensor:
-        """Network call + SUBS parameterisation: log p(x0 | x_t) ``(B, L, V)`` float32."""
+    def _logits(self, x: torch.Tensor, t: torch.Tensor | float, labels: torch.Tensor | None,
+                skip_clean: bool = False) -> torch.Tensor:
+        """Network call + SUBS parameterisation: log p(x0 | x_t) ``(B, L, V)`` float32 (``skip_clean``: see
+        :meth:`_network`)."""
         t_in = None
         if self.time_conditioned:
             t_in = torch.as_tensor(t, dtype=torch.float32, device=x.device).expand(x.shape[0])
-        logits = self.backbone(x, t_in, labels).float()
+        logits = self._network(x, t_in, labels, skip_clean)
         logits[..., self.mask_id] = NEG_INF  # zero masking probability
         if self.fixed_length:
             logits[..., self.alphabet.pad_id] = NEG_INF
@@ -127,6 +137,23 @@ class MaskedDiffusion(SequenceModel):
         unmasked = x != self.mask_id
         carried = torch.full_like(logp, NEG_INF).scatter_(-1, x.unsqueeze(-1), 0.0)
         return torch.where(unmasked.unsqueeze(-1), carried, logp)
+
+    def _network(self, x: torch.Tensor, t: torch.Tensor | None, labels: torch.Tensor | None,
+                 skip_clean: bool) -> torch.Tensor:
+        """Backbone logits ``(B, L, V)`` float32. With ``skip_clean`` (and :attr:`skip_clean_rows`) only the rows
+        that still hold a mask are run: a row without one is carried over whole by the SUBS parameterisation, so
+        its logits are never read (zeros stand in) and its prediction is exact without the network."""
+        if not (skip_clean and self.skip_clean_rows):
+            return self.backbone(x, t, labels).float()
+        active = (x == self.mask_id).any(dim=-1)
+        n_active = int(active.sum())
+        if n_active == x.shape[0]:
+            return self.backbone(x, t, labels).float()
+        logits = torch.zeros(*x.shape, self.alphabet.vocab_size, device=x.device)
+        if n_active:
+            logits[active] = self.backbone(x[active], None if t is None else t[active],
+                                           None if labels is None else labels[active]).float()
+        return logits
 
     def predict(self, state: torch.Tensor, t: float | torch.Tensor, cond: Cond = None):
         """One network call: clean-token log-probabilities ``(B, L, V)``.
@@ -138,12 +165,12 @@ class MaskedDiffusion(SequenceModel):
                 runs all branches as one batched forward and returns ``{branch: (B, L, V)}``.
         """
         if isinstance(cond, dict):
-            return predict_branches(lambda x, y: self._logits(x, self._expand_t(t, x), y), state, cond,
+            return predict_branches(lambda x, y: self._logits(x, self._expand_t(t, x), y, True), state, cond,
                                     self.num_classes)
         labels = None
         if cond is not None:
             labels = torch.as_tensor(cond, dtype=torch.long, device=state.device).expand(state.shape[0])
-        return self._logits(state, t, labels)
+        return self._logits(state, t, labels, True)
 
     @staticmethod
     def _expand_t(t: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor | float:
@@ -168,16 +195,28 @@ class MaskedDiffusion(SequenceModel):
         reveal = masked & (u < p_reveal)
         if not reveal.any():
             return state
-        draw = _categorical(pred, generator)
-        return torch.where(reveal, draw, state)
+        return self._fill(state, pred, reveal, generator)
 
     def x0_estimate(
         self, state: torch.Tensor, pred: torch.Tensor, *, generator: torch.Generator | None = None,
         sample: bool = False,
     ) -> torch.Tensor:
         """Fill masked positions with the argmax (or a draw, ``sample=True``) of ``pred``; keep the rest."""
-        fill = _categorical(pred, generator) if sample else pred.argmax(dim=-1)
-        return torch.where(state == self.mask_id, fill, state)
+        masked = state == self.mask_id
+        if sample:
+            return self._fill(state, pred, masked, generator)
+        return torch.where(masked, pred.argmax(dim=-1), state)
+
+    def _fill(self, state: torch.Tensor, pred: torch.Tensor, where: torch.Tensor,
+              generator: torch.Generator | None) -> torch.Tensor:
+        """``state`` with a draw from ``softmax(pred)`` at the positions ``where`` (Gumbel-max). The noise is drawn
+        for those positions only, in row-major order; ``noise_everywhere`` draws it for every position, the random
+        stream of seqguide up to commit 67c259c (before issue 23), to reproduce earlier samples."""
+        if self.noise_everywhere:
+            return torch.where(where, gumbel_argmax(pred, generator), state)
+        out = state.clone()
+        out[where] = gumbel_argmax(pred[where], generator)
+        return out
 
     def is_clean(self, state: torch.Tensor) -> torch.Tensor:
         """``(B,)`` bool: rows with no masked position (their x0 estimate is the state itself)."""
@@ -254,9 +293,3 @@ class MaskedDiffusion(SequenceModel):
         self.log(f"{stage}/bpt", nll / math.log(2.0), batch_size=x0.shape[0], sync_dist=sync)
         return nll
 
-
-def _categorical(logp: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """One draw per position from ``softmax(logp)`` ``(..., V)`` by the Gumbel-max trick."""
-    u = torch.rand(logp.shape, generator=generator, device=logp.device, dtype=torch.float32)
-    gumbel = -torch.log((-torch.log(u.clamp_min(1e-20))).clamp_min(1e-20))
-    return (logp + gumbel).argmax(dim=-1)

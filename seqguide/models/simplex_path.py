@@ -59,17 +59,12 @@ import math
 
 import torch
 
+from seqguide.models.gumbel import gumbel_noise
+
 __all__ = ["GumbelSoftmaxPath"]
 
 #: Smallest probability fed to a logarithm (keeps log x finite when a probability underflows).
 _TINY = 1e-30
-
-
-def _gumbel(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device | str | None,
-            dtype: torch.dtype) -> torch.Tensor:
-    u = torch.rand(shape, generator=generator, device=device, dtype=dtype)
-    tiny = torch.finfo(dtype).tiny
-    return -torch.log((-torch.log(u.clamp_min(tiny))).clamp_min(tiny))
 
 
 class GumbelSoftmaxPath:
@@ -118,7 +113,7 @@ class GumbelSoftmaxPath:
     def prior(self, shape: tuple[int, ...], *, generator: torch.Generator | None = None,
               device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """Noise end of the path, ``softmax(sigma g)``: ``shape = (..., K)`` points on the simplex."""
-        return torch.softmax(self.sigma * _gumbel(shape, generator, device, dtype), dim=-1)
+        return torch.softmax(self.sigma * gumbel_noise(shape, generator, device, dtype), dim=-1)
 
     def sample(self, x1: torch.Tensor, t: float | torch.Tensor, num_tokens: int, *,
                generator: torch.Generator | None = None) -> torch.Tensor:
@@ -135,7 +130,7 @@ class GumbelSoftmaxPath:
         s = self.signal(t).to(device=x1.device, dtype=torch.float32)
         s = s.reshape(-1, *([1] * (x1.dim() - 1))) if s.dim() else s
         onehot = torch.nn.functional.one_hot(x1, num_tokens).float()
-        g = _gumbel((*x1.shape, num_tokens), generator, x1.device, torch.float32)
+        g = gumbel_noise((*x1.shape, num_tokens), generator, x1.device, torch.float32)
         return torch.softmax(s[..., None] * onehot + self.sigma * g, dim=-1)
 
     def conditional_velocity(self, x: torch.Tensor, k: torch.Tensor, t: float) -> torch.Tensor:

@@ -66,6 +66,9 @@ from seqguide.design.store.schema import (
     explain_sqlite_error,
 )
 
+#: Values per ``IN (...)`` query (below SQLite's smallest variable limit, 999).
+_IN_CHUNK = 500
+
 __all__ = ["DesignStore"]
 
 _ROUND_FIELDS = [f for f in RoundRecord.__dataclass_fields__ if f not in ("round", "seed", "status", "started_at")]
@@ -320,17 +323,19 @@ class DesignStore:
         with self._tx("store scored designs") as c:
             for r in recs:
                 r.scored_at = r.scored_at or now
-                cur = c.execute(
-                    "INSERT INTO designs (run_id, session, round, idx, sequence, key, objective, valid, reason, "
-                    "charged, transient, components, guidance, model, sample_seed, draw, proposed_at, scored_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [run_id, r.session, r.round, r.idx, r.sequence, r.key, finite_or_none(r.objective), int(r.valid),
-                     r.reason, int(r.charged), int(r.transient),
-                     json.dumps({k: finite_or_none(v) for k, v in r.components.items()}), r.guidance, r.model,
-                     r.sample_seed, r.draw, r.proposed_at, r.scored_at])
-                r.id = int(cur.lastrowid)
-                if r.charged:
-                    self._link_call(c, run_id, r, now)
+            c.executemany(
+                "INSERT INTO designs (run_id, session, round, idx, sequence, key, objective, valid, reason, "
+                "charged, transient, components, guidance, model, sample_seed, draw, proposed_at, scored_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, r.session, r.round, r.idx, r.sequence, r.key, finite_or_none(r.objective), int(r.valid),
+                  r.reason, int(r.charged), int(r.transient),
+                  json.dumps({k: finite_or_none(v) for k, v in r.components.items()}), r.guidance, r.model,
+                  r.sample_seed, r.draw, r.proposed_at, r.scored_at) for r in recs])
+            ids = dict(self._select_in(c, "SELECT key, id FROM designs WHERE run_id = ? AND key IN ({})", [run_id],
+                                       [r.key for r in recs]))
+            for r in recs:
+                r.id = int(ids[r.key])
+            self._link_calls(c, run_id, [r for r in recs if r.charged], now)
             by_round: dict[int, list[DesignRecord]] = {}
             for r in recs:
                 by_round.setdefault(r.round, []).append(r)
@@ -342,17 +347,38 @@ class DesignStore:
                      score_seconds * len(group) / len(recs), run_id, rnd])
         return len(recs)
 
-    def _link_call(self, c: sqlite3.Connection, run_id: int, r: DesignRecord, now: str) -> None:
-        """Attach a charged design to its ledger row (the newest unanswered call of its session for its key),
-        or record the call now if it was never announced (designs written without :meth:`record_sent`)."""
-        row = c.execute("SELECT id FROM oracle_calls WHERE run_id = ? AND key = ? AND session IS ? AND design IS NULL "
-                        "ORDER BY id DESC LIMIT 1", [run_id, r.key, r.session]).fetchone()
-        if row is not None:
-            c.execute("UPDATE oracle_calls SET design = ?, returned_at = ? WHERE id = ?", [r.id, now, row[0]])
-        else:
-            c.execute("INSERT INTO oracle_calls (run_id, session, round, key, sequence, sent_at, design, returned_at) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [run_id, r.session, r.round, r.key, r.sequence,
-                                                         r.scored_at or now, r.id, now])
+    @staticmethod
+    def _select_in(c: sqlite3.Connection, sql: str, args: list[Any], values: list[Any]) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` (one ``IN ({})`` placeholder) for ``values``, queried in chunks (SQLite's variable limit)."""
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(values), _IN_CHUNK):
+            part = values[start : start + _IN_CHUNK]
+            rows.extend(c.execute(sql.format(", ".join("?" * len(part))), [*args, *part]).fetchall())
+        return rows
+
+    def _link_calls(self, c: sqlite3.Connection, run_id: int, recs: list[DesignRecord], now: str) -> None:
+        """Attach charged designs to their ledger rows (per design, the newest unanswered call of its session for its
+        key), or record the call now for a design never announced (written without :meth:`record_sent`); a few
+        statements for the whole batch."""
+        if not recs:
+            return
+        open_calls: dict[tuple[str, int | None], int] = {}
+        for session in {r.session for r in recs}:
+            keys = sorted({r.key for r in recs if r.session == session})
+            for key, call in self._select_in(
+                    c, "SELECT key, id FROM oracle_calls WHERE run_id = ? AND session IS ? AND design IS NULL "
+                       "AND key IN ({}) ORDER BY id", [run_id, session], keys):
+                open_calls[(key, session)] = call  # ascending ids: the newest wins
+        linked, unannounced = [], []
+        for r in recs:
+            call = open_calls.pop((r.key, r.session), None)
+            if call is not None:
+                linked.append((r.id, now, call))
+            else:
+                unannounced.append((run_id, r.session, r.round, r.key, r.sequence, r.scored_at or now, r.id, now))
+        c.executemany("UPDATE oracle_calls SET design = ?, returned_at = ? WHERE id = ?", linked)
+        c.executemany("INSERT INTO oracle_calls (run_id, session, round, key, sequence, sent_at, design, returned_at) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", unannounced)
 
     def record_sent(self, run_id: int, round: int, session: int | None, items: Sequence[tuple[str, str]]) -> None:
         """Ledger rows for designs about to be sent to the objective's oracles, committed before they are sent.

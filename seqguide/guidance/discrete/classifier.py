@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from seqguide.guidance.base import Candidates, Guider
+from seqguide.models.gumbel import gumbel_argmax
 
 __all__ = ["DiscreteClassifierGuidance"]
 
@@ -170,9 +171,7 @@ class DiscreteClassifierGuidance(Guider):
         if not (state == model.mask_id).any():
             return None
         logp = self.transition_log_probs(model, state, pred, t, s)
-        u = torch.rand(logp.shape, generator=self.ctx.generator, device=logp.device, dtype=torch.float64)
-        gumbel = -torch.log(-torch.log(u.clamp_min(1e-300)))
-        nxt = (logp + gumbel).argmax(dim=-1)
+        nxt = gumbel_argmax(logp, self.ctx.generator, torch.float64)
         self._guided_steps += 1
         return Candidates(nxt.unsqueeze(1), state, pred, t, s)
 

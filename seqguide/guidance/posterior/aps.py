@@ -63,6 +63,7 @@ import torch.nn.functional as F
 from seqguide.guidance.base import Guider
 from seqguide.guidance.posterior.measurement import Measurement
 from seqguide.guidance.posterior.reward_measurement import as_measurement
+from seqguide.models.gumbel import gumbel_argmax
 
 __all__ = ["APS", "QuantizedExpectation", "quantized_expectation"]
 
@@ -71,8 +72,6 @@ _TIE_BREAK = 1e-6
 #: Bound on the tilt (nats): Adam's normalised steps would otherwise push the logit of a vanishing token
 #: down without end across warm-started steps; e^-50 is zero for every purpose here.
 _DELTA_MAX = 50.0
-#: Uniform draws are clamped away from 0 before the double log of the Gumbel trick.
-_TINY = 1e-20
 
 
 @dataclass
@@ -327,7 +326,7 @@ class APS(Guider):
             return loss
         S, B = self.reward_samples, state.shape[0]
         with torch.no_grad():
-            draws = _gumbel_argmax(logq.detach().unsqueeze(0).expand(S, *logq.shape), self.ctx.generator)
+            draws = gumbel_argmax(logq.detach().unsqueeze(0).expand(S, *logq.shape), self.ctx.generator)
             draws = torch.where(masked.unsqueeze(0), draws, state.unsqueeze(0))  # (S, B, L)
             losses = meas.token_loss(draws.flatten(0, 1), index.repeat(S), self.ctx).view(S, B).float()
             worst = torch.nan_to_num(losses, nan=float("-inf")).max(dim=0).values
@@ -376,7 +375,7 @@ class APS(Guider):
             return quantized_expectation(logq.exp(), self.measurement.values).tokens
         if not self.anchored:
             return state  # the loop's step already drew these positions from q_phi
-        return _gumbel_argmax(logq, self.ctx.generator)
+        return gumbel_argmax(logq, self.ctx.generator)
 
     def trace(self) -> dict[str, Any]:
         return dict(self._stats)
@@ -384,10 +383,3 @@ class APS(Guider):
     def __repr__(self) -> str:
         return (f"APS({self.measurement!r}, inner_steps={self.inner_steps}, lr={self.lr}, kl_weight={self.kl_weight}, "
                 f"commit={self.commit!r}, anchored={self.anchored})")
-
-
-def _gumbel_argmax(logp: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """One draw per position from ``softmax(logp)`` ``(..., K)`` by the Gumbel-max trick."""
-    u = torch.rand(logp.shape, generator=generator, device=logp.device)
-    gumbel = -torch.log((-torch.log(u.clamp_min(_TINY))).clamp_min(_TINY))
-    return (logp + gumbel).argmax(dim=-1)
