@@ -27,7 +27,8 @@ import numpy as np
 from benchmarks.model_cache import settings_hash
 from seqguide.baselines import DesignHistory, log_checkpoints
 
-__all__ = ["INFILL_LOOP", "MethodResult", "MethodSpec", "SamplePool", "Stopwatch", "history_metrics", "method_grid",
+__all__ = ["INFILL_LOOP", "SAMPLER_STREAM", "MethodResult", "MethodSpec", "SamplePool", "Stopwatch", "history_metrics",
+           "method_grid",
            "run_infill", "settings_hash"]
 
 
@@ -108,6 +109,10 @@ class Stopwatch:
         self.wall = time.perf_counter() - self._wall
         self.cpu = time.process_time() - self._cpu
 
+
+#: The sampler's random stream: 2 since Gumbel noise is drawn only where a token is revealed and draws are sized for
+#: duplicates (issue 23). Model-based cells hash it, so cells computed with the old stream are recomputed.
+SAMPLER_STREAM: dict[str, Any] = {"sampler_stream": 2}
 
 #: The elite-infilling design loop as the design benchmarks run it (cells hash these settings): ``anchor`` are
 #: :class:`~seqguide.design.EliteInfill`'s arguments; budget/``rounds_at_least`` candidates per round, clipped to

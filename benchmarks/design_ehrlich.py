@@ -47,6 +47,7 @@ import numpy as np
 
 from benchmarks.design_common import (
     INFILL_LOOP,
+    SAMPLER_STREAM,
     MethodResult,
     MethodSpec,
     SamplePool,
@@ -248,19 +249,19 @@ METHODS: dict[str, MethodSpec] = {
                           label="GA, 128 particles, 12 survivors, mutation 2/L"),
     "random": MethodSpec(lambda t, b, s, c: _random(t, b, s, c, batch=1000), {"batch": 1000},
                          label="uniform random sequences"),
-    "best_of_n": MethodSpec(lambda t, b, s, c: _best_of_n(t, b, s, c, model=_MODEL), _MODEL,
+    "best_of_n": MethodSpec(lambda t, b, s, c: _best_of_n(t, b, s, c, model=_MODEL), {**_MODEL, **SAMPLER_STREAM},
                             include=_bon_cells,
                             label="best of N unguided samples of a masked-diffusion model trained on 2,000 DMP "
                                   "samples (length 32: conv dim 64, depth 3, 2,000 steps, L/2 sampling steps; "
                                   "length 128: conv dim 32, depth 3, 1,000 steps, L/8 sampling steps)"),
     "infill": MethodSpec(lambda t, b, s, c: _infill(t, b, s, c, model=_MODEL, loop=_INFILL),
-                         {"model": _MODEL, "loop": _INFILL},
+                         {"model": _MODEL, "loop": _INFILL, **SAMPLER_STREAM},
                          label="DesignLoop with EliteInfill proposals (seqguide.design.anchoring): copies of the 32 "
                                "best designs so far, 20 % two-point crossovers, 1-4 positions masked (half as one "
                                "window) and refilled by the best-of-N model; budget/40 candidates per round "
                                "(50-256)"),
     "infill_feas": MethodSpec(lambda t, b, s, c: _infill(t, b, s, c, model=_MODEL, loop=_INFILL, feasibility=2),
-                              {"model": _MODEL, "loop": _INFILL, "pair_feasibility_min_count": 2,
+                              {"model": _MODEL, "loop": _INFILL, **SAMPLER_STREAM, "pair_feasibility_min_count": 2,
                                "pair_feasibility_min_feasible": 10},
                               include=lambda t, b, i: t not in _LONG or b <= 10_000,
                               label="infill with the learned pair-feasibility filter (seqguide.design.feasibility): "
