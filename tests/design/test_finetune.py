@@ -132,8 +132,10 @@ def test_rank_advantages_follow_the_rewards_and_vanish_when_equal():
         assert a[1] > a[2] == a[3] > a[0] > a[4] or objective != "rank"
         assert np.argmax(a) == 1 and np.argmin(a) == 4
         assert not advantages(np.full(7, 0.3), objective).any()
-    w = advantages(r, "rank", rank_k=1e-3)
-    assert w.sum() == pytest.approx(0.0, abs=1e-12)
+    for objective in ("rank", "reward", "augmented"):  # centred: a shared baseline in the rewards changes nothing
+        a = advantages(r, objective)
+        assert a.sum() == pytest.approx(0.0, abs=1e-12) and (a < 0).any()
+        np.testing.assert_allclose(advantages(r + 5.0, objective), a, atol=1e-12)
     with pytest.raises(ValueError, match="unknown fine-tuning objective 'x'"):
         advantages(r, "x")
 
@@ -282,3 +284,45 @@ def test_bad_settings_are_refused_with_the_name_of_the_setting():
         FineTune(lr=float("nan"))
     with pytest.raises(ValueError, match="FineTune: steps must be a positive integer"):
         FineTune(steps=0)
+
+
+# ------------------------------------------------------------------------------------------------- campaigns
+def test_a_campaign_fine_tunes_under_guidance_and_resume_keeps_the_settings(tiny_checkpoint, tmp_path, write_yaml):
+    from seqguide.design import Campaign, CampaignError, ConfigError
+
+    text = f"""
+    name: ft
+    seed: 2
+    run_dir: {tmp_path / "run"}
+    model:
+      checkpoint: {tiny_checkpoint}
+      finetune: {{objective: reward, steps: 2, batch_size: 8, lr: 0.001, min_labels: 4, replay: 8, probe: 8}}
+    objective:
+      oracles:
+        - name: gc
+    guidance:
+      - method: svdd
+        value: oracle
+        particles: 2
+    sampling:
+      steps: 8
+      anchor: {{elites: 4}}
+    loop:
+      rounds: 2
+      candidates: 6
+      budget: 400
+    """
+    path = write_yaml(text)
+    result = Campaign.from_yaml(path).run(progress=False)
+    assert result.rounds[0].finetune is None
+    rec = result.rounds[1].finetune
+    assert rec["objective"] == "reward" and rec["optimizer_steps"] == 2 and rec["rows_trained"] == 16
+    assert rec["probe_valid"] == 1.0 and result.rounds[1].guidance_oracle_calls > 0  # SVDD ran on the tuned model
+    store = DesignStore(result.store)
+    assert all("elite infill" in d.guidance for d in store.designs(result.run_id, round=1))
+    store.close()
+    assert (tmp_path / "run" / "finetune" / "round_0001.safetensors").is_file()
+    with pytest.raises(CampaignError, match=r"model.finetune.steps: 2 -> 3"):
+        Campaign.from_yaml(path, ["model.finetune.steps=3"]).run(resume=True, progress=False)
+    with pytest.raises(ConfigError, match=r"model.finetune.objective"):
+        Campaign.from_yaml(write_yaml(text.replace("objective: reward", "objective: ppo"), "bad.yaml"))
