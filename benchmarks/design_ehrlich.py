@@ -24,6 +24,9 @@ of 1e3, 1e4 and 1e5 calls (independent runs per budget), 5 seeds:
   and crossovers of the 32 best designs; ties go to the newest design and a population without a better design in
   10,000 calls restarts from the model. budget/40 candidates per round (50-256), all seeds and budgets.
 * ``infill_feas``: ``infill`` with the learned pair-feasibility filter (:mod:`seqguide.design.feasibility`).
+* ``infill_ft``: ``infill`` with the model fine-tuned online between rounds on the designs paid so far
+  (:mod:`seqguide.design.finetune`); ``infill_ft_reward`` and ``infill_ft_aug`` are its other two objectives. At
+  1e4 calls, 3 seeds, on (32, 32, 4, 4) and (32, 128, 8, 4).
 * ``best_of_n_dmp``: best of N exact samples of the function's DMP, i.e. best-of-N from a perfect model of
   the training distribution (cheap, so at every size, budget and seed).
 
@@ -187,19 +190,32 @@ def _best_of_n(task: EhrlichTask, budget: int, seed: int, ctx: RunContext, *, mo
 
 
 def _infill(task: EhrlichTask, budget: int, seed: int, ctx: RunContext, *, model: dict[str, Any],
-            loop: dict[str, Any], feasibility: int | None = None) -> MethodResult:
+            loop: dict[str, Any], feasibility: int | None = None, finetune: dict[str, Any] | None = None
+            ) -> MethodResult:
     """A :class:`~seqguide.design.DesignLoop` with :class:`~seqguide.design.EliteInfill` proposals from the same
-    model best-of-N uses: the first round samples the prior, later rounds refill masked copies of the elites."""
+    model best-of-N uses: the first round samples the prior, later rounds refill masked copies of the elites
+    (``finetune``: the model is fine-tuned between rounds, :class:`~seqguide.design.FineTune`)."""
+    from seqguide.design import FineTune
     from seqguide.design.feasibility import PairFeasibility
 
     net, info = ehrlich_model(task, seed, ctx, model)
     steps = max(1, task.dim // model["by_length"][str(task.dim)]["tokens_per_step"])
     return run_infill(net, BudgetedObjective(task.oracle(seed), budget=budget), budget, seed, loop=loop, steps=steps,
                       model_info=info, name=f"infill-{task.dim}-{seed}", stop_at_optimum=True,
-                      feasibility=None if feasibility is None else PairFeasibility(feasibility))
+                      feasibility=None if feasibility is None else PairFeasibility(feasibility),
+                      finetune=None if finetune is None else FineTune(**finetune))
 
 
 _INFILL = {**INFILL_LOOP, "anchor": {**INFILL_LOOP["anchor"], "mutation": 0.0}}
+#: Online fine-tuning settings of the ``infill_ft*`` methods (objective chosen by these cells: see the results notes).
+_FT = {"objective": "rank", "steps": 8, "batch_size": 64, "lr": 1e-3, "anchor": 1.0, "replay": 256, "probe": 0,
+       "min_labels": 32}
+_FT_ONLY = ("ehrlich_v32_L32_c4_k4", "ehrlich_v32_L128_c8_k4")
+
+
+def _ft_cells(task: str, budget: int, seed_index: int) -> bool:
+    """Fine-tuning is measured at 1e4 calls on the two sizes of issue 20, 3 seeds."""
+    return task in _FT_ONLY and budget == 10_000 and seed_index < 3
 
 
 _GA_BEST = {"num_particles": 128, "survivors": 12, "mutation": 1.0, "recombination": 1.0}
@@ -268,6 +284,20 @@ METHODS: dict[str, MethodSpec] = {
                                     "candidates with an adjacent pair seen in >= 2 infeasible designs and no "
                                     "feasible one (after 10 feasible designs) are not paid for; length 128 at 1e3 "
                                     "and 1e4 calls only"),
+    "infill_ft": MethodSpec(lambda t, b, s, c: _infill(t, b, s, c, model=_MODEL, loop=_INFILL, finetune=_FT),
+                            {"model": _MODEL, "loop": _INFILL, "finetune": _FT}, include=_ft_cells,
+                            label="infill with the model fine-tuned online between rounds (seqguide.design.finetune): "
+                                  "8 AdamW steps of lr 1e-3 per round on the designs so far, rank weights "
+                                  "1/(kN + rank) centred, KL anchor to the pretrained model on 256 of its samples"),
+    "infill_ft_reward": MethodSpec(
+        lambda t, b, s, c: _infill(t, b, s, c, model=_MODEL, loop=_INFILL, finetune={**_FT, "objective": "reward"}),
+        {"model": _MODEL, "loop": _INFILL, "finetune": {**_FT, "objective": "reward"}}, include=_ft_cells,
+        label="infill_ft with the reward-weighted ELBO (weights exp(z), z = reward in standard deviations, centred)"),
+    "infill_ft_aug": MethodSpec(
+        lambda t, b, s, c: _infill(t, b, s, c, model=_MODEL, loop=_INFILL,
+                                   finetune={**_FT, "objective": "augmented"}),
+        {"model": _MODEL, "loop": _INFILL, "finetune": {**_FT, "objective": "augmented"}}, include=_ft_cells,
+        label="infill_ft with REINVENT's augmented likelihood on the ELBO (sigma 2 nats per standard deviation)"),
     "best_of_n_dmp": MethodSpec(_dmp_best_of_n, {"pool_seed": "100 + seed"},
                                 label="best of N exact samples of the function's DMP (a perfect generative model of "
                                       "the training distribution)"),

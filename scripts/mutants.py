@@ -155,6 +155,28 @@ MUTANTS = [
            "            memo[x] = reason", "            memo[len(x)] = reason",
            ("tests/design/test_speed_loop.py",), "the memo must be keyed by the whole string"),
 
+    # issue 20 item 1: online fine-tuning of the generator (seqguide.design.finetune)
+    Mutant("finetune: advantage baseline dropped", "seqguide/design/finetune_losses.py",
+           "    a = w - w.mean()", "    a = w.copy()",
+           ("tests/design/test_finetune.py::test_rank_advantages_follow_the_rewards_and_vanish_when_equal",),
+           "advantages are centred: only reward differences move the model"),
+    Mutant("finetune: equal-reward guard dropped too", "seqguide/design/finetune_losses.py",
+           "    if float(r.max()) == float(r.min()):", "    if False:",
+           ("tests/design/test_finetune.py::test_equal_rewards_leave_the_model_unchanged_bit_for_bit",),
+           "float noise in std must not become an advantage"),
+    Mutant("finetune: anchor sign flipped", "seqguide/design/finetune.py",
+           "            loss = loss + s.anchor * kl", "            loss = loss - s.anchor * kl",
+           ("tests/design/test_finetune.py::test_the_anchor_has_zero_gradient_at_the_reference_and_pulls_towards_it",),
+           "the anchor must pull towards the pretrained model"),
+    Mutant("finetune: checkpoint written in place", "seqguide/design/finetune.py",
+           '    tmp = path.with_name(f".{path.name}.tmp")', "    tmp = path",
+           ("tests/design/test_finetune.py::test_a_kill_while_writing_a_checkpoint_leaves_the_previous_one_whole",),
+           "a kill mid-write must leave the previous round's checkpoint whole"),
+    Mutant("finetune: rank weights reversed", "seqguide/design/finetune_losses.py",
+           "    order = np.argsort(-r, kind=\"stable\")", "    order = np.argsort(r, kind=\"stable\")",
+           ("tests/design/test_finetune.py::test_rank_advantages_follow_the_rewards_and_vanish_when_equal",
+            "tests/design/test_finetune.py::test_high_rewards_raise_the_exact_probability_of_the_best_sequence"),
+           "rank 0 must be the best design"),
 ]
 
 

@@ -16,6 +16,8 @@
   candidate list, and what it remembers of the finished rounds (their keys, elites, feasibility filter).
 * :mod:`~seqguide.design.feasibility`: :class:`~seqguide.design.feasibility.PairFeasibility` (a learned filter).
 * :mod:`~seqguide.design.anchoring`: :class:`EliteInfill` (proposals anchored on the best designs so far).
+* :mod:`~seqguide.design.finetune` and :mod:`~seqguide.design.finetune_losses`: :class:`FineTune` (the generator
+  fine-tuned online between rounds on the designs paid so far) and its objectives.
 * :mod:`~seqguide.design.guidance_stack` and :mod:`~seqguide.design.model_source`: a campaign's guidance stack
   and value sources each round, and its generative model (a checkpoint, or trained once and cached).
 * :mod:`~seqguide.design.campaign`: :class:`Campaign` (a YAML campaign end to end, with resume);
@@ -32,6 +34,7 @@ Example:
 from seqguide.design.anchoring import EliteInfill
 from seqguide.design.campaign import Campaign, CampaignError, CampaignResult
 from seqguide.design.config_io import ConfigError, LoadedCampaign, load_campaign
+from seqguide.design.finetune import FineTune
 from seqguide.design.interrupts import GracefulStop, Interrupted
 from seqguide.design.lock import LockError, RunLock
 from seqguide.design.loop import DesignLoop, LoopObserver
@@ -55,6 +58,7 @@ __all__ = [
     "DesignStore",
     "EliteInfill",
     "Evaluation",
+    "FineTune",
     "GracefulStop",
     "GuidancePlan",
     "Interrupted",

@@ -10,6 +10,8 @@ A run lives in ``run_dir`` (default ``runs/campaigns/<name>/``)::
                              look-ahead cache)
     campaign.lock            held by the one process writing the run (pid, host, start time)
     model/model.ckpt         the trained model (training spec only; reused by --resume)
+    finetune/                the model fine-tuned between rounds (model.finetune): reference.safetensors and the
+                             last rounds' round_NNNN.safetensors + round_NNNN.optim.pt (a resume continues from them)
     data/ehrlich_dmp.fasta   training data drawn from an Ehrlich function (ehrlich_samples only)
     surrogates/round_NNN/    each round's surrogate (value: surrogate only)
     report/                  written by ``seqguide report``
@@ -41,6 +43,7 @@ from seqguide.design.anchoring import EliteInfill
 from seqguide.design.config_io import ConfigError, LoadedCampaign, load_campaign
 from seqguide.design.console import ConsoleObserver, make_console, print_top
 from seqguide.design.feasibility import PairFeasibility
+from seqguide.design.finetune import FineTune
 from seqguide.design.guidance_stack import CampaignGuidance
 from seqguide.design.interrupts import GracefulStop, Interrupted
 from seqguide.design.keys import design_key
@@ -247,7 +250,9 @@ class Campaign:
                 model_info=model_info, observer=observer, code_version=code_version(), argv=argv or sys.argv,
                 key=design_key(getattr(model, "alphabet", None)), stop=GracefulStop(), anchor=_anchor(cfg, model),
                 charged_elsewhere=guidance.lookahead_calls if guidance.uses_objective else None,
-                feasibility=None if cfg.loop.feasibility is None else PairFeasibility(cfg.loop.feasibility))
+                feasibility=None if cfg.loop.feasibility is None else PairFeasibility(cfg.loop.feasibility),
+                finetune=None if cfg.model.finetune is None else FineTune(**cfg.model.finetune.model_dump(),
+                                                                          directory=self.run_dir / "finetune"))
             if run is not None:
                 store.update_run(loop.run_id, config=self.resolved(), budget=cfg.budget, status="running",
                                  ended_at=None)

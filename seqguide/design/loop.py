@@ -22,6 +22,9 @@ it (item by item for oracles that stream: ``External`` with ``batch_size``, ``Pa
 loses only the results still in flight. Those designs are scored again after a resume and each real call
 is charged (``budget_used`` counts the ledger). A :class:`~seqguide.design.interrupts.GracefulStop` makes
 SIGTERM and Ctrl-C stop at the next item boundary instead.
+
+Kept whole: one concept, the round cycle (fine-tune, propose, dedup, score, store); its exactly-once protocol reads
+best in one file.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from oracles import Oracle
 from seqguide.design.anchoring import EliteInfill
 from seqguide.design.candidates import CandidateList, draw_size, fresh_share
 from seqguide.design.feasibility import PairFeasibility
+from seqguide.design.finetune import FineTune
 from seqguide.design.interrupts import GracefulStop
 from seqguide.design.loop_types import GuidanceFactory, GuidancePlan, LoopState, Proposal, Purpose, derive_seed
 from seqguide.design.objective import Evaluation, Objective
@@ -123,6 +127,7 @@ class DesignLoop:
         anchor: An :class:`~seqguide.design.anchoring.EliteInfill`: once there are labels, rounds refill masked
             copies of the best designs so far (``sample(init=...)``, ``anchor.steps`` reverse steps) instead of
             sampling from the prior.
+        finetune: A :class:`~seqguide.design.finetune.FineTune`: fine-tune the model in place before each round.
 
     The loop records a *session* (this process's work on the run) in the store; end it with :meth:`close`
     or use the loop as a context manager.
@@ -141,7 +146,8 @@ class DesignLoop:
                  code_version: tuple[str | None, str | None] = (None, None), argv: Sequence[str] = (),
                  key: Callable[[str], str] | None = None, stop: GracefulStop | None = None,
                  anchor: EliteInfill | None = None, charged_elsewhere: Callable[[], int] | None = None,
-                 feasibility: PairFeasibility | None = None, overdraw: bool = True) -> None:
+                 feasibility: PairFeasibility | None = None, overdraw: bool = True,
+                 finetune: FineTune | None = None) -> None:
         for arg, value in (("budget", budget), ("candidates", candidates), ("score_batch", score_batch),
                            ("max_draws", max_draws)):
             if not isinstance(value, int) or value < 1:
@@ -182,6 +188,7 @@ class DesignLoop:
                                    feasibility=feasibility)
         self.session_id = self.store.start_session(run_id, argv=argv, resumed=resumed)
         self.round = self._next_round()
+        self._tuner = None if finetune is None else finetune.attach(self)
 
     def close(self, status: str = "completed") -> None:
         """End this process's session in the store with ``status`` (the loop stays usable)."""
@@ -248,8 +255,10 @@ class DesignLoop:
 
     # ------------------------------------------------------------------------------ propose
     def plan(self, round: int | None = None) -> GuidancePlan:
-        """The guidance plan for a round (calls the factory with the labels of earlier rounds)."""
+        """The guidance plan for a round (calls the factory with the labels of earlier rounds; fine-tunes first)."""
         r = self.round if round is None else round
+        if self._tuner is not None:  # the round samples from the model fine-tuned on the designs of rounds < r
+            self._tuner.sync(self, r)
         if self.guidance_factory is None:
             return GuidancePlan()
         earlier = self.store.designs(self.run_id, before_round=r)

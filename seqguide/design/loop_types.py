@@ -25,6 +25,7 @@ class Purpose:
     DATA = 3
     TRAIN = 4
     ANCHOR = 5
+    FINETUNE = 6
 
 
 def derive_seed(*parts: int) -> int:

@@ -16,7 +16,8 @@ Top-level keys::
                  the working directory
     store:       the SQLite store (default <run_dir>/campaign.sqlite)
     model:       a trained checkpoint, or a training spec (data + backbone + steps) trained at the start of
-                 the run and cached in <run_dir>/model/ (a resumed run never retrains)
+                 the run and cached in <run_dir>/model/ (a resumed run never retrains); ``finetune`` fine-tunes
+                 it online between rounds on the designs paid so far (checkpoints in <run_dir>/finetune/)
     sampling:    reverse steps, batch size and class label used to draw candidates; ``anchor`` refills masked
                  copies of the best designs so far instead of sampling the prior (EliteInfill)
     objective:   the "assay": oracles with weights, how they combine, hard constraints
@@ -65,6 +66,7 @@ from seqguide.design.schema.model import (
     BackboneConfig,
     ConvBackboneConfig,
     DataConfig,
+    FineTuneConfig,
     FlowConfig,
     ModelConfig,
     SamplingConfig,
@@ -82,6 +84,7 @@ __all__ = [
     "ConvBackboneConfig",
     "DataConfig",
     "DeviceConfig",
+    "FineTuneConfig",
     "FlowConfig",
     "GuidanceEntry",
     "LoopConfig",

@@ -1,5 +1,6 @@
 """The ``model:`` and ``sampling:`` sections of a campaign: the generative model (a checkpoint, or the data,
-network and steps to train one) and how candidates are drawn from it (steps, class label, elite anchoring)."""
+network and steps to train one, and its online fine-tuning between rounds) and how candidates are drawn from it
+(steps, class label, elite anchoring)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ __all__ = [
     "BackboneConfig",
     "ConvBackboneConfig",
     "DataConfig",
+    "FineTuneConfig",
     "FlowConfig",
     "ModelConfig",
     "SamplingConfig",
@@ -171,6 +173,43 @@ class TrainConfig(StrictConfig):
         return out
 
 
+class FineTuneConfig(StrictConfig):
+    """Online fine-tuning of the generator between rounds (:class:`seqguide.design.finetune.FineTune`): before each
+    round the model takes ``steps`` AdamW steps on the valid designs so far, weighted by reward, anchored to the
+    pretrained model; per-round checkpoints go to ``<run_dir>/finetune/`` (a resumed run continues from them).
+
+    Attributes:
+        objective: ``rank`` (weighted retraining, weights 1/(k N + rank), centred), ``reward`` (reward-weighted
+            ELBO, weights exp(z / alpha), centred) or ``augmented`` (REINVENT's augmented likelihood on the ELBO).
+        steps: Optimizer steps per round.
+        batch_size: Designs (and replay samples) per step.
+        lr: Learning rate (no weight decay).
+        clip: Gradient-norm clip.
+        anchor: Weight of the KL anchor to the pretrained model (0: none).
+        replay: Samples of the pretrained model the anchor is evaluated on (0: on the trained designs).
+        rank_k: ``k`` of the rank weights.
+        alpha: Temperature of the ``reward`` weights (standard deviations of the rewards).
+        sigma: Reward scale of ``augmented`` (nats per standard deviation).
+        min_labels: Valid designs needed before the first update.
+        probe: Unguided samples drawn per update to report the fine-tuned model's validity and uniqueness (0: none).
+        sample_steps: Reverse steps of the replay and probe samples (default: ``sampling.steps``).
+    """
+
+    objective: Literal["rank", "reward", "augmented"] = "rank"
+    steps: PositiveInt = 4
+    batch_size: PositiveInt = 64
+    lr: PositiveFloat = 1e-4
+    clip: PositiveFloat = 1.0
+    anchor: float = Field(1.0, ge=0.0)
+    replay: NonNegativeInt = 256
+    rank_k: PositiveFloat = 1e-3
+    alpha: PositiveFloat = 1.0
+    sigma: PositiveFloat = 2.0
+    min_labels: PositiveInt = 16
+    probe: NonNegativeInt = 64
+    sample_steps: PositiveInt | None = None
+
+
 class ModelConfig(StrictConfig):
     """The generative model: a checkpoint file or a training spec (exactly one).
 
@@ -180,12 +219,14 @@ class ModelConfig(StrictConfig):
         train: A training spec, run at the start of the campaign and cached in the run directory.
         alphabet: Optional check: the model's alphabet kind or name must match (``dna``, ``protein``, ...).
         length: Optional check: the model's sequence length must equal this.
+        finetune: Fine-tune the model online between rounds (see :class:`FineTuneConfig`; default: off).
     """
 
     checkpoint: str | None = None
     train: TrainConfig | None = None
     alphabet: str | None = None
     length: PositiveInt | None = None
+    finetune: FineTuneConfig | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelConfig:

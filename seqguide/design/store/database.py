@@ -285,6 +285,8 @@ class DesignStore:
         unknown = set(fields) - set(_ROUND_FIELDS) - {"status"}
         if unknown:
             raise ValueError(f"unknown round fields {sorted(unknown)}")
+        if "finetune" in fields:
+            fields["finetune"] = to_json(fields["finetune"])
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self._tx() as c:
             c.execute(f"UPDATE rounds SET {sets} WHERE run_id = ? AND round = ?", [*fields.values(), run_id, round])

@@ -112,6 +112,9 @@ class RoundRecord:
     best: float | None = None
     started_at: str = ""
     ended_at: str | None = None
+    #: The generator's fine-tuning before this round (:mod:`seqguide.design.finetune`): optimizer steps, rows,
+    #: seconds, losses and the fine-tuned model's sample validity/uniqueness; None when the loop does not fine-tune.
+    finetune: dict[str, Any] | None = None
 
 
 def to_json(value: Any) -> str | None:
@@ -132,6 +135,8 @@ def round_from_row(row: sqlite3.Row) -> RoundRecord:
     """A ``rounds`` row as a :class:`RoundRecord`."""
     data = dict(row)
     data.pop("run_id", None)
+    if data.get("finetune") is not None:
+        data["finetune"] = json.loads(data["finetune"])
     return RoundRecord(**data)
 
 

@@ -14,8 +14,8 @@ from typing import Any
 __all__ = ["MIGRATIONS", "SCHEMA_SQL", "SCHEMA_VERSION", "SQLITE_HEADER", "StoreError", "explain_sqlite_error"]
 
 #: 2 added the ``oracle_calls`` ledger and ``sessions.host``; 3 added ``rounds.guidance_charged`` and
-#: ``rounds.value_spearman``.
-SCHEMA_VERSION = 3
+#: ``rounds.value_spearman``; 4 added ``rounds.finetune`` (the round's generator fine-tuning, JSON).
+SCHEMA_VERSION = 4
 
 
 class StoreError(RuntimeError):
@@ -74,6 +74,7 @@ CREATE TABLE IF NOT EXISTS rounds (
     best REAL,
     started_at TEXT NOT NULL,
     ended_at TEXT,
+    finetune TEXT,
     PRIMARY KEY (run_id, round)
 );
 CREATE TABLE IF NOT EXISTS designs (
@@ -123,6 +124,7 @@ MIGRATIONS: dict[int, list[str]] = {
     ],
     2: ["ALTER TABLE rounds ADD COLUMN guidance_charged INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE rounds ADD COLUMN value_spearman REAL"],
+    3: ["ALTER TABLE rounds ADD COLUMN finetune TEXT"],
 }
 
 SQLITE_HEADER = b"SQLite format 3\x00"
