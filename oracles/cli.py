@@ -263,6 +263,11 @@ def main(argv: list[str] | None = None) -> int:
     except CLIError as err:
         print(f"seqguide oracles: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `seqguide oracles score ... | head`: the reader left; stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 0
 
 
 if __name__ == "__main__":
