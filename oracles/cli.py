@@ -1,16 +1,21 @@
 """``seqguide oracles``: list the available oracles and score a FASTA or CSV file.
 
     seqguide oracles list
-    seqguide oracles score NAME FILE [--kwargs key=value ...] [--out scores.csv] [--column sequence]
+    seqguide oracles score NAME FILE [--oracle-arg key=value ...] [--out scores.csv] [--column sequence]
                                      [--missing error|drop]
+    seqguide oracles fit-surrogate SCORES.csv --alphabet dna --out surrogate.safetensors [--epochs 30]
 
-The top-level ``seqguide`` command dispatches ``seqguide oracles ...`` to :func:`main`. ``--kwargs``
-values are read as JSON when they parse (``normalize=false``, ``motif='["MA0139.1","MA0079.5"]'``,
-``target=0.5``; NaN and infinities are refused) and as plain strings otherwise (``motif=CTCF``). Input
+The top-level ``seqguide`` command dispatches ``seqguide oracles ...`` to :func:`main`. ``--oracle-arg``
+(repeatable, one ``key=value`` each, the same option as in ``seqguide sample`` and ``train-value``;
+``--kwargs key=value ...`` is its deprecated alias) values are read as JSON when they parse
+(``normalize=false``, ``motif='["MA0139.1","MA0079.5"]'``, ``target=0.5``; NaN and infinities are refused) and
+as plain strings otherwise (``motif=CTCF``). Input
 files are read by the :mod:`seqguide.data` readers, with their rules: FASTA, CSV/TSV/TXT/parquet tables,
 and ``.smi`` SMILES files (optionally ``.gz``); a missing sequence cell is an error naming file, line and
 column unless ``--missing drop``; a binary file is refused. The result table (id, sequence, value(s),
-valid, error) goes to ``--out`` as CSV, or to stdout. Every problem is one ``error:`` line (exit status 2).
+valid, error) goes to ``--out`` as CSV, or to stdout. ``fit-surrogate`` trains an
+:class:`oracles.surrogate.Surrogate` on such a table (its valid rows) and saves it for ``seqguide sample
+--surrogate FILE`` (STGFlow, ``value: surrogate``). Every problem is one ``error:`` line (exit status 2).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ _SMILES_SUFFIXES = {".smi", ".smiles"}
 
 def _finite(value: Any, key: str) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
-        raise CLIError(f"--kwargs {key}: must be a finite number, got {value}")
+        raise CLIError(f"--oracle-arg {key}: must be a finite number, got {value}")
     if isinstance(value, dict):
         for k, v in value.items():
             _finite(v, f"{key}.{k}")
@@ -52,7 +57,7 @@ def parse_kwargs(items: list[str] | None) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise CLIError(f"--kwargs expects key=value, got {item!r}")
+            raise CLIError(f"--oracle-arg expects key=value, got {item!r}")
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:
@@ -118,12 +123,26 @@ def _cmd_list(out: TextIO) -> int:
     return 0
 
 
+def _oracle_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """``--oracle-arg`` items and the deprecated ``--kwargs`` ones, as one dict; a key given twice is an error."""
+    items = [*args.oracle_arg, *args.kwargs]
+    keys = [item.partition("=")[0].strip() for item in items]
+    twice = sorted({k for k in keys if k and keys.count(k) > 1})
+    if twice:
+        raise CLIError(f"--oracle-arg {twice[0]}: given more than once")
+    arguments = parse_kwargs(items)
+    if args.kwargs:
+        print("seqguide oracles: warning: --kwargs is deprecated and will be removed; use --oracle-arg KEY=VALUE "
+              "(once per argument, as in seqguide sample)", file=sys.stderr)
+    return arguments
+
+
 def _cmd_score(args: argparse.Namespace, out: TextIO) -> int:
     import pandas as pd
 
     from oracles.registry import get_oracle
 
-    kwargs = parse_kwargs(args.kwargs)
+    kwargs = _oracle_arguments(args)
     ids, seqs = read_sequences(args.file, column=args.column, fmt=args.format, missing=args.missing)
     try:
         oracle = get_oracle(args.name, **kwargs)
@@ -157,6 +176,46 @@ def _cmd_score(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _cmd_fit_surrogate(args: argparse.Namespace, out: TextIO) -> int:
+    """Fit a :class:`~oracles.surrogate.Surrogate` on a scored table's finite rows and save it to ``--out``."""
+    import numpy as np
+
+    from seqguide.alphabet import get_alphabet
+    from seqguide.data.readers import read_table
+
+    if not str(args.out).endswith(".safetensors"):
+        raise CLIError(f"--out must end in .safetensors, got {args.out!r}")
+    try:
+        alphabet = get_alphabet(args.alphabet)
+    except (KeyError, ValueError) as err:
+        raise CLIError(f"--alphabet: {err}") from None
+    path = Path(args.file)
+    if not path.is_file():
+        raise CLIError(f"no such file: {path}")
+    try:
+        rec = read_table(path, column=args.column, score_columns=[args.value_column], missing="drop")
+    except ValueError as err:  # the reader names file, line and column
+        raise CLIError(str(err)) from None
+    scores = np.asarray(rec.scores, dtype=np.float64)
+    keep = np.isfinite(scores)
+    sequences = [s for s, k in zip(rec.sequences, keep) if k]
+    for i, s in enumerate(sequences):
+        problem = alphabet.validate(s)
+        if problem is not None:
+            raise CLIError(f"{path}: row {i + 1} of the scored rows: {problem} (is --alphabet right?)")
+    if len(sequences) < 2:
+        raise CLIError(f"{path}: {len(sequences)} rows with a finite {args.value_column!r}; need at least 2")
+    from oracles.surrogate import Surrogate
+
+    surrogate = Surrogate(alphabet, members=args.members, channels=args.channels, name=args.name,
+                          maximize=not args.minimize)
+    surrogate.fit(sequences, scores[keep], epochs=args.epochs, seed=args.seed)
+    saved = surrogate.save(args.out)
+    print(f"fitted a surrogate on {len(sequences)} scored sequences ({int((~keep).sum())} without a finite "
+          f"{args.value_column!r} left out) -> {saved}", file=out)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqguide oracles", description="List oracles and score sequences.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -164,13 +223,27 @@ def _parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="score the sequences of a FASTA or CSV file")
     score.add_argument("name", help="oracle name (see `seqguide oracles list`)")
     score.add_argument("file", help="FASTA (.fa/.fasta/...) or CSV/TSV file, optionally .gz")
+    score.add_argument("--oracle-arg", action="append", default=[], metavar="KEY=VALUE",
+                       help="an oracle argument, repeatable; values are JSON when they parse, else strings")
     score.add_argument("--kwargs", nargs="*", metavar="KEY=VALUE", default=[],
-                       help="oracle arguments; values are JSON when they parse, else strings")
+                       help="deprecated alias of --oracle-arg (several KEY=VALUE after one flag)")
     score.add_argument("--out", help="write the table to this CSV file instead of stdout")
     score.add_argument("--column", default="sequence", help="CSV column holding the sequences")
     score.add_argument("--format", default="auto", choices=["auto", "fasta", "csv", "smi"], help="input format")
     score.add_argument("--missing", default="error", choices=["error", "drop"],
                        help="a table row with an empty/NA/NaN/None sequence cell: error (default) or drop it")
+    fit = sub.add_parser("fit-surrogate", help="fit a differentiable surrogate on a scored table (for --surrogate)")
+    fit.add_argument("file", help="CSV/TSV table with a sequence and a score column (e.g. from `oracles score`)")
+    fit.add_argument("--alphabet", required=True, help="alphabet of the sequences: dna, rna, protein, ...")
+    fit.add_argument("--out", required=True, help="where to save it (.safetensors, with a .json beside it)")
+    fit.add_argument("--column", default="sequence", help="the sequence column (default sequence)")
+    fit.add_argument("--value-column", default="value", help="the score column (default value); NaN rows are left out")
+    fit.add_argument("--epochs", type=int, default=30, help="training passes (default 30)")
+    fit.add_argument("--members", type=int, default=4, help="ensemble members (default 4)")
+    fit.add_argument("--channels", type=int, default=64, help="width of each member (default 64)")
+    fit.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    fit.add_argument("--name", default="surrogate", help="display name of the surrogate")
+    fit.add_argument("--minimize", action="store_true", help="lower scores are better")
     return parser
 
 
@@ -184,10 +257,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "list":
             return _cmd_list(sys.stdout)
+        if args.command == "fit-surrogate":
+            return _cmd_fit_surrogate(args, sys.stdout)
         return _cmd_score(args, sys.stdout)
     except CLIError as err:
         print(f"seqguide oracles: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `seqguide oracles score ... | head`: the reader left; stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 0
 
 
 if __name__ == "__main__":

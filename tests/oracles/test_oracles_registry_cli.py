@@ -153,7 +153,7 @@ def test_cli_score_csv_with_kwargs_and_out(tmp_path, capsys):
     pd.DataFrame({"name": ["mag", "bad"], "seq": ["GIGKFLHSAKKFGEIMNS", "GIGZ"]}).to_csv(table, index=False)
     out_csv = tmp_path / "out" / "scores.csv"
     rc, out, _ = _run(["score", "protparam", str(table), "--column", "seq", "--out", str(out_csv),
-                       "--kwargs", 'properties=["charge","pi"]', "ph=7.4"], capsys)
+                       "--oracle-arg", 'properties=["charge","pi"]', "--oracle-arg", "ph=7.4"], capsys)
     assert rc == 0 and "1 valid" in out
     df = pd.read_csv(out_csv)
     assert df.columns.tolist() == ["id", "sequence", "value_charge", "value_pi", "valid", "error"]
@@ -163,8 +163,8 @@ def test_cli_score_csv_with_kwargs_and_out(tmp_path, capsys):
 def test_cli_jaspar_columns_named_by_motif(tmp_path, capsys):
     fasta = tmp_path / "x.fa"
     fasta.write_text(">s\n" + "ACGT" * 20 + "\n")
-    rc, out, _ = _run(["score", "jaspar", str(fasta), "--kwargs", "motif=MA0139.1,MA0079.5",
-                       "normalize=false"], capsys)
+    rc, out, _ = _run(["score", "jaspar", str(fasta), "--oracle-arg", "motif=MA0139.1,MA0079.5",
+                       "--oracle-arg", "normalize=false"], capsys)
     assert rc == 0
     header = out.splitlines()[0]
     assert header == "id,sequence,value_MA0139.1,value_MA0079.5,valid,error"
@@ -174,9 +174,11 @@ def test_cli_jaspar_columns_named_by_motif(tmp_path, capsys):
     (["score", "nope", "{fasta}"], "unknown oracle 'nope'"),
     (["score", "gc", "{missing}"], "no such file"),
     (["score", "gc", "{csv}"], "no column 'sequence'; columns are ['seq']"),
-    (["score", "gc", "{fasta}", "--kwargs", "target"], "--kwargs expects key=value"),
-    (["score", "gc", "{fasta}", "--kwargs", "target=7"], "target must be in [0, 1]"),
-    (["score", "gc", "{fasta}", "--kwargs", "windw=3"], "does not take ['windw']"),
+    (["score", "gc", "{fasta}", "--oracle-arg", "target"], "--oracle-arg expects key=value"),
+    (["score", "gc", "{fasta}", "--oracle-arg", "target=7"], "target must be in [0, 1]"),
+    (["score", "gc", "{fasta}", "--oracle-arg", "windw=3"], "does not take ['windw']"),
+    (["score", "gc", "{fasta}", "--oracle-arg", "target=0.5", "--kwargs", "target=0.4"],
+     "--oracle-arg target: given more than once"),
 ])
 def test_cli_errors_exit_2_with_a_message(tmp_path, capsys, argv, message):
     fasta = tmp_path / "x.fa"

@@ -14,10 +14,11 @@ from reliability_helpers import call_cli
 from seqguide.cli import main
 
 WORDS = ["sample", "design", "report", "oracles", "train-value", "run", "validate", "list", "score", "bogus",
+         "fit-surrogate",
          "--help", "-h", "-V"]
 FLAGS = ["--ckpt", "-n", "--steps", "--out", "--seed", "--cond", "--device", "--batch-size", "--quick", "--resume",
-         "--no-progress", "--threads", "--top-k", "--kwargs", "--column", "--format", "--missing", "--oracle",
-         "--print-config", "--no-cache"]
+         "--no-progress", "--threads", "--top-k", "--kwargs", "--oracle-arg", "--column", "--format", "--missing",
+         "--oracle", "--print-config", "--no-cache", "--alphabet", "--value-column"]
 VALUES = ["-1", "0", "3", "nan", "1e9", "x=1", "loop.rounds=0", "guidance.0.particles=-2", "gc", "qed", "cpu",
           "cuda:7", "fasta", "drop", "", "junk.ckpt", "junk.yaml", "junk.csv", "nowhere/x.yaml", "binary.fa",
           "out.xlsx", "out.csv", "empty.ckpt", "."]

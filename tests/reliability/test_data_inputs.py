@@ -171,7 +171,7 @@ def test_datamodule_and_oracles_score_share_the_missing_cell_rule(tmp_path, tall
     assert code == 2 and one_or_two_lines(err) and "line 3 (record 1): missing sequence" in err, err
     code, out, err = call_cli(oracles_main, ["score", "gc", str(path), "--missing", "drop"])
     assert code == 0 and out.count("\n") == 4, (out, err)
-    code, _, err = call_cli(oracles_main, ["score", "gc", str(path), "--kwargs", "window=NaN"])
+    code, _, err = call_cli(oracles_main, ["score", "gc", str(path), "--oracle-arg", "window=NaN"])
     assert code == 2 and "must be a finite number" in err
     tally.inputs("data: CSV/TSV with missing cells (hypothesis)", 4)
 
