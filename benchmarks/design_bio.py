@@ -203,7 +203,7 @@ METHODS: dict[str, MethodSpec] = {
                          include=lambda t, b, i: t == "jaspar_nr3c1" or b <= 10_000 or i == 0,
                          label="DesignLoop with EliteInfill proposals from the best-of-N model (the design_ehrlich "
                                "settings; peptides at 1e5 calls on seed 0 only: transformer sampling)"),
-    "best_of_n": MethodSpec(_best_of_n, dict(SAMPLER_STREAM), include=_bon_cells,
+    "best_of_n": MethodSpec(_best_of_n, {}, include=_bon_cells,
                             label="unguided samples of a masked-diffusion model trained on the task's data (CRP "
                                   "sites: conv, 1,000 steps; AMPs: class-conditional transformer, 1,500 steps)"),
 }

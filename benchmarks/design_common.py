@@ -110,8 +110,8 @@ class Stopwatch:
         self.cpu = time.process_time() - self._cpu
 
 
-#: The sampler's random stream: 2 since Gumbel noise is drawn only where a token is revealed and draws are sized for
-#: duplicates (issue 23). Model-based cells hash it, so cells computed with the old stream are recomputed.
+#: The design loop's random stream: 2 since its draws are sized for duplicates (issue 23). Loop cells hash it, so
+#: cells computed with the old stream are recomputed.
 SAMPLER_STREAM: dict[str, Any] = {"sampler_stream": 2}
 
 #: The elite-infilling design loop as the design benchmarks run it (cells hash these settings): ``anchor`` are

@@ -265,7 +265,7 @@ METHODS: dict[str, MethodSpec] = {
                           label="GA, 128 particles, 12 survivors, mutation 2/L"),
     "random": MethodSpec(lambda t, b, s, c: _random(t, b, s, c, batch=1000), {"batch": 1000},
                          label="uniform random sequences"),
-    "best_of_n": MethodSpec(lambda t, b, s, c: _best_of_n(t, b, s, c, model=_MODEL), {**_MODEL, **SAMPLER_STREAM},
+    "best_of_n": MethodSpec(lambda t, b, s, c: _best_of_n(t, b, s, c, model=_MODEL), _MODEL,
                             include=_bon_cells,
                             label="best of N unguided samples of a masked-diffusion model trained on 2,000 DMP "
                                   "samples (length 32: conv dim 64, depth 3, 2,000 steps, L/2 sampling steps; "

@@ -60,13 +60,15 @@ class MaskedDiffusion(SequenceModel):
     """
 
     checkpoint_keys: ClassVar[frozenset[str]] = frozenset({"schedule", "time_conditioning", "t_eps"})
-    #: Draw the Gumbel noise of a reverse step at every position, not only where a token is revealed: the random
-    #: stream before issue 23 (same distribution, different samples per seed). Set on an instance to reproduce
-    #: samples drawn by earlier versions; not saved in checkpoints.
-    noise_everywhere: bool = False
+    #: Draw the Gumbel noise of a reverse step at every position (the default, and the stream every recorded sample
+    #: was drawn with); False draws it only where a token is revealed (same distribution, different samples per
+    #: seed, less work on CPU; it selects positions with a boolean mask, a host sync per step on CUDA). Set on an
+    #: instance; not saved in checkpoints.
+    noise_everywhere: bool = True
     #: :meth:`predict` runs the network only on rows that hold a mask (the others' prediction is their own tokens,
-    #: exactly); False runs every row, as before issue 23 (for timing comparisons).
-    skip_clean_rows: bool = True
+    #: exactly). Off by default: finding those rows is a host sync per step, which stalls a CUDA stream; turn it on
+    #: for CPU design loops whose refills leave most rows clean.
+    skip_clean_rows: bool = False
     monitor: ClassVar[str] = "val/nll"
 
     def __init__(

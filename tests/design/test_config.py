@@ -105,7 +105,7 @@ def test_unknown_oracle_lists_the_available_ones(here, write_yaml):
 def test_unknown_key_suggests_the_closest(here, write_yaml):
     msg = _error(_with("checkpoint: model.ckpt", "chekpoint: model.ckpt"), write_yaml)
     assert msg == ("campaign.yaml: model.chekpoint: unknown key (did you mean 'checkpoint'? allowed: checkpoint, "
-                   "train, alphabet, length)")
+                   "train, alphabet, length, finetune)")
 
 
 def test_unknown_top_level_key(here, write_yaml):
