@@ -307,3 +307,23 @@ def test_sample_command_with_guidance(tiny_checkpoint, tmp_path):
     missing = subprocess.run([sys.executable, "-m", "seqguide.cli", "sample", "--ckpt", str(tiny_checkpoint),
                               "--guidance", "smc"], capture_output=True, text=True)
     assert missing.returncode == 2 and "--oracle: a guider takes value: oracle" in missing.stderr
+
+
+def test_an_entry_point_cannot_shadow_a_built_in_guider(monkeypatch):
+    """A plugin that names its guider 'cfg' is ignored with a warning naming it; 'cfg' stays the built-in CFG, and
+    the plugin's other names still load."""
+    from importlib import metadata
+
+    group = reg.ENTRY_POINT_GROUP
+    eps = [metadata.EntryPoint(name="cfg", value="seqguide.guidance.value.svdd:SVDD", group=group),
+           metadata.EntryPoint(name="my_svdd", value="seqguide.guidance.value.svdd:SVDD", group=group)]
+    monkeypatch.setattr(metadata, "entry_points", lambda **kw: eps if kw == {"group": group} else [])
+    reg.refresh()
+    try:
+        with pytest.warns(UserWarning, match="guider entry point 'cfg' .* is ignored: 'cfg' is a built-in guider"):
+            info = guider_info("cfg")
+        assert info.cls.__name__ == "CFG" and info.origin == "built-in"
+        assert guider_info("my_svdd").cls is SVDD and "my_svdd" in list_guiders()
+    finally:
+        monkeypatch.undo()
+        reg.refresh()
