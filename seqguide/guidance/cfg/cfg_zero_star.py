@@ -19,15 +19,14 @@ import torch
 
 from seqguide.guidance.cfg.common import CFGBase, _per_sample, dot
 from seqguide.models.prediction import Prediction, with_value
+from seqguide.sampling.numerics import EPS
 
 __all__ = ["CFGZeroStar", "optimized_scale"]
-
-_EPS = 1e-8  # the paper's guard on ||u||^2
 
 
 def optimized_scale(c: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """``s* = <c, u> / (||u||^2 + eps)`` ``(B,)``."""
-    return dot(c, u) / (dot(u, u) + _EPS)
+    return dot(c, u) / (dot(u, u) + EPS)
 
 
 class CFGZeroStar(CFGBase):

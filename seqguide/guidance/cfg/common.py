@@ -25,10 +25,10 @@ import torch
 
 from seqguide.guidance.base import Guider
 from seqguide.models.prediction import Prediction, prediction_value, with_value
+from seqguide.sampling.numerics import EPS
 
 __all__ = ["CFGBase", "cosine", "dot", "flat_norm", "from_x0", "guidance_difference", "rescale_guidance", "to_x0"]
 
-_EPS = 1e-8  # guards divisions by a norm that may be 0 (CFG-Zero*'s s*, cosines, ratios)
 _NEG_INF = float("-inf")
 
 
@@ -60,7 +60,7 @@ def flat_norm(x: torch.Tensor) -> torch.Tensor:
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per-sample cosine similarity ``(B,)``."""
-    return dot(a, b) / (flat_norm(a) * flat_norm(b)).clamp_min(_EPS)
+    return dot(a, b) / (flat_norm(a) * flat_norm(b)).clamp_min(EPS)
 
 
 def _per_sample(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -79,7 +79,7 @@ def _std(x: torch.Tensor) -> torch.Tensor:
 def rescale_guidance(guided: torch.Tensor, cond: torch.Tensor, phi: float) -> torch.Tensor:
     """Guidance rescale (Lin et al. 2024, arXiv 2305.08891, Alg. 2): ``phi * guided * std(cond) / std(guided)
     + (1 - phi) * guided``, standard deviations per sample."""
-    ratio = _std(cond) / _std(guided).clamp_min(_EPS)
+    ratio = _std(cond) / _std(guided).clamp_min(EPS)
     return phi * guided * _per_sample(ratio, guided) + (1.0 - phi) * guided
 
 

@@ -15,15 +15,14 @@ from typing import ClassVar
 import torch
 
 from seqguide.guidance.cfg.common import CFGBase, flat_norm, guidance_difference
+from seqguide.sampling.numerics import EPS
 
 __all__ = ["RAAG", "raag_scale"]
-
-_EPS = 1e-8
 
 
 def raag_scale(c: torch.Tensor, u: torch.Tensor, w: float, alpha: float) -> torch.Tensor:
     """``w_t = 1 + (w - 1) exp(-alpha ||c - u|| / ||u||)`` ``(B,)``."""
-    rho = flat_norm(guidance_difference(c, u)) / flat_norm(u).clamp_min(_EPS)
+    rho = flat_norm(guidance_difference(c, u)) / flat_norm(u).clamp_min(EPS)
     return 1.0 + (w - 1.0) * torch.exp(-alpha * rho)
 
 
