@@ -172,9 +172,10 @@ def test_flow_validates_arguments_and_states() -> None:
 
 @pytest.mark.slow
 def test_training_on_real_data_beats_the_noise_only_baseline_and_reloads(tmp_path) -> None:
-    """160 steps on the CRP sites (a small network: seconds on a loaded 2-core machine): the denoiser's cross-entropy falls well below that of the exact noise-only
-    posterior (what knowing the path but nothing about the data gives, the uniform baseline at every time), and
-    the samples carry the CRP half-site far more often than random sequences."""
+    """160 steps on the CRP sites (a small network: seconds on a loaded 2-core machine): the denoiser's
+    cross-entropy falls well below that of the exact noise-only posterior (what knowing the path but nothing
+    about the data gives, the uniform baseline at every time), and the samples carry the CRP half-site far more
+    often than random sequences."""
     from seqguide.training.sequences import train_gumbel_softmax_flow
 
     data = SequenceDataModule(preset="crp", batch_size=32, val_fraction=0.15, seed=0)

@@ -327,3 +327,16 @@ def test_an_entry_point_cannot_shadow_a_built_in_guider(monkeypatch):
     finally:
         monkeypatch.undo()
         reg.refresh()
+
+
+def test_every_guiders_scale_says_what_it_multiplies_and_what_zero_or_one_means(capsys):
+    """'scale' means different things across guiders (a CFG weight, a likelihood power, a tilt strength, a
+    gradient step): each one's docstring, which `seqguide guiders show` prints, says which."""
+    with_scale = [n for n in list_guiders() if any(p.name in ("scale", "scales") for p in guider_info(n).params)]
+    assert len(with_scale) >= 12
+    for name in with_scale:
+        doc = next(p.doc for p in guider_info(name).params if p.name in ("scale", "scales"))
+        assert "ultipl" in doc or "power" in doc or "exponent" in doc, (name, doc)
+        assert any(k in doc for k in ("0 =", "= 0", "1 =", "= 1", "w = 1", "0: ")), (name, doc)
+        assert guiders_main(["show", name]) == 0
+        assert doc.split()[0] in capsys.readouterr().out

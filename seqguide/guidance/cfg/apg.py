@@ -39,7 +39,8 @@ class APG(CFGBase):
     """Adaptive projected guidance.
 
     Args:
-        scale: Guidance scale w (``guided = c + (w - 1) update``; w = 1 is no guidance).
+        scale: Guidance scale w, multiplying the projected update in ``guided = c + (w - 1) update``: w = 1 is
+            the conditional prediction (no guidance); with eta = 1 and no threshold or momentum, CFG's w.
         eta: Weight of the parallel component (0 in the paper; 1 keeps it, as CFG).
         norm_threshold: r, the largest norm of the update; None for no threshold.
         momentum: beta of the running average of updates (0: none; the paper uses negative values).

@@ -33,7 +33,10 @@ class CFGZeroStar(CFGBase):
     """CFG-Zero*: optimised unconditional scale and zero-init steps.
 
     Args:
-        scale: Guidance scale w (``base`` as for :class:`~seqguide.guidance.CFG`).
+        scale: Guidance scale w on ``c - s* u`` (s* the optimised scale of u).
+            Multiplies the guidance difference ``c - u``: with ``base="uncond"`` ``u + w (c - u)`` (w = 0
+            the unconditional prediction, 1 the conditional one: no guidance); with ``base="cond"``
+            ``c + w (c - u)`` (w = 0 no guidance).
         zero_init_steps: Number of first steps whose velocity is zero (0 to disable; velocity models only).
         optimized_scale: Use s*; False uses s* = 1 (plain CFG apart from zero-init).
         base: ``"uncond"`` or ``"cond"``.

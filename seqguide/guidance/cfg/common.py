@@ -103,6 +103,9 @@ class CFGBase(Guider):
 
     Args:
         scale: Guidance scale w.
+            Multiplies the guidance difference ``c - u``: with ``base="uncond"`` ``u + w (c - u)`` (w = 0
+            the unconditional prediction, 1 the conditional one: no guidance); with ``base="cond"``
+            ``c + w (c - u)`` (w = 0 no guidance).
         base: ``"uncond"``: ``u + w (c - u)`` (w = 1 is no guidance; the diffusers/Imagen convention);
             ``"cond"``: ``c + w (c - u)`` (w = 0 is no guidance; Ho & Salimans 2022, eq. 6). The same guidance
             has ``w_uncond = w_cond + 1``.

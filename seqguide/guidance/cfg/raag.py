@@ -30,7 +30,9 @@ class RAAG(CFGBase):
     """Ratio-aware adaptive guidance scale.
 
     Args:
-        scale: w, the largest guidance scale (``u + w (c - u)`` convention).
+        scale: w, the largest guidance scale, multiplying ``c - u`` in ``u + w_eff (c - u)`` after the decay in
+            the ratio, ``w_eff = 1 + (w - 1) exp(-alpha ||c - u|| / ||u||)`` (between 1 and w): w = 1 is the
+            conditional prediction (no guidance); w_eff = 0, the unconditional one, is never reached for w >= 0.
         alpha: Decay rate of the scale in the ratio ``||c - u|| / ||u||``.
         start: Fraction of the run (by step) from which guidance is applied.
         stop: Fraction after which it is not.
