@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 
 from seqguide import sample
 from seqguide.guidance import CFG
-from seqguide.models import CosineVPSchedule, LinearVPSchedule, Prediction
+from seqguide.models import CosineVPSchedule, ExactGaussianDenoiser, GaussianDiffusion, LinearVPSchedule, Prediction
 
-from .conftest import MU, STD, exact_diffusion, exact_flow
+from .conftest import MU, STD, exact_diffusion, exact_flow, gaussian_means
 
 N = 2000
 
@@ -156,3 +158,24 @@ def test_heun_step_averages_the_two_velocities() -> None:
     out = model.step(pred.state, pred.replace(evaluate=evaluate), 0.8, 0.5)
     assert seen["s"] == 0.5 and torch.allclose(seen["x"], pred.state - 0.3 * pred.value)  # Euler predictor
     assert torch.allclose(out, pred.state - 0.3 * 0.5 * (pred.value + second), atol=1e-6)  # trapezoidal corrector
+
+
+def test_clipping_x0_rederives_eps_so_the_step_stays_on_the_path() -> None:
+    """With the default clip_x0=True an x0 estimate outside [-1, 1] is clipped and eps re-derived from the state,
+    eps = (x_t - alpha_t x0_clipped) / sigma_t: deterministic DDIM is then
+    x_s = alpha_s x0_clipped + sigma_s eps (Song et al. eq. 12), and a step to s = t returns x_t."""
+    assert inspect.signature(GaussianDiffusion).parameters["clip_x0"].default is True
+    model = GaussianDiffusion(ExactGaussianDenoiser(gaussian_means(), STD), image_shape=(1, 2, 2), num_classes=2,
+                              prediction="eps", eta=0.0)
+    assert model.clip_x0
+    pred = _pred(model, "eps", t=0.6)
+    pred = pred.replace(value=pred.value * 4)  # an eps whose x0 estimate leaves the data range
+    x0, _ = model.to_x0_eps(pred)
+    assert x0.abs().max() > 1.5
+    t, s = 0.6, 0.3
+    a_t, s_t = (float(c) for c in model.alpha_sigma(t))
+    a_s, s_s = (float(c) for c in model.alpha_sigma(s))
+    clipped = x0.clamp(-1, 1)
+    eps = (pred.state - a_t * clipped) / s_t
+    assert torch.allclose(model.step(pred.state, pred, t, s), a_s * clipped + s_s * eps, atol=1e-5)
+    assert torch.allclose(model.step(pred.state, pred, t, t), pred.state, atol=1e-5)

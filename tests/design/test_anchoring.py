@@ -49,6 +49,31 @@ def test_windows_are_contiguous_and_crossovers_join_two_elites() -> None:
     assert two > 1000  # two distinct elites, most cuts inside the sequence
 
 
+def test_every_window_start_is_drawn_up_to_the_last_one() -> None:
+    """A window of e positions starts uniformly in 0..L-e: with e = 1 every position, the last one included, is
+    masked about 1/L of the time; with e = 3 the last window (L-3..L-1) occurs."""
+    parents, mask, n, length = _parents(), 99, 6000, 12
+    kids = EliteInfill(edits=(1, 1), window=1.0, crossover=0.0).starts(
+        parents, n, mask_id=mask, generator=torch.Generator().manual_seed(3))
+    freq = (kids == mask).double().mean(0)
+    assert torch.all((freq - 1 / length).abs() < 4 * (1 / length * (1 - 1 / length) / n) ** 0.5), freq
+    kids = EliteInfill(edits=(3, 3), window=1.0, crossover=0.0).starts(
+        parents, 2000, mask_id=mask, generator=torch.Generator().manual_seed(4))
+    starts = (kids == mask).double().argmax(1)
+    assert set(starts.tolist()) == set(range(length - 2))
+
+
+def test_a_crossover_partner_is_never_the_first_parent() -> None:
+    """With two elites every crossover joins both: the child shows both parents' tokens whenever the cut segment
+    holds a kept position and so does the rest (about 90 % of cuts; a partner drawn as the first parent half the
+    time would give about 45 %)."""
+    parents, mask, n = _parents(num=2), 99, 4000
+    kids = EliteInfill(edits=(1, 1), window=0.0, crossover=1.0).starts(
+        parents, n, mask_id=mask, generator=torch.Generator().manual_seed(5))
+    both = sum(len(set(row[row != mask].tolist())) == 2 for row in kids)
+    assert both > 0.7 * n, both / n
+
+
 def test_bad_settings_are_clear_errors() -> None:
     with pytest.raises(ValueError, match="edits"):
         EliteInfill(edits=(3, 1))

@@ -307,3 +307,36 @@ def test_sample_command_with_guidance(tiny_checkpoint, tmp_path):
     missing = subprocess.run([sys.executable, "-m", "seqguide.cli", "sample", "--ckpt", str(tiny_checkpoint),
                               "--guidance", "smc"], capture_output=True, text=True)
     assert missing.returncode == 2 and "--oracle: a guider takes value: oracle" in missing.stderr
+
+
+def test_an_entry_point_cannot_shadow_a_built_in_guider(monkeypatch):
+    """A plugin that names its guider 'cfg' is ignored with a warning naming it; 'cfg' stays the built-in CFG, and
+    the plugin's other names still load."""
+    from importlib import metadata
+
+    group = reg.ENTRY_POINT_GROUP
+    eps = [metadata.EntryPoint(name="cfg", value="seqguide.guidance.value.svdd:SVDD", group=group),
+           metadata.EntryPoint(name="my_svdd", value="seqguide.guidance.value.svdd:SVDD", group=group)]
+    monkeypatch.setattr(metadata, "entry_points", lambda **kw: eps if kw == {"group": group} else [])
+    reg.refresh()
+    try:
+        with pytest.warns(UserWarning, match="guider entry point 'cfg' .* is ignored: 'cfg' is a built-in guider"):
+            info = guider_info("cfg")
+        assert info.cls.__name__ == "CFG" and info.origin == "built-in"
+        assert guider_info("my_svdd").cls is SVDD and "my_svdd" in list_guiders()
+    finally:
+        monkeypatch.undo()
+        reg.refresh()
+
+
+def test_every_guiders_scale_says_what_it_multiplies_and_what_zero_or_one_means(capsys):
+    """'scale' means different things across guiders (a CFG weight, a likelihood power, a tilt strength, a
+    gradient step): each one's docstring, which `seqguide guiders show` prints, says which."""
+    with_scale = [n for n in list_guiders() if any(p.name in ("scale", "scales") for p in guider_info(n).params)]
+    assert len(with_scale) >= 12
+    for name in with_scale:
+        doc = next(p.doc for p in guider_info(name).params if p.name in ("scale", "scales"))
+        assert "ultipl" in doc or "power" in doc or "exponent" in doc, (name, doc)
+        assert any(k in doc for k in ("0 =", "= 0", "1 =", "= 1", "w = 1", "0: ")), (name, doc)
+        assert guiders_main(["show", name]) == 0
+        assert doc.split()[0] in capsys.readouterr().out

@@ -99,6 +99,20 @@ def test_tilted_table_is_the_per_position_posterior(toy_table, kw) -> None:
     assert torch.isneginf(rec.preds[0][0, :, 2:]).all(), "pad and mask keep zero probability"
 
 
+def test_the_warm_start_does_not_carry_from_one_run_into_the_next(toy_table) -> None:
+    """The tilt is warm-started from the previous *step*; a new sample() run starts from zero: one APS object
+    used twice gives the same first tilted table both times (few inner steps, so the start shows)."""
+    model = ExactMaskedModel(Alphabet("AB"), toy_table, exact_joint=False)
+    meas = TokenObservation(torch.tensor([0, 1, 1, 0]), torch.tensor([True, True, False, True]), num_tokens=2,
+                            flip_prob=0.2)
+    aps = APS(meas, inner_steps=2, lr=0.5)
+    first, second = _Recorder(), _Recorder()
+    sample(model, 8, steps=4, seed=0, progress=False, guidance=[aps, first])
+    sample(model, 8, steps=4, seed=0, progress=False, guidance=[aps, second])
+    assert torch.equal(first.preds[0], second.preds[0])
+    assert not torch.allclose(first.preds[1], first.preds[0])  # the tilt moves across steps: the check can fail
+
+
 # ------------------------------------------------------------------------------------------ exact recovery
 def test_identity_measurement_without_noise_recovers_the_observed_grey_levels() -> None:
     model = _random_prior_model(GREY17, 16, seed=0)

@@ -221,6 +221,40 @@ def test_fdg_equal_scales_is_cfg_and_two_levels_match_the_band_split() -> None:
     assert torch.allclose(_combine(fdg, c, u).value, expected, atol=1e-5)
 
 
+def test_fdg_parallel_weights_scale_the_part_of_each_band_parallel_to_the_conditional_band() -> None:
+    """Sadat et al. 2025 (FDG, with APG's projection per level): d_l = c_l - u_l splits into the part parallel to
+    c_l (not to u_l) and the rest; the parallel part is multiplied by parallel_weights[l] before the level's scale."""
+    c, u = _cu(7)
+    scales, pw = (3.0, 2.0), (0.0, 0.5)
+    fdg = FDG(scales=scales, parallel_weights=pw)
+    _ctx(fdg)
+    cs, us = laplacian_pyramid(c.value, 2), laplacian_pyramid(u.value, 2)
+    levels = []
+    for cl, ul, w, p in zip(cs, us, scales, pw):
+        d = (cl - ul).double()
+        coef = (d * cl).flatten(1).sum(1) / (cl.double() * cl).flatten(1).sum(1)
+        par = coef.view(-1, 1, 1, 1) * cl
+        levels.append(ul + w * ((d - par) + p * par).float())
+    expected = reconstruct_pyramid(levels)
+    got = _combine(fdg, c, u).value
+    assert torch.allclose(got, expected, atol=1e-4)
+    plain = FDG(scales=scales)
+    _ctx(plain)
+    assert (got - _combine(plain, c, u).value).abs().max() > 0.05  # the weights matter here
+
+
+def test_fdg_default_scales_are_the_papers_order_high_frequency_strongest() -> None:
+    """Sadat et al. 2025 (and diffusers' FrequencyDecoupledGuidance [10, 5], listed high to low): the stronger
+    scale multiplies the high-frequency band, the milder one the low-frequency band (diversity, colour)."""
+    fdg = FDG()
+    assert fdg.scales == (10.0, 5.0)
+    c, u = _cu(8)
+    _ctx(fdg)
+    d = c.value - u.value
+    low = _up(_down(d), d.shape[-2:])
+    assert torch.allclose(_combine(fdg, c, u).value, u.value + 5.0 * low + 10.0 * (d - low), atol=1e-4)
+
+
 # ------------------------------------------------------------------------------------ CFG-Zero*
 def test_cfg_zero_star_reduces_to_cfg_and_matches_its_equation() -> None:
     c, u = _cu(6, "velocity")

@@ -229,3 +229,50 @@ def test_noisy_classifier_learns_p_y_given_x_t_and_guides(tmp_path) -> None:
         fit_noisy_classifier(model, sequences=list(seqs[:20]), labels=[1] * 20, progress=False)
     with pytest.raises(ValueError, match="outside"):
         fit_noisy_classifier(model, sequences=list(seqs[:20]), labels=[0, 5] * 10, num_classes=2, progress=False)
+
+
+class _TimeRecorder(_LogLinear):
+    """A log-linear classifier that records the times it is read at."""
+
+    def __init__(self, w: torch.Tensor) -> None:
+        super().__init__(w)
+        self.times: list[float] = []
+
+    def log_potential(self, x: torch.Tensor, t: float, target: int | None = None) -> torch.Tensor:
+        self.times.append(float(t))
+        return super().log_potential(x, t, target)
+
+
+@pytest.mark.parametrize("method", ["exact", "first_order"])
+def test_the_classifier_is_read_at_the_next_time_s(method: str) -> None:
+    """Bayes' rule tilts by p(y | x_s): the classifier sees the candidate next states at time s, never t."""
+    m = ExactMaskedModel(ABC, _table()).mask_id
+    clf = _TimeRecorder(torch.randn(L, ABC.vocab_size, generator=torch.Generator().manual_seed(1), dtype=torch.float64))
+    _kernel_with(clf, method, torch.tensor([[m, 1, m]]), 0.7, 0.4)
+    assert clf.times and set(clf.times) == {0.4}
+
+
+@pytest.mark.parametrize("method", ["exact", "first_order"])
+def test_scale_changes_which_token_is_revealed_not_how_many(method: str) -> None:
+    """With an approximate classifier and any scale, a masked position stays masked with the model's probability
+    (1 - alpha_s) / (1 - alpha_t) (Rojas et al. 2025's column normalisation); only the token distribution moves.
+    Normalising over tokens and mask (keep_unmask_rate=False) would move the rate: the check can fail."""
+    model = ExactMaskedModel(ABC, _table(), exact_joint=False)
+    m = model.mask_id
+    w = 2 * torch.randn(L, ABC.vocab_size, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    states = torch.tensor([[m, m, m], [m, 1, m], [0, m, 2]])
+    t, s = 0.7, 0.4
+    stay = 1 - float(model.schedule.unmask_probability(t, s))
+    masked = states == m
+    kernels = {}
+    for scale in (0.0, 0.5, 1.0, 3.0):
+        for keep in (True, False):
+            guide = DiscreteClassifierGuidance(_LogLinear(w), scale=scale, approximation=method, keep_unmask_rate=keep)
+            guide.reset(_ctx(model, states.shape[0]))
+            kernels[scale, keep] = guide.transition_log_probs(model, states, model.predict(states, t), t, s).exp()
+    for scale in (0.0, 0.5, 1.0, 3.0):
+        k = kernels[scale, True]
+        assert torch.allclose(k.sum(-1), torch.ones_like(k.sum(-1)))
+        assert torch.allclose(k[..., m][masked], torch.full_like(k[..., m][masked], stay), atol=1e-12)
+    assert (kernels[3.0, True] - kernels[0.0, True]).abs().max() > 0.1  # the tilt moves the tokens
+    assert (kernels[3.0, False][..., m][masked] - stay).abs().max() > 0.05  # the other normalisation moves the rate

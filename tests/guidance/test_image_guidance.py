@@ -197,6 +197,17 @@ def test_classifier_guidance_shifts_the_score_by_the_classifier_gradient() -> No
     assert torch.allclose(adjusted.value, pred.value - s * 2.0 * grad, atol=1e-5)  # Dhariwal & Nichol eq. 14
 
 
+def test_classifier_guidance_defaults_to_elucds_sine_bump() -> None:
+    """EluCD's schedule s(t) = scale (1 + gamma sin(pi t)), gamma = 0.3: the plain scale at both ends of the run,
+    1.3 times it half-way, symmetric about t = 1/2 (a cosine would be 1 + gamma at t = 0 and 1 - gamma at t = 1)."""
+    g = ClassifierGuidance(_Linear(), scale=2.0)
+    assert g.schedule == "sine" and g.gamma == 0.3
+    for t, want in ((0.0, 2.0), (0.5, 2.6), (1.0, 2.0), (0.25, 2.0 * (1 + 0.3 * 0.5**0.5))):
+        assert abs(g.strength(t) - want) < 1e-9, (t, g.strength(t), want)
+    assert abs(g.strength(0.2) - g.strength(0.8)) < 1e-12
+    assert ClassifierGuidance(_Linear(), scale=2.0, schedule="constant").strength(0.5) == 2.0
+
+
 def test_classifier_guidance_steers_toward_the_target_class() -> None:
     model = _image_model(prediction="v")
 

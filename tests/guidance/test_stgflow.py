@@ -142,3 +142,21 @@ def test_stgflow_with_a_surrogate_steers_a_trained_flow_toward_its_objective() -
     assert true[1] > true[0] + 0.2, true
     assert guided.trace["STGFlow.guided_steps"] == 6
     assert np.mean(sur(guided.sequences).values) > np.mean(sur(plain.sequences).values) + 0.2
+
+
+def test_hard_samples_come_from_the_chosen_source() -> None:
+    """f(h) = (sum_l h[l, A])^2 has the averaged straight-through gradient 2 E[n_A(h)] on column A: drawn from the
+    simplex state (the paper) it is 2 sum_l x[l, A], from the denoiser's prediction 2 sum_l p[l, A]."""
+    model = ExactSimplexModel(ALPHABET, _table())
+
+    def quad(x: torch.Tensor) -> torch.Tensor:
+        return x[..., 0].sum(dim=1) ** 2
+
+    x = torch.tensor([[[0.9, 0.05, 0.05], [0.8, 0.1, 0.1]]])  # the state: mostly A
+    p = torch.tensor([[[0.1, 0.6, 0.3], [0.2, 0.4, 0.4]]])  # the prediction: mostly not A
+    for source, probs in (("state", x), ("prediction", p)):
+        guide = STGFlow(quad, particles=20000, source=source)
+        sample(model, 1, steps=1, seed=0, progress=False, guidance=[guide])  # binds a context
+        g = guide.gradient(x, torch.log(p))
+        expected = 2 * probs[0, :, 0].sum()
+        assert torch.allclose(g[0, :, 0], expected.expand(2), atol=0.04), (source, g[0, :, 0], expected)

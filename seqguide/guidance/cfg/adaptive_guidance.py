@@ -24,7 +24,10 @@ class AdaptiveGuidance(CFGBase):
     """CFG that switches itself off once ``cos(c, u)`` passes a threshold.
 
     Args:
-        scale: Guidance scale w (``base`` as for :class:`~seqguide.guidance.CFG`).
+        scale: Guidance scale w until the branches agree (then no guidance).
+            Multiplies the guidance difference ``c - u``: with ``base="uncond"`` ``u + w (c - u)`` (w = 0
+            the unconditional prediction, 1 the conditional one: no guidance); with ``base="cond"``
+            ``c + w (c - u)`` (w = 0 no guidance).
         threshold: gamma-bar: the cosine similarity above which the unconditional branch is dropped.
         space: ``"prediction"`` (the paper: eps as predicted) or ``"x0"`` (the clean estimates).
         base: ``"uncond"`` or ``"cond"``.

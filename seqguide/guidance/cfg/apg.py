@@ -22,15 +22,14 @@ import torch
 
 from seqguide.guidance.cfg.common import CFGBase, _per_sample, dot, flat_norm, from_x0, guidance_difference, to_x0
 from seqguide.models.prediction import Prediction
+from seqguide.sampling.numerics import EPS
 
 __all__ = ["APG", "project"]
-
-_EPS = 1e-12
 
 
 def project(d: torch.Tensor, onto: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``(parallel, orthogonal)`` parts of ``d`` w.r.t. ``onto``, per sample (float64 inner products)."""
-    coef = dot(d, onto) / dot(onto, onto).clamp_min(_EPS)
+    coef = dot(d, onto) / dot(onto, onto).clamp_min(EPS)
     onto = torch.where(torch.isfinite(onto), onto, torch.zeros_like(onto))
     par = _per_sample(coef, d) * onto
     return par, d - par
@@ -40,7 +39,8 @@ class APG(CFGBase):
     """Adaptive projected guidance.
 
     Args:
-        scale: Guidance scale w (``guided = c + (w - 1) update``; w = 1 is no guidance).
+        scale: Guidance scale w, multiplying the projected update in ``guided = c + (w - 1) update``: w = 1 is
+            the conditional prediction (no guidance); with eta = 1 and no threshold or momentum, CFG's w.
         eta: Weight of the parallel component (0 in the paper; 1 keeps it, as CFG).
         norm_threshold: r, the largest norm of the update; None for no threshold.
         momentum: beta of the running average of updates (0: none; the paper uses negative values).
@@ -83,7 +83,7 @@ class APG(CFGBase):
             if not ctx.lookahead:  # look-ahead predictions of candidates never move the buffer
                 self._running = d
         if self.norm_threshold is not None:
-            factor = (self.norm_threshold / flat_norm(d).clamp_min(_EPS)).clamp(max=1.0)
+            factor = (self.norm_threshold / flat_norm(d).clamp_min(EPS)).clamp(max=1.0)
             d = d * _per_sample(factor, d)
         par, orth = project(d, c)
         return orth + self.eta * par

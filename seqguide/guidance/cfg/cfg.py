@@ -26,7 +26,10 @@ class CFG(CFGBase):
     """Classifier-free guidance on the ``combine`` hook.
 
     Args:
-        scale: Guidance scale w (see ``base``).
+        scale: Guidance scale w.
+            Multiplies the guidance difference ``c - u``: with ``base="uncond"`` ``u + w (c - u)`` (w = 0
+            the unconditional prediction, 1 the conditional one: no guidance); with ``base="cond"``
+            ``c + w (c - u)`` (w = 0 no guidance).
         base: ``"uncond"`` (``u + w (c - u)``) or ``"cond"`` (``c + w (c - u)``).
         rescale: Guidance rescale phi in [0, 1] (0.7 in Lin et al.).
         start: Fraction of the run (by step) from which guidance is applied.

@@ -27,7 +27,8 @@ class CFGCtrl(CFGBase):
     """Control-law guidance on the conditional-unconditional error.
 
     Args:
-        scale: Guidance scale w (``u + w e'``).
+        scale: Guidance scale w, multiplying the controlled difference ``e'`` in ``u + w e'`` (w = 0 the
+            unconditional prediction; w = 1 with the controller off is the conditional one).
         control: ``"smc"`` (sliding mode) or ``"pid"``.
         kp: Proportional gain (PID).
         ki: Integral gain (PID).

@@ -29,7 +29,8 @@ class CFGPlusPlus(CFGBase):
     """CFG++ on the ``combine`` hook; the model's step renoises with the unconditional prediction.
 
     Args:
-        scale: lambda, the guidance scale in ``u + lam (c - u)`` (the paper uses [0, 1]).
+        scale: lambda, multiplying ``c - u`` in the clean estimate ``u + lam (c - u)`` (renoised with the
+            unconditional eps): 0 = unconditional, 1 = the conditional estimate; the paper uses [0, 1].
         start: Fraction of the run (by step) from which guidance is applied.
         stop: Fraction after which it is not.
     """

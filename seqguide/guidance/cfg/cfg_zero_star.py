@@ -19,22 +19,24 @@ import torch
 
 from seqguide.guidance.cfg.common import CFGBase, _per_sample, dot
 from seqguide.models.prediction import Prediction, with_value
+from seqguide.sampling.numerics import EPS
 
 __all__ = ["CFGZeroStar", "optimized_scale"]
-
-_EPS = 1e-8  # the paper's guard on ||u||^2
 
 
 def optimized_scale(c: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """``s* = <c, u> / (||u||^2 + eps)`` ``(B,)``."""
-    return dot(c, u) / (dot(u, u) + _EPS)
+    return dot(c, u) / (dot(u, u) + EPS)
 
 
 class CFGZeroStar(CFGBase):
     """CFG-Zero*: optimised unconditional scale and zero-init steps.
 
     Args:
-        scale: Guidance scale w (``base`` as for :class:`~seqguide.guidance.CFG`).
+        scale: Guidance scale w on ``c - s* u`` (s* the optimised scale of u).
+            Multiplies the guidance difference ``c - u``: with ``base="uncond"`` ``u + w (c - u)`` (w = 0
+            the unconditional prediction, 1 the conditional one: no guidance); with ``base="cond"``
+            ``c + w (c - u)`` (w = 0 no guidance).
         zero_init_steps: Number of first steps whose velocity is zero (0 to disable; velocity models only).
         optimized_scale: Use s*; False uses s* = 1 (plain CFG apart from zero-init).
         base: ``"uncond"`` or ``"cond"``.

@@ -62,7 +62,8 @@ class ClassifierGuidance(Guider):
 
     Args:
         classifier: ``nn.Module`` from clean model-space images ``(B, C, H, W)`` to logits ``(B, K)``.
-        scale: s, the guidance strength.
+        scale: s, multiplying the calibrated classifier gradient added to the score, ``s(t) grad log p~(y | x)``
+            (times the schedule): 0 = no guidance, 1 = Bayes' rule for a calibrated classifier.
         joint_temperature: tau (multiplies the logits).
         margin_discount: delta (the normaliser uses ``tau * delta``); 1 gives a plain temperature-scaled softmax.
         softplus_beta: Replace ReLUs by ``Softplus(beta)``; None keeps the classifier as is.

@@ -25,10 +25,10 @@ import torch
 
 from seqguide.guidance.base import Guider
 from seqguide.models.prediction import Prediction, prediction_value, with_value
+from seqguide.sampling.numerics import EPS
 
 __all__ = ["CFGBase", "cosine", "dot", "flat_norm", "from_x0", "guidance_difference", "rescale_guidance", "to_x0"]
 
-_EPS = 1e-8  # guards divisions by a norm that may be 0 (CFG-Zero*'s s*, cosines, ratios)
 _NEG_INF = float("-inf")
 
 
@@ -60,7 +60,7 @@ def flat_norm(x: torch.Tensor) -> torch.Tensor:
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per-sample cosine similarity ``(B,)``."""
-    return dot(a, b) / (flat_norm(a) * flat_norm(b)).clamp_min(_EPS)
+    return dot(a, b) / (flat_norm(a) * flat_norm(b)).clamp_min(EPS)
 
 
 def _per_sample(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -79,7 +79,7 @@ def _std(x: torch.Tensor) -> torch.Tensor:
 def rescale_guidance(guided: torch.Tensor, cond: torch.Tensor, phi: float) -> torch.Tensor:
     """Guidance rescale (Lin et al. 2024, arXiv 2305.08891, Alg. 2): ``phi * guided * std(cond) / std(guided)
     + (1 - phi) * guided``, standard deviations per sample."""
-    ratio = _std(cond) / _std(guided).clamp_min(_EPS)
+    ratio = _std(cond) / _std(guided).clamp_min(EPS)
     return phi * guided * _per_sample(ratio, guided) + (1.0 - phi) * guided
 
 
@@ -103,6 +103,9 @@ class CFGBase(Guider):
 
     Args:
         scale: Guidance scale w.
+            Multiplies the guidance difference ``c - u``: with ``base="uncond"`` ``u + w (c - u)`` (w = 0
+            the unconditional prediction, 1 the conditional one: no guidance); with ``base="cond"``
+            ``c + w (c - u)`` (w = 0 no guidance).
         base: ``"uncond"``: ``u + w (c - u)`` (w = 1 is no guidance; the diffusers/Imagen convention);
             ``"cond"``: ``c + w (c - u)`` (w = 0 is no guidance; Ho & Salimans 2022, eq. 6). The same guidance
             has ``w_uncond = w_cond + 1``.

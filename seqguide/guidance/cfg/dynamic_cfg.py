@@ -32,7 +32,8 @@ class DynamicCFG(CFGBase):
 
     Args:
         evaluator: ``evaluator(x0, labels, t) -> scores (N,)`` (larger is better).
-        scales: Candidate scales (``u + w (c - u)`` convention).
+        scales: Candidate scales w, each multiplying ``c - u`` in ``u + w (c - u)`` (w = 1 the conditional
+            prediction, no guidance; 0 the unconditional one); the step uses the candidate chosen per sample.
         start: Fraction of the run (by step) from which guidance is applied.
         stop: Fraction after which it is not.
     """

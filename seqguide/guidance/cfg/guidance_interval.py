@@ -24,7 +24,10 @@ class GuidanceInterval(CFGBase):
     """CFG limited to a noise-level interval (and/or a step-fraction window).
 
     Args:
-        scale: Guidance scale w (``base`` as for :class:`~seqguide.guidance.CFG`).
+        scale: Guidance scale w inside the interval (outside: no guidance).
+            Multiplies the guidance difference ``c - u``: with ``base="uncond"`` ``u + w (c - u)`` (w = 0
+            the unconditional prediction, 1 the conditional one: no guidance); with ``base="cond"``
+            ``c + w (c - u)`` (w = 0 no guidance).
         sigma_lo: Lower end of the interval (exclusive); None for no lower end.
         sigma_hi: Upper end (inclusive); None for no upper end.
         base: ``"uncond"`` or ``"cond"``.

@@ -33,7 +33,10 @@ class LinearAG(CFGBase):
     """CFG whose unconditional branch is, on some steps, an affine estimate from past predictions.
 
     Args:
-        scale: Guidance scale w (``base`` as for :class:`~seqguide.guidance.CFG`).
+        scale: Guidance scale w (on the estimated u where it is not evaluated).
+            Multiplies the guidance difference ``c - u``: with ``base="uncond"`` ``u + w (c - u)`` (w = 0
+            the unconditional prediction, 1 the conditional one: no guidance); with ``base="cond"``
+            ``c + w (c - u)`` (w = 0 no guidance).
         window: ``(start, stop)`` fractions of the run in which estimated steps may occur.
         every: In the window, one step in ``every`` evaluates the unconditional branch; the others estimate it.
         coefficients: Per-step ``(a, b, d)`` (one triple per step of the run, from :meth:`fit`); None uses

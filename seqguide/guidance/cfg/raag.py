@@ -15,15 +15,14 @@ from typing import ClassVar
 import torch
 
 from seqguide.guidance.cfg.common import CFGBase, flat_norm, guidance_difference
+from seqguide.sampling.numerics import EPS
 
 __all__ = ["RAAG", "raag_scale"]
-
-_EPS = 1e-8
 
 
 def raag_scale(c: torch.Tensor, u: torch.Tensor, w: float, alpha: float) -> torch.Tensor:
     """``w_t = 1 + (w - 1) exp(-alpha ||c - u|| / ||u||)`` ``(B,)``."""
-    rho = flat_norm(guidance_difference(c, u)) / flat_norm(u).clamp_min(_EPS)
+    rho = flat_norm(guidance_difference(c, u)) / flat_norm(u).clamp_min(EPS)
     return 1.0 + (w - 1.0) * torch.exp(-alpha * rho)
 
 
@@ -31,7 +30,9 @@ class RAAG(CFGBase):
     """Ratio-aware adaptive guidance scale.
 
     Args:
-        scale: w, the largest guidance scale (``u + w (c - u)`` convention).
+        scale: w, the largest guidance scale, multiplying ``c - u`` in ``u + w_eff (c - u)`` after the decay in
+            the ratio, ``w_eff = 1 + (w - 1) exp(-alpha ||c - u|| / ||u||)`` (between 1 and w): w = 1 is the
+            conditional prediction (no guidance); w_eff = 0, the unconditional one, is never reached for w >= 0.
         alpha: Decay rate of the scale in the ratio ``||c - u|| / ||u||``.
         start: Fraction of the run (by step) from which guidance is applied.
         stop: Fraction after which it is not.

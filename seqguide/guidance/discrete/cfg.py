@@ -43,7 +43,8 @@ class DiscreteCFG(Guider):
     """Discrete classifier-free guidance on the ``combine`` hook (see the module docstring).
 
     Args:
-        scale: ``w`` at full strength (1 = conditional sampling, > 1 guided, 0 = unconditional).
+        scale: ``w`` at full strength, the exponent of ``p_c^w p_u^(1-w)`` (the mixing weight of the two
+            log-probabilities): 1 = conditional sampling (no guidance), > 1 guided, 0 = unconditional.
         schedule: ``"constant"``, ``"linear"`` (theory-informed: weak early, strong late) or ``"interval"``.
         onset: For ``"interval"``: the revealed fraction ``kappa`` from which ``w = scale``.
         start: Fraction of the run at which guidance starts (before it: the conditional model).

@@ -8,14 +8,19 @@ once, from mask to a token), position l of a masked row moves to
 
 - token v with probability ``q(v) = p(x_0^l = v | x_t) (alpha_s - alpha_t) / (1 - alpha_t)``, tilted by
   ``p(y | x_t^{l <- v}) / p(y | x_t)`` (``x_t^{l <- v}``: the state with only position l set to v);
-- stays masked with ``q(mask) = (1 - alpha_s) / (1 - alpha_t)``, untilted (the state does not change);
+- stays masked with ``q(mask) = (1 - alpha_s) / (1 - alpha_t)``, untilted (the state does not change).
 
-normalised over the tokens and the mask. With the exact noisy classifier the tilted token probabilities already
-sum to the unguided reveal probability (``p(y | x_t)`` is the posterior average of ``p(y | x_t^{l <- v})`` over v),
-so guidance changes only *which* token is revealed; the normalisation makes the kernel of an approximate classifier
-(learned, first-order, or ``scale != 1``) a distribution. With a single masked position the tilted kernel is the
-exact guided transition (checked against ``ExactMaskedModel``). ``scale`` raises the likelihood to a power,
-``p(y | x)^scale`` (1 = Bayes).
+With the exact noisy classifier the tilted token probabilities already sum to the unguided reveal probability
+(``p(y | x_t)`` is the posterior average of ``p(y | x_t^{l <- v})`` over v, and for an absorbing process it does
+not depend on t), so Bayes' rule changes only *which* token is revealed. An approximate classifier (learned,
+first-order) or ``scale != 1`` breaks that balance: normalising the tilted kernel over the tokens *and* the mask
+(Nisonoff et al.'s rate tilt, D-CBG's softmax over V) then changes how fast positions unmask, the "imbalanced
+transitions" of Rojas et al. 2025 (arXiv 2507.08965: unmasking too fast early in the run). By default
+(``keep_unmask_rate=True``) the tilt is normalised over the tokens only ("column normalisation", Rojas et al.'s
+fix) and the reveal probability stays the model's ``(alpha_s - alpha_t) / (1 - alpha_t)`` whatever the scale;
+for the exact classifier at ``scale = 1`` both normalisations are the same kernel. With a single masked position
+the tilted kernel is the exact guided transition (checked against ``ExactMaskedModel``). ``scale`` raises the
+likelihood to a power, ``p(y | x)^scale`` (1 = Bayes, 0 = the unguided model).
 
 Two ways to get the ratios, both with the classifier at time ``s`` (the time of the next state):
 
@@ -54,9 +59,14 @@ class DiscreteClassifierGuidance(Guider):
     Args:
         classifier: A :class:`NoisyClassifier`, a :class:`ValueModel`, or an object with ``log_potential``.
         target: The class to steer toward (classifiers); None for a regressor.
-        scale: Power of the likelihood, ``p(y | x)^scale`` (1 = Bayes' rule).
+        scale: The power of the likelihood, ``p(y | x)^scale``: it multiplies the classifier's log-ratios
+            ``log p(y | x^{l <- v}) - log p(y | x)`` added to the denoiser's token log-probabilities. 0 = the unguided
+            model, 1 = Bayes' rule (the class-conditional model for an exact classifier), > 1 = sharper.
         approximation: ``"exact"`` (enumerate single-token changes) or ``"first_order"`` (Taylor expansion).
         batch_size: States per classifier call for the exact method.
+        keep_unmask_rate: Normalise the tilt over the tokens only, so a masked position is revealed with the
+            model's probability whatever the scale (Rojas et al. 2025); False normalises over the tokens and the
+            mask (the reveal rate then moves with the tilt).
         start: Fraction of the run at which guidance starts.
         stop: Fraction at which it stops.
 
@@ -70,8 +80,8 @@ class DiscreteClassifierGuidance(Guider):
                             "arXiv 2412.10193 (D-CBG)")
 
     def __init__(self, classifier: Any, *, target: int | None = None, scale: float = 1.0,
-                 approximation: Literal["exact", "first_order"] = "exact", batch_size: int = 4096, start: float = 0.0,
-                 stop: float = 1.0) -> None:
+                 approximation: Literal["exact", "first_order"] = "exact", batch_size: int = 4096,
+                 keep_unmask_rate: bool = True, start: float = 0.0, stop: float = 1.0) -> None:
         super().__init__(start=start, stop=stop)
         if not callable(getattr(classifier, "log_potential", None)) and hasattr(classifier, "model"):
             classifier = classifier.model  # a LearnedValue (a campaign's value_model source): its ValueModel
@@ -89,6 +99,7 @@ class DiscreteClassifierGuidance(Guider):
         self.scale = float(scale)
         self.approximation = approximation
         self.batch_size = int(batch_size)
+        self.keep_unmask_rate = bool(keep_unmask_rate)
 
     def reset(self, ctx: Any) -> None:
         super().reset(ctx)
@@ -145,21 +156,29 @@ class DiscreteClassifierGuidance(Guider):
     # ------------------------------------------------------------------ kernel
     def transition_log_probs(self, model: Any, state: torch.Tensor, pred: torch.Tensor, t: float,
                              s: float) -> torch.Tensor:
-        """The guided per-position kernel ``log p~(x_s^l = v | x_t, y)``: ``(B, L, V)``, normalised over the tokens
-        and the mask id (whose entry is the probability of staying masked); unmasked positions keep their token.
+        """The guided per-position kernel ``log p~(x_s^l = v | x_t, y)``: ``(B, L, V)``, a distribution over the
+        tokens and the mask id (whose entry is the probability of staying masked: the model's own with
+        ``keep_unmask_rate``); unmasked positions keep their token.
         """
         mask_id = int(model.mask_id)
         p_reveal = float(model.schedule.unmask_probability(t, s))
         log_reveal = math.log(p_reveal) if p_reveal > 0 else _NEG_INF
         log_stay = math.log1p(-p_reveal) if p_reveal < 1 else _NEG_INF
-        logits = pred.double() + log_reveal
+        logits = pred.double()
         if self.scale != 0:
             delta = self.log_ratios(state, pred, s, mask_id)
             logits = torch.where(torch.isfinite(logits), logits + self.scale * delta, logits)
-        logits[..., mask_id] = log_stay
+        logits[..., mask_id] = _NEG_INF
+        if self.keep_unmask_rate:  # which token, from the tilt; whether to unmask, from the model
+            logits = logits.log_softmax(dim=-1) + log_reveal
+            logits[..., mask_id] = log_stay
+        else:  # the tilt normalised with the stay-masked entry: the reveal rate follows the tilt
+            logits = logits + log_reveal
+            logits[..., mask_id] = log_stay
+            logits = logits.log_softmax(dim=-1)
         masked = (state == mask_id)[..., None]
         carried = torch.full_like(logits, _NEG_INF).scatter_(-1, state.unsqueeze(-1), 0.0)
-        return torch.where(masked, logits.log_softmax(dim=-1), carried)
+        return torch.where(masked, logits, carried)
 
     def propose(self, model: Any, state: torch.Tensor, pred: Any, t: float, s: float) -> Candidates | None:
         if not self.is_active():
@@ -181,4 +200,4 @@ class DiscreteClassifierGuidance(Guider):
     def __repr__(self) -> str:
         name = type(self.classifier).__name__
         return (f"DiscreteClassifierGuidance({name}, target={self.target}, scale={self.scale:g}, "
-                f"approximation={self.approximation!r})")
+                f"approximation={self.approximation!r}, keep_unmask_rate={self.keep_unmask_rate})")

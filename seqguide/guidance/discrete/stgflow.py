@@ -45,7 +45,9 @@ class STGFlow(Guider):
         value: A differentiable model of clean sequences, called (its ``forward``) on one-hots ``(N, L, V)``
             (``V`` = the alphabet's vocabulary size: regular tokens, pad, mask; e.g. :class:`oracles.Surrogate`,
             whose ``forward`` drops the special columns) and returning ``(N,)`` or ``(N, K)``; or a list of them.
-        scale: Strength of the tilt ``exp(scale * g)`` (in inverse units of the objective).
+        scale: Multiplies the averaged straight-through gradient g in the tilt of the denoiser,
+            ``p~ ∝ p exp(scale * g)`` (inverse units of the objective): 0 = the unguided flow; for an additive
+            objective f the flow samples ``p(x) exp(scale * f(x)) / Z`` (so 1 = the tilt by f itself).
         particles: M, hard sequences drawn per row and step to estimate the gradient.
         weights: One weight per objective (a list of models, or the K outputs of one model); None = 1 each.
         source: ``"state"`` draws from the simplex state (the paper; simplex models only), ``"prediction"`` from

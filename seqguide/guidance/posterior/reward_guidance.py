@@ -14,11 +14,12 @@ samples ``p_r`` exactly when both predictors are exact; ``scale > 1`` extrapolat
 guidance is the case ``w(x) = p(c | x)``, for which the paper shows that guidance lowers
 ``E[1 / p(c | X)]``: see :func:`seqguide.metrics.expected_reciprocal_probability`).
 
-The combination is on whatever tensor the model predicts: clean-token log-probabilities of a masked
-model (combined in log space and renormalised over tokens) or eps / x0 / v of a continuous model
-(combined linearly). The reweighted predictor is a second network: every row it evaluates is added to
-the run's ``nfe`` and counted in ``RewardGuidance.reweighted_rows``; for a model that is not
-time-conditioned, rows whose state did not change since the last step reuse their prediction.
+The combination is on whatever the model predicts: clean-token log-probabilities of a discrete model, masked
+diffusion or a simplex flow (combined in log space and renormalised over tokens, so the guided denoiser is a
+distribution for any scale), or eps / x0 / v / velocity of a continuous model (combined linearly). The
+reweighted predictor is a second network: every row it evaluates is added to the run's ``nfe`` and counted in
+``RewardGuidance.reweighted_rows``; for a model that is not time-conditioned, rows whose state did not change
+since the last step reuse their prediction.
 
 Train the reweighted predictor with :func:`fit_reweighted` and :func:`reward_weights` (choose the tilt with
 :func:`lam_for_ess` so that the reweighted data keep a given effective sample size).
@@ -49,6 +50,7 @@ import numpy as np
 import torch
 
 from seqguide.guidance.base import Guider
+from seqguide.models.prediction import Prediction
 
 __all__ = ["RewardGuidance", "ReweightedFit", "fit_reweighted", "guided_prediction", "reward_weights"]
 
@@ -83,7 +85,9 @@ class RewardGuidance(Guider):
     Args:
         reweighted: A model with the same ``predict`` interface as the sampled one, trained on reweighted
             data (:func:`fit_reweighted`), e.g. a fine-tuned copy of it.
-        scale: Guidance strength (0: the original model, 1: the reweighted one, > 1: extrapolation).
+        scale: Multiplies the difference of the two predictions, ``pred + scale * (pred_r - pred)`` (log-
+            probabilities, renormalised, for discrete models): 0 = the original model, 1 = the reweighted one
+            (samples ``p(x) w(x)`` when both are exact), > 1 = extrapolation past it, < 0 = away from it.
         start: Fraction of the run at which guidance starts.
         stop: Fraction at which it stops.
     """
@@ -139,10 +143,19 @@ class RewardGuidance(Guider):
     def adjust(self, state: torch.Tensor, pred: Any, t: float) -> Any:
         if not self.is_active():
             return pred
+        if isinstance(pred, Prediction):  # a continuous model: eps / x0 / v / velocity, combined linearly
+            pred_r = self._predict(state, t)
+            if not isinstance(pred_r, Prediction) or pred_r.kind != pred.kind:
+                raise TypeError(f"RewardGuidance: the reweighted model predicts {getattr(pred_r, 'kind', pred_r)!r}, "
+                                f"the sampled one {pred.kind!r}: give a reweighted copy of the same kind of model")
+            value = guided_prediction(pred.value, pred_r.value.to(pred.value.dtype), self.scale, log_probs=False)
+            return pred.replace(value=value)
         if not isinstance(pred, torch.Tensor):
             raise TypeError(f"RewardGuidance combines tensor predictions, got {type(pred).__name__}")
+        # A tensor prediction is a discrete model's clean-token log-probabilities, whether its state is token ids
+        # (masked diffusion) or a point on the simplex (a simplex flow): always renormalised over tokens.
         pred_r = self._predict(state, t).to(pred.dtype)
-        return guided_prediction(pred, pred_r, self.scale, log_probs=not torch.is_floating_point(state))
+        return guided_prediction(pred, pred_r, self.scale, log_probs=True)
 
     def trace(self) -> dict[str, Any]:
         return {"reweighted_rows": self._rows, "reweighted_reused_rows": self._reused}

@@ -1,7 +1,8 @@
 """The table of guiders: short names to classes, entry-point plugins, class paths, and lookup by name.
 
-Built-in names come first and cannot be shadowed; :func:`register_guider` adds names in this process; other
-packages add theirs through the ``seqguide.guiders`` entry-point group (read once; :func:`refresh` re-reads it).
+Built-in names come first and cannot be shadowed (an entry point that uses one is ignored, with a warning);
+:func:`register_guider` adds names in this process; other packages add theirs through the ``seqguide.guiders``
+entry-point group (read once; :func:`refresh` re-reads it).
 Any ``Guider`` subclass can also be named by its class path (``my_pkg.guiders:MyGuider`` or
 ``my_pkg.guiders.MyGuider``). An unknown name is refused with the nearest known one.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
@@ -79,6 +81,11 @@ def _discover() -> dict[str, _Entry]:
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
             dist = getattr(ep, "dist", None)
             who = f"{dist.name} {dist.version}" if dist is not None else "unknown distribution"
+            if ep.name in _BUILTIN:  # a plugin never shadows a built-in: the name keeps its documented meaning
+                warnings.warn(f"guider entry point {ep.name!r} = {ep.value!r} from {who} is ignored: {ep.name!r} is a "
+                              "built-in guider name (shadowed by a built-in); rename the entry point", UserWarning,
+                              stacklevel=2)
+                continue
             found.setdefault(ep.name, _Entry(ep.value, f"entry point ({who})"))
         _plugins = found
     return _plugins
