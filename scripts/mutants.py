@@ -88,6 +88,12 @@ MUTANTS = [
            "            drop = torch.rand(y.shape, device=y.device) < 0.0",
            ("tests/continuous/test_image_models.py::test_label_dropout_trains_the_null_class",),
            "classifier-free training needs the null class in training batches"),
+    # i22b: paths, the HTML report, the quiet CLI
+    Mutant("i22b: host-sync sites cut at the last folder named seqguide", "seqguide/sampling/host_syncs.py",
+           "        return resolved.relative_to(root).as_posix()",
+           "        return '/'.join(resolved.parts[len(resolved.parts) - 1 - resolved.parts[::-1].index('seqguide'):])",
+           ("tests/scale/test_host_syncs.py",),
+           "a clone sits in a folder named seqguide: sites are relative to the checkout, not to that name"),
 ]
 
 
