@@ -94,6 +94,16 @@ MUTANTS = [
            "        return '/'.join(resolved.parts[len(resolved.parts) - 1 - resolved.parts[::-1].index('seqguide'):])",
            ("tests/scale/test_host_syncs.py",),
            "a clone sits in a folder named seqguide: sites are relative to the checkout, not to that name"),
+    Mutant("i22b: import seqguide loads the sampler eagerly", "seqguide/__init__.py",
+           "from seqguide.lazy import lazy_exports",
+           "from seqguide.lazy import lazy_exports\nfrom seqguide.sampling import Samples, sample  # noqa: F401",
+           ("tests/core/test_cli_startup.py::test_version_and_help_load_neither_torch_nor_lightning",),
+           "seqguide --version must not pay for torch"),
+    Mutant("i22b: seqguide.data loads the Lightning data module eagerly", "seqguide/data/__init__.py",
+           "from seqguide.lazy import lazy_exports",
+           "from seqguide.lazy import lazy_exports\nfrom seqguide.data.datamodule import SequenceDataModule  # noqa: F401",
+           ("tests/core/test_cli_startup.py::test_design_validate_does_not_load_lightning",),
+           "design validate reads a preset's description, not the training stack"),
 ]
 
 
