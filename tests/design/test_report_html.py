@@ -61,8 +61,9 @@ def test_no_baseline_without_guided_designs_and_rounds_from_one_in_the_tables(tm
     with DesignStore(tmp_path / "campaign.sqlite") as store:
         run = store.create_run(name="plain", config={}, seed=0, budget=10, alphabet=DNA.to_dict(), objective=objective)
         store.begin_round(run, 0, seed=0)
-        store.add_designs(run, [DesignRecord(sequence=s, round=0, idx=i, objective=v, valid=True, components={"e": v},
-                                             guidance="unguided") for i, (s, v) in enumerate([("AC", 2.0), ("GT", 1.0)])])
+        store.add_designs(run, [DesignRecord(sequence=s, round=0, idx=i, objective=v, valid=True,
+                                             components={"e": v}, guidance="unguided")
+                                for i, (s, v) in enumerate([("AC", 2.0), ("GT", 1.0)])])
         store.update_round(run, 0, status="done")
     curve = best_so_far_curve(load_run(tmp_path))
     assert curve.baseline is None and curve.best == [2.0, 1.0] and curve.calls == [1, 2]  # minimised

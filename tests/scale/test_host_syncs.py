@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from seqguide.sampling import host_syncs
@@ -47,6 +48,7 @@ def test_sites_are_named_relative_to_the_checkout_even_inside_a_folder_named_seq
     assert _short(host_syncs.__file__) == "seqguide/sampling/host_syncs.py"  # the checkout from __file__
 
 
+@pytest.mark.slow
 def test_a_clone_in_a_folder_named_seqguide_names_its_test_file(tmp_path: Path) -> None:
     clone = tmp_path / "seqguide"
     shutil.copytree(Path(host_syncs.__file__).resolve().parents[1], clone / "seqguide",
