@@ -101,7 +101,8 @@ MUTANTS = [
            "seqguide --version must not pay for torch"),
     Mutant("i22b: seqguide.data loads the Lightning data module eagerly", "seqguide/data/__init__.py",
            "from seqguide.lazy import lazy_exports",
-           "from seqguide.lazy import lazy_exports\nfrom seqguide.data.datamodule import SequenceDataModule  # noqa: F401",
+           "from seqguide.lazy import lazy_exports\n"
+           "from seqguide.data.datamodule import SequenceDataModule  # noqa: F401",
            ("tests/core/test_cli_startup.py::test_design_validate_does_not_load_lightning",),
            "design validate reads a preset's description, not the training stack"),
 ]

@@ -13,7 +13,8 @@ import numpy as np
 from seqguide.design.report.metrics import hamming_diversity, molecule, pareto_mask, spread_subset, tanimoto_diversity
 from seqguide.design.report.run_data import RunData
 
-__all__ = ["BestSoFar", "best_so_far_curve", "molecule_grid", "plot_best_so_far", "plot_diversity", "plot_logo", "plot_pareto", "plot_scores"]
+__all__ = ["BestSoFar", "best_so_far_curve", "molecule_grid", "plot_best_so_far", "plot_diversity", "plot_logo",
+           "plot_pareto", "plot_scores"]
 
 
 def _figure(width: float = 6.0, height: float = 4.0) -> tuple[Any, Any]:
