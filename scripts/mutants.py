@@ -105,6 +105,18 @@ MUTANTS = [
            "from seqguide.data.datamodule import SequenceDataModule  # noqa: F401",
            ("tests/core/test_cli_startup.py::test_design_validate_does_not_load_lightning",),
            "design validate reads a preset's description, not the training stack"),
+    Mutant("i22b: best-so-far axis leaves out the guidance's look-ahead calls", "seqguide/design/report/plots.py",
+           "            paid += lookahead.get(r, 0)", "            paid += 0",
+           ("tests/design/test_report_html.py::test_best_so_far_axis_ends_at_the_calls_the_run_paid",),
+           "the axis must end at the calls the run paid (it ended at 64 of 2,422)"),
+    Mutant("i22b: report tables number rounds from 0", "seqguide/design/report/tables.py",
+           '    return [{"round": r.round + 1, "status"', '    return [{"round": r.round, "status"',
+           ("tests/design/test_report_html.py::test_no_baseline_without_guided_designs_and_rounds_from_one_in_the_tables",),
+           "the console numbers rounds from 1: so do the tables"),
+    Mutant("i22b: train --help says usage: seqguide", "seqguide/training/quiet.py",
+           '        kwargs.setdefault("parser_kwargs", {"prog": "seqguide train"})', "        pass",
+           ("tests/core/test_train_quiet.py::test_train_help_names_the_command",),
+           "the help text names the command it documents"),
 ]
 
 
