@@ -18,17 +18,49 @@ Example:
     >>> batch = next(iter(dm.train_dataloader()))
     >>> batch["tokens"].shape
     torch.Size([32, 26])
+
+Every name is imported on first use, so that reading a preset's description (``seqguide design validate``) does
+not load Lightning through the data module.
 """
 
-from seqguide.data.datamodule import SequenceDataModule, TokenDataset
-from seqguide.data.encoding import EncodedSequences, encode_records, validate_records
-from seqguide.data.formats import detect_format
-from seqguide.data.images import IMAGE_PRESETS, ImageDataModule, ImageDataset, load_image_preset
-from seqguide.data.presets import PRESETS, Preset, list_presets, load_preset
-from seqguide.data.readers import read_fasta, read_table
-from seqguide.data.records import SequenceRecords
-from seqguide.data.resumable import ResumableLoader
-from seqguide.data.smiles import read_smiles, selfies_alphabet, to_selfies
+from typing import TYPE_CHECKING
+
+from seqguide.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from seqguide.data.datamodule import SequenceDataModule, TokenDataset
+    from seqguide.data.encoding import EncodedSequences, encode_records, validate_records
+    from seqguide.data.formats import detect_format
+    from seqguide.data.images import IMAGE_PRESETS, ImageDataModule, ImageDataset, load_image_preset
+    from seqguide.data.presets import PRESETS, Preset, list_presets, load_preset
+    from seqguide.data.readers import read_fasta, read_table
+    from seqguide.data.records import SequenceRecords
+    from seqguide.data.resumable import ResumableLoader
+    from seqguide.data.smiles import read_smiles, selfies_alphabet, to_selfies
+
+_NAMES = {
+    "SequenceDataModule": "seqguide.data.datamodule",
+    "TokenDataset": "seqguide.data.datamodule",
+    "EncodedSequences": "seqguide.data.encoding",
+    "encode_records": "seqguide.data.encoding",
+    "validate_records": "seqguide.data.encoding",
+    "detect_format": "seqguide.data.formats",
+    "IMAGE_PRESETS": "seqguide.data.images",
+    "ImageDataModule": "seqguide.data.images",
+    "ImageDataset": "seqguide.data.images",
+    "load_image_preset": "seqguide.data.images",
+    "PRESETS": "seqguide.data.presets",
+    "Preset": "seqguide.data.presets",
+    "list_presets": "seqguide.data.presets",
+    "load_preset": "seqguide.data.presets",
+    "read_fasta": "seqguide.data.readers",
+    "read_table": "seqguide.data.readers",
+    "SequenceRecords": "seqguide.data.records",
+    "ResumableLoader": "seqguide.data.resumable",
+    "read_smiles": "seqguide.data.smiles",
+    "selfies_alphabet": "seqguide.data.smiles",
+    "to_selfies": "seqguide.data.smiles",
+}
 
 __all__ = [
     "IMAGE_PRESETS",
@@ -53,3 +85,5 @@ __all__ = [
     "to_selfies",
     "validate_records",
 ]
+
+__getattr__ = lazy_exports(__name__, _NAMES)

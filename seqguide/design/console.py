@@ -94,6 +94,6 @@ def print_top(console: Any, designs: list[DesignRecord], labels: list[str], k: i
     table.add_column("sequence", overflow="fold")
     for i, d in enumerate(designs[:k]):
         seq = d.sequence if len(d.sequence) <= 60 else d.sequence[:57] + "..."
-        table.add_row(str(i + 1), str(d.round), _fmt(d.objective), *(_fmt(d.components.get(lab)) for lab in labels),
+        table.add_row(str(i + 1), str(d.round + 1), _fmt(d.objective), *(_fmt(d.components.get(lab)) for lab in labels),
                       seq)
     console.print(table)

@@ -34,6 +34,7 @@ __all__ = ["HostSyncCounter"]
 _TAG = "_seqguide_on_device"
 _TORCH_DIR = str(Path(torch.__file__).resolve().parent)
 _THIS_FILE = str(Path(__file__).resolve())
+_CHECKOUT = Path(__file__).resolve().parents[2]  # seqguide/sampling/host_syncs.py -> the folder above seqguide/
 
 # Reading a value (or a whole tensor) back to the host.
 _READS = {"item", "__bool__", "__int__", "__float__", "__index__", "tolist", "cpu", "numpy"}
@@ -158,10 +159,16 @@ class HostSyncCounter(TorchFunctionMode):
         return Counter({f"{site} {op}": n for (site, op), n in self.sites.items()})
 
 
-def _short(path: str) -> str:
-    parts = Path(path).parts
-    for anchor in ("seqguide", "oracles", "benchmarks", "tests"):
-        if anchor in parts:
-            i = len(parts) - 1 - parts[::-1].index(anchor)
-            return "/".join(parts[i:])
-    return Path(path).name
+def _short(path: str, checkout: Path | None = None) -> str:
+    """``path`` relative to the checkout that holds this package (``seqguide/sampling/x.py``,
+    ``tests/scale/test_y.py``), else its file name.
+
+    The checkout is the folder above the package root, found from this module's own ``__file__``, never by
+    looking for a folder named ``seqguide`` in the path: a clone sits in such a folder by default.
+    """
+    root = _CHECKOUT if checkout is None else checkout
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(root).as_posix()
+    except ValueError:
+        return resolved.name

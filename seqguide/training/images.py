@@ -33,6 +33,7 @@ from lightning.pytorch.callbacks.weight_averaging import EMAWeightAveraging
 from lightning.pytorch.cli import LightningCLI
 
 from seqguide.data.images import ImageDataModule
+from seqguide.training.quiet import QuietCLI
 from seqguide.training.step_trainer import checkpoint_callback, step_trainer
 
 __all__ = ["IMAGE_MODEL_CLASSES", "ImageCLI", "ImageTrainResult", "is_image_config", "train_image_model",
@@ -43,7 +44,7 @@ IMAGE_MODEL_CLASSES = ("GaussianDiffusion", "FlowMatching")
 _EMA_DECAY = 0.995
 
 
-class ImageCLI(LightningCLI):
+class ImageCLI(QuietCLI, LightningCLI):
     """LightningCLI for an image model (chosen by ``model.class_path``) + :class:`ImageDataModule`."""
 
     def add_arguments_to_parser(self, parser: Any) -> None:

@@ -40,6 +40,7 @@ from seqguide.models.masked import MaskedDiffusion
 from seqguide.models.sequence_model import SequenceModel
 from seqguide.models.simplex import GumbelSoftmaxFlow
 from seqguide.training.options import add_trainer_options, prepare_fit
+from seqguide.training.quiet import QuietCLI
 from seqguide.training.step_trainer import ResumeState, last_checkpoint, step_trainer
 
 __all__ = ["SeqguideCLI", "TrainResult", "train_cli", "train_gumbel_softmax_flow", "train_masked_diffusion",
@@ -58,7 +59,7 @@ class _ModelMetricCheckpoint(ModelCheckpoint):
         super().setup(trainer, pl_module, stage)
 
 
-class SeqguideCLI(LightningCLI):
+class SeqguideCLI(QuietCLI, LightningCLI):
     """LightningCLI for any :class:`SequenceModel` (default ``MaskedDiffusion``) + ``SequenceDataModule``, with
     data-to-model links."""
 

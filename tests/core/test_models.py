@@ -79,6 +79,7 @@ def test_constructor_rejects_bad_arguments() -> None:
         TransformerDenoiser(dim=32, heads=3)
 
 
+@pytest.mark.slow
 def test_training_on_real_data_beats_uniform_and_checkpoint_reloads_weights_only(tmp_path) -> None:
     """A few hundred steps on the CRP binding sites (RegulonDB via logomaker) learn the motif:
     validation NLL falls well below the uniform baseline log(4) nats/token."""

@@ -87,6 +87,7 @@ def test_ww_has_gaps_stripped_and_only_standard_residues():
     assert records.sequences[0] == "LPPQWTEAVDVDTGKFYFVHVETKETRWERP"
 
 
+@pytest.mark.slow
 def test_nci_counts_its_invalid_smiles(caplog):
     records, alphabet = load_preset("nci")
     assert len(records) == 4981  # 4999 lines, 18 cannot be converted

@@ -55,6 +55,7 @@ def _campaign(write_yaml, tmp_path: Path, ckpt: Path, value: str = "oracle", rou
     return write_yaml(CAMPAIGN.format(run_dir=tmp_path / "run", ckpt=ckpt, value=value, rounds=rounds))
 
 
+@pytest.mark.slow
 def test_two_rounds_fill_the_store_and_the_report(tiny_checkpoint, tmp_path, write_yaml, capsys):
     path = _campaign(write_yaml, tmp_path, tiny_checkpoint)
     result = Campaign.from_yaml(path).run()

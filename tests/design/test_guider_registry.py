@@ -231,6 +231,7 @@ def plugin(plugin_dir: Path, monkeypatch: pytest.MonkeyPatch):
     sys.modules.pop("seqguide_demo_plugin", None)
 
 
+@pytest.mark.slow
 def test_a_plugin_guider_is_listed_and_usable_from_yaml(plugin, tiny_checkpoint, tmp_path, write_yaml, capsys):
     assert "token_bias" in list_guiders()
     info = guider_info("token_bias")

@@ -57,7 +57,7 @@ def test_molecule_report_draws_a_grid_and_a_pareto_front(tmp_path):
     _molecule_store(tmp_path / "campaign.sqlite")
     rep = write_report(tmp_path)
     assert set(rep.files) == {"top_csv", "top_md", "best_so_far", "scores_by_round", "diversity_by_round", "pareto",
-                              "molecules", "summary"}
+                              "molecules", "summary", "html"}
     assert all(p.stat().st_size > 0 for p in rep.files.values())
     lines = (tmp_path / "report" / "top_designs.csv").read_text().splitlines()
     assert lines[0] == "rank,round,objective,mpo,qed,sa,sequence,smiles,id" and len(lines) == 1 + 4

@@ -138,6 +138,7 @@ def test_stateful_guiders_reset_per_run_and_follow_resampling() -> None:
     assert seen and spy._running is not None and spy._running.shape[0] == 16
 
 
+@pytest.mark.slow
 def test_svdd_smc_best_of_n_steer_images_with_a_non_differentiable_oracle() -> None:
     """The oracle is an argmax-class indicator of a nearest-mean judge: 1 if an image is closer to class 0's mean."""
     model = _image_model(sampler="ddpm")

@@ -52,6 +52,7 @@ def test_scale_one_samples_the_reweighted_target_at_twice_the_network_cost(exact
     assert guided.trace["RewardGuidance.reweighted_reused_rows"] > 0, "unchanged rows reuse the second prediction"
 
 
+@pytest.mark.slow
 def test_scale_zero_is_the_prior_and_larger_scales_push_the_reward_further(exact_pair, toy_table) -> None:
     base, reweighted, _ = exact_pair
     zero = sample(base, 2000, steps=64, seed=1, progress=False, guidance=[RewardGuidance(reweighted, scale=0.0)])

@@ -126,6 +126,7 @@ def test_several_objectives_combine_with_weights_and_direction() -> None:
         STGFlow(3)
 
 
+@pytest.mark.slow
 def test_stgflow_with_a_surrogate_steers_a_trained_flow_toward_its_objective() -> None:
     """A Surrogate (ensemble CNN) trained on GC content of random DNA guides an untrained simplex flow: the
     surrogate's and the true GC of the samples rise with the scale; the window limits the guided steps."""

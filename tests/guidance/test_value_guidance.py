@@ -51,6 +51,7 @@ def test_target_differs_from_prior(setup, toy_table) -> None:
 # the resampling has thinned out: they converge to the target only with more particles or fewer potential
 # steps. Those two cases still resample most groups before the final correction (diff and max, whose
 # potentials track the reward itself, rarely drop below the ESS threshold here).
+@pytest.mark.slow
 @pytest.mark.parametrize(("potential", "particles", "every", "min_resampled"),
                          [("diff", 32, 1, 0), ("max", 32, 1, 0), ("rt", 32, 3, N // 2), ("sum", 512, 3, N // 2)])
 def test_smc_samples_the_tilted_distribution(setup, potential: str, particles: int, every: int,
@@ -63,6 +64,7 @@ def test_smc_samples_the_tilted_distribution(setup, potential: str, particles: i
     assert out.trace["SMC.resampled_groups"] >= min_resampled
 
 
+@pytest.mark.slow
 def test_smc_systematic_resampling_every_step_also_targets_the_tilt(setup) -> None:
     model, oracle, _, target = setup
     smc = SMC(oracle, particles=32, lam=1 / ALPHA, resampling="systematic", ess_threshold=1.0)
@@ -88,6 +90,7 @@ def test_smc_output_modes(setup) -> None:
     assert np.mean(best.scores) > np.mean(drawn.scores)
 
 
+@pytest.mark.slow
 def test_svdd_with_exact_soft_value_samples_the_tilted_distribution(setup) -> None:
     """SVDD's importance-sampled kernel p_pre(x_s|x_t) exp(v(x_s)/alpha) with the exact soft value v
     (SVDD eq. 3-4) composes to the tilted target as the number of candidates grows."""

@@ -77,6 +77,7 @@ def _ctx(model: ExactMaskedModel, rows: int) -> SamplingContext:
 
 
 # ------------------------------------------------------------------------------------------ regression
+@pytest.mark.slow
 def test_value_model_learns_the_exact_posterior_mean(toy: _Toy, fitted: ValueModel) -> None:
     g = torch.Generator().manual_seed(123)
     x0 = toy.model.X[torch.multinomial(toy.model.p.float(), 3000, replacement=True, generator=g)]
@@ -228,6 +229,7 @@ def test_load_errors(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------ fitting
+@pytest.mark.slow
 def test_fit_is_deterministic_given_the_seed(toy: _Toy) -> None:
     kw = dict(n=200, sample_steps=4, max_steps=15, batch_size=64, progress=False)
     a = fit_value_model(toy.model, toy.oracle, backbone=_small_backbone(), seed=5, **kw)
@@ -238,6 +240,7 @@ def test_fit_is_deterministic_given_the_seed(toy: _Toy) -> None:
     assert not all(torch.equal(sa[k], sc[k]) for k in sa)
 
 
+@pytest.mark.slow
 def test_fit_from_given_labels_drops_invalid_ones(toy: _Toy) -> None:
     seqs = SEQS * 4
     rewards = np.array([toy.reward[s] for s in seqs])
@@ -250,6 +253,7 @@ def test_fit_from_given_labels_drops_invalid_ones(toy: _Toy) -> None:
     assert np.isfinite(vm.hparams.reward_mean) and vm.hparams.reward_std > 0
 
 
+@pytest.mark.slow
 def test_fit_scores_given_sequences_with_the_oracle(toy: _Toy) -> None:
     toy.scored.clear()
     vm = fit_value_model(toy.model, toy.oracle, sequences=SEQS, max_steps=5, batch_size=8,

@@ -203,6 +203,7 @@ def test_budgeted_counts_what_the_oracle_received_when_a_batch_is_retried_item_b
     assert budgeted.used == inner.total == (9 if with_cache else 12)
 
 
+@pytest.mark.slow
 def test_budgeted_counts_the_receipts_of_worker_processes():
     inner = _BatchCrash()
     pool = Parallel(inner, workers=2, chunk_size=2)
@@ -214,6 +215,7 @@ def test_budgeted_counts_the_receipts_of_worker_processes():
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
 @given(
     batches=st.lists(st.lists(st.integers(0, 11), min_size=0, max_size=9), min_size=1, max_size=12),
     budget=st.integers(0, 10),

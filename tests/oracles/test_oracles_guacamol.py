@@ -34,6 +34,7 @@ def test_every_guacamol_task_is_registered_and_the_reference_covers_them(referen
     assert set(PMO_TASKS) <= names and len(PMO_TASKS) == 20
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_task_values_match_guacamol(task, reference):
     smiles = reference["smiles"]

@@ -18,6 +18,7 @@ ERYTHROMYCIN = (
 )
 
 
+@pytest.mark.slow
 def test_known_values_for_aspirin():
     assert get_oracle("qed")([ASPIRIN]).values[0] == pytest.approx(0.550, abs=1e-3)
     assert get_oracle("logp")([ASPIRIN]).values[0] == pytest.approx(1.3101, abs=1e-4)

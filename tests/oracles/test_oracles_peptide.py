@@ -82,6 +82,7 @@ def test_amp_features_shape_and_content():
     assert f[1, 20] == pytest.approx(0.0)  # log length of a single residue
 
 
+@pytest.mark.slow
 def test_amp_model_is_rebuilt_when_the_weights_are_missing(tmp_path):
     target = tmp_path / "amp.safetensors"
     with pytest.warns(UserWarning, match="retraining"):

@@ -6,6 +6,7 @@ import gzip
 import json
 from pathlib import Path
 
+import pytest
 from rdkit import Chem, RDLogger
 from rdkit.Chem.Pharm2D import Generate, Gobbi_Pharm2D
 
@@ -14,6 +15,7 @@ from oracles.pharmacophore import gobbi_fingerprint
 REFERENCE = Path(__file__).parent / "data" / "guacamol_reference.json.gz"
 
 
+@pytest.mark.slow
 def test_gobbi_fingerprint_equals_rdkit_gen2dfingerprint():
     with gzip.open(REFERENCE, "rt") as fh:
         smiles = json.load(fh)["smiles"]

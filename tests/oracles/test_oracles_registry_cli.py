@@ -20,6 +20,7 @@ REQUIRED = ["gc", "jaspar", "tm", "protparam", "amp", "qed", "logp", "sa", "simi
 NEEDS_ARGUMENTS = {"external", "surrogate", "ray"}
 
 
+@pytest.mark.slow
 def test_required_names_are_registered_and_build_with_defaults():
     names = list_oracles()
     assert set(REQUIRED) <= set(names)

@@ -26,6 +26,7 @@ def gc_surrogate():
     return model, seqs[600:]
 
 
+@pytest.mark.slow
 def test_fit_learns_gc_content_on_held_out_sequences(gc_surrogate):
     model, test = gc_surrogate
     mean, std = model.predict(test)

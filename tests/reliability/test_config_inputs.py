@@ -94,6 +94,7 @@ def _write(folder: Path, data: dict[str, Any]) -> Path:
     return path
 
 
+@pytest.mark.slow
 @given(key=st.sampled_from(FINITE_KEYS), value=st.sampled_from([math.nan, math.inf, -math.inf]),
        how=st.sampled_from(["yaml", "override"]))
 @SETTINGS
@@ -125,6 +126,7 @@ values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@pytest.mark.slow
 @given(path=st.one_of(st.sampled_from(ALL_PATHS), st.builds(lambda p, k: f"{p}.{k}", st.sampled_from(ALL_PATHS),
                                                            st.text("abcxyz_", min_size=1, max_size=5))),
        value=values)
@@ -195,6 +197,7 @@ def test_alias_expansion_is_bounded(tally, width, depth):
     assert time.perf_counter() - start < 5.0  # a few KB never takes minutes
 
 
+@pytest.mark.slow
 def test_a_recursive_alias_and_deep_nesting_are_refused(tally):
     for text, why in [("&a [*a]\n", "contains it"), ("a: " + "[" * 3000 + "]" * 3000, "nested"),
                       ("a: " + "{b: " * 100 + "1" + "}" * 100, "nested")]:
@@ -215,6 +218,7 @@ def test_random_bytes_are_refused_in_one_line(tmp_path_factory, tally, data):
     assert all(line.startswith(f"{path}:") for line in str(caught.value).splitlines())
 
 
+@pytest.mark.slow
 @given(text=st.text(alphabet=st.characters(min_codepoint=0xA0, max_codepoint=0x2FF), min_size=1, max_size=20),
        encoding=st.sampled_from(["utf-16", "utf-16-le", "latin-1", "cp1252", "utf-32"]))
 @SETTINGS
@@ -237,6 +241,7 @@ def test_other_encodings_are_refused_as_not_utf8(tmp_path_factory, tally, text, 
     assert code == 2 and one_or_two_lines(err) and err.startswith("error: "), err
 
 
+@pytest.mark.slow
 @given(items=st.lists(st.text(max_size=30), max_size=4))
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 def test_random_command_line_overrides(campaign_dir, tally, items):

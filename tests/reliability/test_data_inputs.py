@@ -30,6 +30,7 @@ def _no_missing_sequence(sequences: list[str]) -> bool:
     return all(s.strip() and s.strip() not in MISSING_CELLS for s in sequences)
 
 
+@pytest.mark.slow
 @given(rows=st.lists(st.tuples(cells, st.sampled_from(["0", "1", "", "NA"]), st.sampled_from(["1.5", "", "nan", "x"])),
                      min_size=1, max_size=12),
        sep=st.sampled_from([",", "\t"]), drop=st.booleans(), gz=st.booleans())
@@ -61,6 +62,7 @@ def test_tables_never_turn_a_missing_cell_into_a_sequence(tmp_path_factory, tall
             assert len(rec) + rec.n_dropped == sum(1 for r in rows if any(r))  # only blank lines are skipped
 
 
+@pytest.mark.slow
 @given(values=st.lists(st.one_of(st.none(), dna, st.sampled_from(MISSING_MARKERS)), min_size=1, max_size=10),
        drop=st.booleans())
 @SETTINGS
@@ -78,6 +80,7 @@ def test_parquet_follows_the_same_rule(tmp_path_factory, tally, values, drop):
     assert len(rec) == sum(v is not None and v.strip() not in MISSING_CELLS for v in values)
 
 
+@pytest.mark.slow
 @given(text=st.text(alphabet=st.sampled_from([*"ACGT>\n #;x ", "\r", "é"]), max_size=80))
 @SETTINGS
 def test_fasta_text_is_read_or_refused_with_file_and_line(tmp_path_factory, tally, text):
@@ -92,6 +95,7 @@ def test_fasta_text_is_read_or_refused_with_file_and_line(tmp_path_factory, tall
     assert len(rec) >= 1 and all(rec.ids)
 
 
+@pytest.mark.slow
 @given(data=st.binary(min_size=1, max_size=300), ext=st.sampled_from([".fa", ".csv", ".tsv", ".smi", ".parquet",
                                                                         ".fa.gz", ".csv.gz"]))
 @SETTINGS
@@ -138,6 +142,7 @@ def test_non_utf8_data_files_name_the_encoding_problem(tmp_path_factory, tally, 
 SMILES = ["CCO", "c1ccccc1", "C1CC", "C(C)(C)(C)(C)C", "xyz", "CC(=O)O", "N#N", "[Na+].[Cl-]", "C=1CC"]
 
 
+@pytest.mark.slow
 @given(mols=st.lists(st.sampled_from(SMILES + list(MISSING_MARKERS[1:])), min_size=1, max_size=8))
 @SETTINGS
 def test_smi_files_are_accepted_wherever_smiles_are_and_skips_give_rdkits_reason(tmp_path_factory, tally, mols,

@@ -116,6 +116,7 @@ def test_a_worker_that_dies_mid_batch_costs_only_its_chunk(tally):
     tally.faults("oracles: worker process dies mid-batch", 1, lost=int((~res.valid).sum()) - 1)
 
 
+@pytest.mark.slow
 def test_a_hanging_scorer_is_cut_off_per_item(tally):
     def slow(xs):
         if any(x.startswith("GGGG") for x in xs):
@@ -151,6 +152,7 @@ TOOLS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(TOOLS))
 def test_external_tools_that_misbehave(case, tally):
     script, ok, why = TOOLS[case]
@@ -193,6 +195,7 @@ def test_rdkit_oracles_bound_the_length_of_their_input(tally):
     tally.faults("oracles: RDKit input too long", 1)
 
 
+@pytest.mark.slow
 def test_interrupting_the_external_tool_group_does_not_leave_processes(tally):
     script = ("import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', "
               "'import time; time.sleep(61.5)']); time.sleep(60)")

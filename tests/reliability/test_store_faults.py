@@ -23,6 +23,7 @@ from seqguide.design.store import StoreError
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 
 
+@pytest.mark.slow
 @given(data=st.binary(min_size=1, max_size=2000))
 @SETTINGS
 def test_random_bytes_as_a_store_are_refused_in_one_line(tmp_path_factory, tally, data):
@@ -116,6 +117,7 @@ V1_SCHEMA = [
 ]
 
 
+@pytest.mark.slow
 def test_a_version_1_store_still_opens_and_is_upgraded_when_written(tmp_path, tally):
     path = tmp_path / "campaign.sqlite"
     _sqlite(path, V1_SCHEMA)
@@ -155,6 +157,7 @@ def _rows(loop: DesignLoop) -> list[tuple]:
     return [(d.round, d.idx, d.sequence, d.objective, d.valid) for d in loop.designs()]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["full disk", "read-only store"])
 def test_a_full_disk_or_read_only_store_mid_run_loses_nothing_and_resumes(tmp_path, tally, toy_model, fault):
     reference = _loop(toy_model, _Counting().oracle, DesignStore(None))

@@ -57,6 +57,7 @@ def _guidance(name: str) -> tuple[list, object]:
     return [SMC(gc, particles=3, lam=5.0, output="all")], 1
 
 
+@pytest.mark.slow
 def test_chunk_seeds_make_every_chunk_reproducible_on_its_own() -> None:
     model = tiny_model()
     whole = sample(model, 7, steps=8, seed=5, batch_size=3, chunk_seeds=True, progress=False)

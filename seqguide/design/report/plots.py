@@ -4,6 +4,7 @@ components, and a sequence logo or a molecule grid of the top designs."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ import numpy as np
 from seqguide.design.report.metrics import hamming_diversity, molecule, pareto_mask, spread_subset, tanimoto_diversity
 from seqguide.design.report.run_data import RunData
 
-__all__ = ["molecule_grid", "plot_best_so_far", "plot_diversity", "plot_logo", "plot_pareto", "plot_scores"]
+__all__ = ["BestSoFar", "best_so_far_curve", "molecule_grid", "plot_best_so_far", "plot_diversity", "plot_logo",
+           "plot_pareto", "plot_scores"]
 
 
 def _figure(width: float = 6.0, height: float = 4.0) -> tuple[Any, Any]:
@@ -31,27 +33,75 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def plot_best_so_far(data: RunData, path: Path) -> Path:
-    """The best objective so far against real oracle calls, in ledger order (round ends marked)."""
-    fig, ax = _figure()
+@dataclass
+class BestSoFar:
+    """The best-so-far curve of a run against the real calls it paid.
+
+    Attributes:
+        calls: x of each point: real calls to the objective paid so far (the ledger's design calls, re-paid ones
+            included, plus the guidance's paid look-ahead calls, counted before the scoring of their round); the
+            last one is the run's total paid calls.
+        best: y of each point: the best valid objective so far.
+        round_ends: Paid calls at the end of each round (round numbers from 1, as shown everywhere).
+        total: The run's paid calls (what ``report.md`` states).
+        baseline: The best objective of the run's unguided designs when the run also has guided ones, else None.
+        baseline_n: How many unguided valid designs that baseline is the best of.
+    """
+
+    calls: list[int]
+    best: list[float]
+    round_ends: dict[int, int]
+    total: int
+    baseline: float | None = None
+    baseline_n: int = 0
+
+
+def best_so_far_curve(data: RunData) -> BestSoFar:
+    """The :class:`BestSoFar` curve of ``data`` (see there for what is counted)."""
     by_id = {d.id: d for d in data.designs}
+    lookahead = {r.round: r.guidance_charged for r in data.rounds}
+    pick = max if data.maximize else min
     calls, best, cur = [], [], None
-    rounds_end: dict[int, int] = {}
-    for n, call in enumerate(data.calls, start=1):
+    round_ends: dict[int, int] = {}
+    paid, seen = 0, set()
+    for call in data.calls:
+        r = int(call["round"])
+        if r not in seen:  # the guidance paid its look-ahead while proposing the round, before its scoring
+            seen.add(r)
+            paid += lookahead.get(r, 0)
+        paid += 1
         d = by_id.get(call["design"])
         if d is not None and d.valid:
-            v = float(d.objective)
-            cur = v if cur is None else (max(cur, v) if data.maximize else min(cur, v))
-        rounds_end[int(call["round"])] = n
+            cur = float(d.objective) if cur is None else pick(cur, float(d.objective))
+        round_ends[r + 1] = paid
         if cur is not None:
-            calls.append(n)
+            calls.append(paid)
             best.append(cur)
-    ax.step(calls, best, where="post", color="C0")
-    for e in sorted(rounds_end.values())[:-1]:
+    total = len(data.calls) + sum(r.guidance_charged for r in data.rounds)
+    if cur is not None and calls[-1] != total:  # look-ahead of rounds without a scored call: the curve goes on
+        calls.append(total)
+        best.append(cur)
+    unguided = [float(d.objective) for d in data.valid if d.guidance == "unguided"]
+    guided = any(d.guidance not in (None, "unguided") for d in data.designs)
+    baseline = pick(unguided) if unguided and guided else None
+    return BestSoFar(calls, best, round_ends, total, baseline, len(unguided) if baseline is not None else 0)
+
+
+def plot_best_so_far(data: RunData, path: Path) -> Path:
+    """The best objective so far against real oracle calls (round ends marked, the unguided baseline dashed)."""
+    fig, ax = _figure()
+    curve = best_so_far_curve(data)
+    ax.step(curve.calls, curve.best, where="post", color="C0", label="best so far")
+    for e in sorted(curve.round_ends.values())[:-1]:
         ax.axvline(e, color="0.85", lw=0.8, zorder=0)
-    ax.set_xlabel("oracle calls (real calls to the objective, re-paid ones included)")
+    if curve.baseline is not None:
+        ax.axhline(curve.baseline, color="C3", ls="--", lw=1.0,
+                   label=f"unguided baseline (best of {curve.baseline_n} unguided designs)")
+        ax.legend(loc="best", fontsize=8)
+    ax.set_xlim(0, max(curve.total, 1))
+    ax.set_xlabel("oracle calls (real calls to the objective: designs, re-paid ones and guidance look-ahead)")
     ax.set_ylabel("best objective so far")
-    ax.set_title(f"{data.run['name']}: best so far (budget {data.run['budget']})")
+    ax.set_title(f"{data.run['name']}: best so far ({curve.total} of the budget of {data.run['budget']} calls)")
     return _save(fig, path)
 
 
@@ -60,7 +110,7 @@ def plot_scores(data: RunData, path: Path) -> Path:
     fig, ax = _figure()
     rounds = [r.round for r in data.rounds]
     per = [[float(d.objective) for d in data.valid if d.round == r] for r in rounds]
-    shown = [(r, v) for r, v in zip(rounds, per) if v]
+    shown = [(r + 1, v) for r, v in zip(rounds, per) if v]  # rounds numbered from 1, as everywhere
     if shown:
         ax.boxplot([v for _, v in shown], positions=[r for r, _ in shown], widths=0.6, showfliers=False)
         rng = np.random.default_rng(0)
@@ -83,7 +133,7 @@ def plot_diversity(data: RunData, path: Path) -> Path:
         else:
             tok = data.alphabet.tokenize if data.alphabet is not None else list
             v = hamming_diversity([tok(s) for s in seqs])
-        rounds.append(r.round)
+        rounds.append(r.round + 1)  # rounds numbered from 1, as everywhere
         values.append(v)
     ax.plot(rounds, values, marker="o")
     metric = "mean pairwise Tanimoto distance" if data.kind == "selfies" else "mean pairwise Hamming distance"

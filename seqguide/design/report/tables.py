@@ -40,7 +40,7 @@ def top_rows(data: RunData, k: int) -> list[dict[str, Any]]:
     """The ``k`` best valid designs as rows of the :func:`top_columns` table."""
     rows = []
     for rank, d in enumerate(data.ranked()[:k], start=1):
-        row: dict[str, Any] = {"rank": rank, "round": d.round, "objective": d.objective}
+        row: dict[str, Any] = {"rank": rank, "round": d.round + 1, "objective": d.objective}
         for label in data.labels:
             row[label] = d.components.get(label)
         row["sequence"] = d.sequence
@@ -79,7 +79,7 @@ def round_rows(data: RunData) -> list[dict[str, Any]]:
     for c in data.calls:
         per_round.setdefault(int(c["round"]), [0, 0])[0] += 1
         per_round[int(c["round"])][1] += c["design"] is None
-    return [{"round": r.round, "status": r.status, "candidates": r.n_candidates, "duplicates": r.n_duplicates,
+    return [{"round": r.round + 1, "status": r.status, "candidates": r.n_candidates, "duplicates": r.n_duplicates,
              "scored": r.n_scored, "valid": r.n_valid, "charged": r.n_charged,
              "oracle calls": per_round.get(r.round, [r.n_charged, 0])[0],
              "re-paid": per_round.get(r.round, [0, 0])[1],

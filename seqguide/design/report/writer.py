@@ -6,7 +6,9 @@
 * ``top_designs.csv`` / ``top_designs.md``: the top-k valid designs with every component value (in the
   Markdown table, components recorded with weight 0 are marked ``(recorded)``: they are not optimised);
 * ``best_so_far.png``: the best objective so far against real oracle calls (the store's ledger, in call order:
-  calls whose result an interruption lost are counted where they happened);
+  calls whose result an interruption lost are counted where they happened, and the guidance's paid look-ahead
+  calls before the scoring of their round, so the axis ends at the run's paid calls), with the best unguided
+  design as a dashed baseline when the run has both unguided and guided designs;
 * ``scores_by_round.png``: the objective's distribution in every round;
 * ``diversity_by_round.png``: mean pairwise distance of each round's valid designs: Hamming distance for
   sequences (positions that differ plus the length difference), Tanimoto distance of Morgan fingerprints
@@ -15,10 +17,13 @@
   front, each axis marked with the direction the campaign pushes it (from the sign of its weight and the
   objective's direction); recorded (weight-0) properties never appear as objectives;
 * ``logo.png`` (sequences, logomaker, top-k) or ``molecules.png`` (SELFIES, RDKit grid, top-k);
+* ``report.html``: the same in one self-contained page (figures embedded as base64 PNG, no external CSS or
+  JavaScript: it reads offline), with the run's configuration;
 * ``report.md``: the run (a run or session still marked ``running`` whose process is gone is shown as
   ``interrupted``), the objective (optimised terms with their weights, recorded ones apart), the oracle calls
   (designs charged plus calls re-paid after interruptions), its rounds, the top table and the figures.
 
+Rounds are numbered from 1 in every table, figure and console line (the store keeps its 0-based index).
 Figures are drawn on :class:`matplotlib.figure.Figure` objects with the Agg canvas: no global pyplot state.
 The run is read by :mod:`.run_data`, measured by :mod:`.metrics`, tabled by :mod:`.tables` and drawn by
 :mod:`.plots`; this module decides what goes in and writes ``report.md``.
@@ -30,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seqguide.design.report.facts import describe_objective, run_cost
+from seqguide.design.report.html import write_html
 from seqguide.design.report.plots import (
     molecule_grid,
     plot_best_so_far,
@@ -104,28 +111,14 @@ def write_report(source: str | Path, out_dir: str | Path | None = None, *, top_k
     else:
         rep.files["logo"] = plot_logo(data, [r["sequence"] for r in rows], out / "logo.png")
     rep.files["summary"] = _write_summary(data, rep, rows, columns, out / "report.md")
+    rep.files["html"] = write_html(data, rep.files, rep.skipped, rows, columns, out / "report.html")
     return rep
-
-
-def _describe_objective(data: RunData) -> str:
-    """``maximize sum of 2 x a, -1 x b; recorded (weight 0, not optimised): c`` from the stored description."""
-    objective = data.run.get("objective") or {}
-    comps = data.components
-    if not comps:
-        return f"{', '.join(data.labels)} ({'maximize' if data.maximize else 'minimize'})"
-    terms = ", ".join(f"{c.get('weight', 1):g} x {c['label']}" for c in comps if c.get("weight", 1) != 0)
-    text = f"{'maximize' if data.maximize else 'minimize'} the {objective.get('combine', 'sum')} of {terms}"
-    if data.recorded:
-        text += f"; recorded (weight 0, not optimised): {', '.join(data.recorded)}"
-    return text
 
 
 def _write_summary(data: RunData, rep: Report, rows: list[dict[str, Any]], columns: list[str], path: Path) -> Path:
     """``report.md``: the run, its oracle calls and objective, the rounds and top tables, the figures."""
     run = data.run
-    charged = sum(d.charged for d in data.designs)
-    lookahead = sum(r.guidance_charged for r in data.rounds)
-    calls = len(data.calls) + lookahead
+    cost = run_cost(data)
     interrupted = sum(s.get("status") == "interrupted" for s in data.sessions)
     lines = [
         f"# Campaign report: {run['name']}",
@@ -133,10 +126,10 @@ def _write_summary(data: RunData, rep: Report, rows: list[dict[str, Any]], colum
         f"- status: {data.status} (started {run['started_at']}, ended {run.get('ended_at') or '-'}; "
         f"{len(data.sessions)} session(s), {interrupted} interrupted)",
         f"- designs scored: {len(data.designs)} ({len(data.valid)} valid)",
-        f"- oracle calls: {calls} of the budget of {run['budget']} = {charged} designs charged + {data.lost_calls} "
-        "re-paid (results lost in flight at an interruption, scored again after the resume) + "
-        f"{lookahead} look-ahead calls of the guidance (value: oracle)",
-        f"- objective: {_describe_objective(data)}",
+        f"- oracle calls: {cost.total} of the budget of {cost.budget} = {cost.charged} designs charged + "
+        f"{cost.repaid} re-paid (results lost in flight at an interruption, scored again after the resume) + "
+        f"{cost.lookahead} look-ahead calls of the guidance (value: oracle)",
+        f"- objective: {describe_objective(data)}",
         f"- model: {(run.get('model') or {}).get('id', '-')}",
         f"- code: seqguide {run.get('code_version') or '?'} (git {run.get('git_commit') or 'n/a'})",
         f"- store: {data.store}",
