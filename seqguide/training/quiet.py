@@ -79,10 +79,6 @@ class QuietCLI:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         silence_lightning_notices()
         kwargs.setdefault("parser_kwargs", {"prog": "seqguide train"})
-        defaults = dict(kwargs.get("trainer_defaults") or {})
-        callbacks = defaults.get("callbacks", [])
-        defaults["callbacks"] = [*(callbacks if isinstance(callbacks, list) else [callbacks]), StepProgressBar()]
-        kwargs["trainer_defaults"] = defaults
         super().__init__(*args, **kwargs)
 
     def parse_arguments(self, parser: Any, args: Any) -> None:
@@ -94,8 +90,12 @@ class QuietCLI:
             sys.argv = argv
 
     def instantiate_trainer(self, **kwargs: Any) -> Any:
-        """The Trainer, with a :class:`CSVLogger` under ``default_root_dir`` where the logger is the default."""
+        """The Trainer, with a :class:`CSVLogger` under ``default_root_dir`` where the logger is the default, and
+        the :class:`StepProgressBar` where a progress bar is shown."""
         config = self.config_init.get("trainer") or {}  # type: ignore[attr-defined]
         if "logger" not in kwargs and config.get("logger") in (None, True):
             kwargs["logger"] = CSVLogger(save_dir=config.get("default_root_dir") or ".")
+        if "callbacks" not in kwargs and config.get("enable_progress_bar") is not False:
+            given = config.get("callbacks") or []
+            kwargs["callbacks"] = [*(given if isinstance(given, list) else [given]), StepProgressBar()]
         return super().instantiate_trainer(**kwargs)  # type: ignore[misc]

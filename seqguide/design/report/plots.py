@@ -99,7 +99,7 @@ def plot_best_so_far(data: RunData, path: Path) -> Path:
                    label=f"unguided baseline (best of {curve.baseline_n} unguided designs)")
         ax.legend(loc="best", fontsize=8)
     ax.set_xlim(0, max(curve.total, 1))
-    ax.set_xlabel("oracle calls (real calls to the objective: designs, re-paid ones and guidance look-ahead)")
+    ax.set_xlabel("real calls to the objective (designs, re-paid, look-ahead)")
     ax.set_ylabel("best objective so far")
     ax.set_title(f"{data.run['name']}: best so far ({curve.total} of the budget of {data.run['budget']} calls)")
     return _save(fig, path)
