@@ -88,6 +88,20 @@ MUTANTS = [
            "            drop = torch.rand(y.shape, device=y.device) < 0.0",
            ("tests/continuous/test_image_models.py::test_label_dropout_trains_the_null_class",),
            "classifier-free training needs the null class in training batches"),
+    # i20rv: REINVENT baseline
+    Mutant("reinvent: the score's sign in the augmented likelihood is flipped", "seqguide/baselines/reinvent.py",
+           "return (prior_ll + sigma * score - agent_ll) ** 2", "return (prior_ll - sigma * score - agent_ll) ** 2",
+           ("tests/baselines/test_reinvent.py",), "the agent would be pushed away from high scores"),
+    Mutant("reinvent: prior and agent swapped in the loss", "seqguide/baselines/reinvent.py",
+           "loss = augmented_likelihood_loss(agent_ll, prior_ll, torch.as_tensor(scores, dtype=agent_ll.dtype, "
+           "device=dev),", "loss = augmented_likelihood_loss(prior_ll, agent_ll, torch.as_tensor(scores, "
+           "dtype=agent_ll.dtype, device=dev),",
+           ("tests/baselines/test_reinvent.py",), "the agent would learn the opposite of the score"),
+    Mutant("reinvent: the batch that spent the budget (unpaid items) is learned from and replayed",
+           "seqguide/baselines/reinvent.py",
+           "break  # the batch that spent the budget may hold unpaid items: nothing is learned from it",
+           "pass", ("tests/baselines/test_reinvent.py",), "replay would hold molecules nobody paid for"),
+
 ]
 
 
