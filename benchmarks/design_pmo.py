@@ -55,8 +55,8 @@ from oracles import get_oracle
 from oracles.guacamol import PMO_TASKS
 from seqguide.baselines import BudgetedObjective, GraphGA, Screening, library_proposal
 
-__all__ = ["BENCHMARK", "BUDGET", "COMPARABLE", "METHODS", "TDC_SCORED", "DesignPMO", "moses_model", "moses_pool",
-           "moses_smiles", "pmo_objective", "published"]
+__all__ = ["BENCHMARK", "BUDGET", "COMPARABLE", "METHODS", "RNN_PRIOR", "TDC_SCORED", "DesignPMO", "moses_model",
+           "moses_pool", "moses_rnn_prior", "moses_smiles", "pmo_objective", "published"]
 
 BUDGET = 10_000
 QUICK_BUDGET = 1_000
@@ -72,6 +72,12 @@ _TASK_CODE = ("oracles.guacamol", "oracles.guacamol_scoring", "oracles.molecule"
 MODEL: dict[str, Any] = {"preset": "moses", "limit": 50_000, "length": 48, "val_fraction": 0.02, "batch_size": 64,
                          "backbone": {"type": "transformer", "dim": 64, "depth": 3, "heads": 4, "dropout": 0.1},
                          "train_steps": 3000, "train_steps_quick": 300, "lr": 2e-3, "sampling_steps": 24}
+
+#: the SMILES GRU prior of ``reinvent``: the same first 50,000 MOSES training molecules as MODEL, the same steps and
+#: batch size; 3 GRU layers as REINVENT's prior, narrower (128 wide, ~0.27 M parameters; the MDLM has ~0.16 M)
+RNN_PRIOR: dict[str, Any] = {"limit": MODEL["limit"], "val_fraction": 0.02, "embedding": 64, "hidden": 128,
+                             "layers": 3, "max_length": 100, "batch_size": 64, "lr": 1e-3, "steps": 3000,
+                             "steps_quick": 300}
 
 
 @functools.lru_cache(maxsize=2)
@@ -141,6 +147,30 @@ def pmo_objective(task: str, budget: int, input_format: str = "smiles") -> Budge
     return BudgetedObjective(get_oracle(task, input_format=input_format), budget=budget, free_invalid=unreadable)
 
 
+def moses_rnn_prior(ctx: RunContext, prior: dict[str, Any] = RNN_PRIOR, *, retrain: bool = False
+                    ) -> tuple[Any, dict[str, Any]]:
+    """REINVENT's prior: a :class:`~seqguide.baselines.smiles_rnn.SmilesRNN` trained on the MOSES SMILES the MDLM
+    prior is trained on, cached as safetensors under ``runs/benchmarks/moses_rnn/`` by the hash of its settings."""
+    from benchmarks.model_cache import cached_fit
+    from seqguide.baselines.smiles_rnn import SmilesRNN, fit_info, train_smiles_rnn
+
+    settings = {k: v for k, v in prior.items() if k not in ("steps", "steps_quick")}
+    settings["steps"] = prior["steps_quick"] if ctx.quick else prior["steps"]
+
+    def fit(path: Any) -> tuple[Any, dict[str, Any]]:
+        done = train_smiles_rnn(moses_smiles("train", settings["limit"]), steps=settings["steps"],
+                                batch_size=settings["batch_size"], lr=settings["lr"],
+                                val_fraction=settings["val_fraction"], embedding=settings["embedding"],
+                                hidden=settings["hidden"], layers=settings["layers"],
+                                max_length=settings["max_length"], seed=0)
+        done.model.save(path)
+        return done.model, {**fit_info(done), "settings": settings, "cached": False}
+
+    folder = ctx.work_dir.parent / "moses_rnn" / f"prior_{settings_hash(settings)}"
+    return cached_fit(folder, load=SmilesRNN.load, fit=fit, retrain=retrain, checkpoint="prior.safetensors",
+                      meta="prior.json")
+
+
 # ------------------------------------------------------------------------------------------- methods
 def _graph_ga(task: str, budget: int, seed: int, ctx: RunContext, **ga: Any) -> MethodResult:
     library = moses_smiles("train")
@@ -181,7 +211,26 @@ def _infill(task: str, budget: int, seed: int, ctx: RunContext, *, loop: dict[st
     return result
 
 
+def _reinvent(task: str, budget: int, seed: int, ctx: RunContext, **settings: Any) -> MethodResult:
+    """REINVENT from the MOSES SMILES prior (its one-off training is not charged, as for the MDLM's)."""
+    import torch
+
+    from seqguide.baselines.reinvent import Reinvent
+
+    prior, info = moses_rnn_prior(ctx)
+    torch.manual_seed(seed)
+    with Stopwatch() as sw:
+        run = Reinvent(**settings).run(prior, pmo_objective(task, budget), seed=seed)
+    return MethodResult(run.history, sw.cpu, sw.wall,
+                        {"stopped": run.stopped, "steps": run.steps, "sampled": run.sampled,
+                         "sampled_invalid": run.invalid, "model_train_seconds": info["train_seconds"],
+                         "model_val_nll": info["val_nll"]})
+
+
 _INFILL = INFILL_LOOP
+#: mol_opt's reinvent/hparams_default.yaml (sigma, batch, lr, replay) and its Experience memory and penalty
+_REINVENT = {"sigma": 500.0, "batch_size": 64, "lr": 5e-4, "replay": 24, "memory": 100, "likelihood_penalty": 5e3,
+             "charge_invalid": False}
 # PMO's setting; it runs to the budget or its early stop (patience 5, tolerance 1e-3 on the top-100 mean)
 _GA = {"population": 120, "offspring": 70, "mutation_rate": 0.067, "patience": 5, "stop_at_optimum": False}
 _MODEL_CODE = ("seqguide.models", "seqguide.sampling", "seqguide.training", "seqguide.data", "seqguide.alphabet",
@@ -198,6 +247,12 @@ METHODS: dict[str, MethodSpec] = {
                          label="DesignLoop with EliteInfill proposals on the MOSES model (design_ehrlich's settings: "
                                "32 elites, 1-4 SELFIES tokens refilled, 20 % crossovers)",
                          code=("seqguide.design", *_MODEL_CODE)),
+    "reinvent": MethodSpec(lambda t, b, s, c: _reinvent(t, b, s, c, **_REINVENT),
+                           {**_REINVENT, "prior": RNN_PRIOR},
+                           label="REINVENT (Olivecrona 2017), mol_opt's PMO setting (sigma 500, batch 64, lr 5e-4, "
+                                 "24 of the best 100 replayed), from a 3-layer GRU trained on the MDLM's 50,000 MOSES "
+                                 "molecules (SMILES); unreadable samples score 0 and cost no call",
+                           code=("seqguide.baselines.reinvent", "seqguide.baselines.smiles_rnn")),
     "best_of_n": MethodSpec(_best_of_n, {"model": {k: v for k, v in MODEL.items() if k != "train_steps_quick"}},
                             label="unguided samples of a masked-diffusion transformer trained on 50,000 MOSES "
                                   "molecules (SELFIES), one pool of 10,000 distinct molecules per seed",

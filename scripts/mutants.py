@@ -297,6 +297,20 @@ MUTANTS = [
            '        kwargs.setdefault("parser_kwargs", {"prog": "seqguide train"})', "        pass",
            ("tests/core/test_train_quiet.py::test_train_help_names_the_command",),
            "the help text names the command it documents"),
+    # i20rv: REINVENT baseline
+    Mutant("reinvent: the score's sign in the augmented likelihood is flipped", "seqguide/baselines/reinvent.py",
+           "return (prior_ll + sigma * score - agent_ll) ** 2", "return (prior_ll - sigma * score - agent_ll) ** 2",
+           ("tests/baselines/test_reinvent.py",), "the agent would be pushed away from high scores"),
+    Mutant("reinvent: prior and agent swapped in the loss", "seqguide/baselines/reinvent.py",
+           "loss = augmented_likelihood_loss(agent_ll, prior_ll, torch.as_tensor(scores, dtype=agent_ll.dtype, "
+           "device=dev),", "loss = augmented_likelihood_loss(prior_ll, agent_ll, torch.as_tensor(scores, "
+           "dtype=agent_ll.dtype, device=dev),",
+           ("tests/baselines/test_reinvent.py",), "the agent would learn the opposite of the score"),
+    Mutant("reinvent: the batch that spent the budget (unpaid items) is learned from and replayed",
+           "seqguide/baselines/reinvent.py",
+           "break  # the batch that spent the budget may hold unpaid items: nothing is learned from it",
+           "pass", ("tests/baselines/test_reinvent.py",), "replay would hold molecules nobody paid for"),
+
 ]
 
 
