@@ -241,6 +241,7 @@ class Campaign:
             if cfg.model.train is not None and not (self.run_dir / "model" / "model.ckpt").is_file():
                 console.print(f"training the model ({cfg.model.train.steps} steps) -> {self.run_dir / 'model'}")
             model, model_info = self._model(objective, animate)
+            self._check_memory(model)
             console.print(f"model: {model_info['id']} ({model_info['kind']}, length {model_info['length']})")
             guidance = CampaignGuidance(cfg.guidance, objective, model, run_dir=self.run_dir,
                                         store_path=self.store_path, surrogate=cfg.surrogate,
@@ -314,6 +315,29 @@ class Campaign:
         except (FileExistsError, NotADirectoryError) as err:
             raise CampaignError(f"{err.filename or self.run_dir}: not a directory; run_dir must name a "
                                 "directory") from None
+
+    def _check_memory(self, model: Any) -> None:
+        """Refuse, before the first sample, a draw whose logits alone cannot fit in the device's memory
+        (:mod:`seqguide.sampling.memory`); a :class:`ConfigError` on the key to lower."""
+        from seqguide.sampling.memory import MemoryEstimateError, check_forward_memory, guider_rows
+
+        cfg = self.config
+        batch = min(cfg.loop.candidates, cfg.sampling.batch_size or cfg.loop.candidates)
+        key = "sampling.batch_size" if cfg.sampling.batch_size is not None else "loop.candidates"
+        factor = 1
+        for i, spec in enumerate(cfg.guidance):
+            rows, arg = guider_rows(spec.arguments())
+            if rows > factor:
+                factor, key = rows, f"guidance[{i}].{arg}"
+        alphabet = getattr(model, "alphabet", None)
+        length = getattr(model, "length", None)
+        if alphabet is None or not isinstance(length, int):
+            return
+        device = getattr(model, "device", None) or next(model.parameters()).device
+        try:
+            check_forward_memory(batch * factor, length, alphabet.vocab_size, device, where=key)
+        except MemoryEstimateError as err:
+            raise ConfigError(str(self.loaded.source), [(key, str(err).partition(": ")[2])]) from None
 
     def _check_owner(self, store: DesignStore, run_id: int) -> None:
         """Refuse to continue a run that a live process on this host still writes (one that bypassed the lock),
