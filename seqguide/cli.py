@@ -161,11 +161,22 @@ def _sample(argv: Sequence[str]) -> int:
         return 2
     except (ValueError, RuntimeError, OSError) as err:  # e.g. a damaged --surrogate / --value-model file
         parser.exit(2, f"seqguide sample: error: {_first_line(err)}\n")
+    from seqguide.sampling.memory import check_forward_memory, guider_rows, is_out_of_memory
+
     try:
+        most, where = 1, "--batch-size" if args.batch_size else "-n"
+        for i, g in enumerate(guiders):  # a batch whose logits alone cannot fit: refused before it is tried
+            factor, arg = guider_rows(vars(g))
+            most, where = (factor, f"--guidance[{i}].{arg}") if factor > most else (most, where)
+        check_forward_memory(min(args.num, args.batch_size or args.num) * most, model.length,
+                             model.alphabet.vocab_size, device, where=where)
         out = launch_sampling(model, spec, args.num, steps=args.steps or model.length, cond=args.cond,
                               seed=args.seed, batch_size=args.batch_size, progress=sys.stderr.isatty(),
                               cache=not args.no_cache, compile=args.compile, guidance=guiders)
-    except (ValueError, RuntimeError) as err:
+    except (ValueError, RuntimeError, MemoryError) as err:
+        if is_out_of_memory(err):
+            parser.exit(2, f"seqguide sample: error: out of memory on {device} while sampling; lower -n, "
+                           f"--batch-size or a guider's particles ({_first_line(err)[:160]})\n")
         parser.exit(2, f"seqguide sample: error: {_first_line(err)}\n")
     if out is None:  # not global rank 0 of a distributed run: rank 0 writes the output
         return 0

@@ -112,10 +112,11 @@ def check_text(path: str | Path, what: str = "text") -> None:
 
 
 def open_text(path: str | Path) -> TextIO:
-    """Open a (possibly gzipped) UTF-8 text file for reading."""
+    """Open a (possibly gzipped) UTF-8 text file for reading; a leading byte-order mark (what some editors on
+    Windows write) is dropped, as pandas does for CSV."""
     if data_extension(path)[1]:
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+        return gzip.open(path, "rt", encoding="utf-8-sig")
+    return open(path, encoding="utf-8-sig")
 
 
 def leading_comment_lines(path: str | Path) -> tuple[int, str | None]:

@@ -16,10 +16,13 @@ A run lives in ``run_dir`` (default ``runs/campaigns/<name>/``)::
     surrogates/round_NNN/    each round's surrogate (value: surrogate only)
     report/                  written by ``seqguide report``
 
-One process writes a run at a time: a second ``run`` on a run directory whose lock is held is refused at once
-with a :class:`~seqguide.design.lock.LockError` naming the holder; a lock left by a dead process is taken
-over, and that process's sessions are marked ``interrupted``. SIGTERM and Ctrl-C stop the run at the next
-item boundary (:mod:`seqguide.design.interrupts`): the run is ``interrupted`` and resumable.
+One process writes a run at a time: a second ``run`` on a run directory or a store whose lock is held (both
+keyed by resolved paths, so two working directories with ``run_dir: run`` and one ``store:`` collide on the
+store's lock) is refused at once with a :class:`~seqguide.design.lock.LockError` naming the holder; a lock left
+by a dead process is taken over, and that process's sessions are marked ``interrupted`` (never a session whose
+process is still alive on this host: that is refused too). A store outside its run directory remembers the
+resolved run directory that wrote it, and a ``--resume`` from another one is refused. SIGTERM and Ctrl-C stop
+the run at the next item boundary (:mod:`seqguide.design.interrupts`): the run is ``interrupted`` and resumable.
 
 ``run(resume=True)`` continues the run recorded in the store: finished rounds are kept, the open round's
 candidate list is rebuilt (it is deterministic) and only its unscored designs are scored. The resolved
@@ -31,7 +34,9 @@ crash, resume with the same number of torch threads (``seqguide design run --thr
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -47,7 +52,7 @@ from seqguide.design.finetune import FineTune
 from seqguide.design.guidance_stack import CampaignGuidance
 from seqguide.design.interrupts import GracefulStop, Interrupted
 from seqguide.design.keys import design_key
-from seqguide.design.lock import RunLock
+from seqguide.design.lock import LockError, RunLock, holder_alive
 from seqguide.design.loop import DesignLoop
 from seqguide.design.model_source import prepare_model
 from seqguide.design.objective import Objective, build_objective
@@ -218,12 +223,14 @@ class Campaign:
         cfg = self.config
         console = self.console
         animate = console.is_terminal if progress is None else progress
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        lock = RunLock(self.run_dir, argv=list(argv) or None).acquire()
+        lock = self._lock(argv)
         store: DesignStore | None = None
         guidance: CampaignGuidance | None = None
         try:
             store = DesignStore(self.store_path)
+            latest = store.latest_run()
+            if latest is not None:  # before anything else: a live writer, a store of another run directory
+                self._check_owner(store, latest["id"])
             run = self._existing_run(store, resume)
             if run is not None:
                 stale = store.mark_interrupted(run["id"])
@@ -237,6 +244,7 @@ class Campaign:
             if cfg.model.train is not None and not (self.run_dir / "model" / "model.ckpt").is_file():
                 console.print(f"training the model ({cfg.model.train.steps} steps) -> {self.run_dir / 'model'}")
             model, model_info = self._model(objective, animate)
+            self._check_memory(model)
             console.print(f"model: {model_info['id']} ({model_info['kind']}, length {model_info['length']})")
             guidance = CampaignGuidance(cfg.guidance, objective, model, run_dir=self.run_dir,
                                         store_path=self.store_path, surrogate=cfg.surrogate,
@@ -256,6 +264,7 @@ class Campaign:
             if run is not None:
                 store.update_run(loop.run_id, config=self.resolved(), budget=cfg.budget, status="running",
                                  ended_at=None)
+            store.set_meta(f"run_dir.{loop.run_id}", str(self.run_dir.resolve()))
             try:
                 with loop.stop:
                     loop.run(cfg.loop.rounds)
@@ -297,6 +306,60 @@ class Campaign:
             if store is not None:
                 store.close()
             lock.release()
+
+    def _lock(self, argv: Sequence[str]) -> RunLock:
+        """Create the run directory and take its lock and the store's; an unwritable directory is a
+        :class:`CampaignError` naming it (nothing was written, so there is nothing to resume)."""
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            return RunLock(self.run_dir, argv=list(argv) or None, store=self.store_path).acquire()
+        except PermissionError as err:
+            where = err.filename or self.run_dir
+            raise CampaignError(f"{where}: permission denied: the run directory (and the store's directory) must "
+                                f"be writable; choose another run_dir/store or fix the permissions") from None
+        except (FileExistsError, NotADirectoryError) as err:
+            raise CampaignError(f"{err.filename or self.run_dir}: not a directory; run_dir must name a "
+                                "directory") from None
+
+    def _check_memory(self, model: Any) -> None:
+        """Refuse, before the first sample, a draw whose logits alone cannot fit in the device's memory
+        (:mod:`seqguide.sampling.memory`); a :class:`ConfigError` on the key to lower."""
+        from seqguide.sampling.memory import MemoryEstimateError, check_forward_memory, guider_rows
+
+        cfg = self.config
+        batch = min(cfg.loop.candidates, cfg.sampling.batch_size or cfg.loop.candidates)
+        key = "sampling.batch_size" if cfg.sampling.batch_size is not None else "loop.candidates"
+        factor = 1
+        for i, spec in enumerate(cfg.guidance):
+            rows, arg = guider_rows(spec.arguments())
+            if rows > factor:
+                factor, key = rows, f"guidance[{i}].{arg}"
+        alphabet = getattr(model, "alphabet", None)
+        length = getattr(model, "length", None)
+        if alphabet is None or not isinstance(length, int):
+            return
+        device = getattr(model, "device", None) or next(model.parameters()).device
+        try:
+            check_forward_memory(batch * factor, length, alphabet.vocab_size, device, where=key)
+        except MemoryEstimateError as err:
+            raise ConfigError(str(self.loaded.source), [(key, str(err).partition(": ")[2])]) from None
+
+    def _check_owner(self, store: DesignStore, run_id: int) -> None:
+        """Refuse to continue a run that a live process on this host still writes (one that bypassed the lock),
+        or a store outside the run directory that another (resolved) run directory wrote."""
+        here = socket.gethostname()  # a session of another host: the lock (released when it died) decides
+        for sess in store.sessions(run_id):
+            if sess["status"] == "running" and sess.get("host") == here and sess.get("pid") != os.getpid() and \
+                    holder_alive(sess.get("pid"), here, sess.get("started_at")):
+                raise LockError(f"{self.store_path} is being written by pid {sess['pid']} on host {here} (session "
+                                f"{sess['id']}, since {sess['started_at']}); a store takes one writer at a time")
+        recorded = store.meta(f"run_dir.{run_id}")
+        mine = str(self.run_dir.resolve())
+        inside = self.store_path.resolve().parent == self.run_dir.resolve()
+        if recorded is not None and recorded != mine and not inside:
+            raise CampaignError(f"cannot resume {self.store_path}: it was written from run directory {recorded}, "
+                                f"and run_dir {self.config.run_dir or self.run_dir!s} resolves to {mine} here (a "
+                                "relative run_dir follows the working directory; give an absolute one)")
 
     def _model(self, objective: Objective, animate: bool) -> tuple[Any, dict[str, Any]]:
         """Load or train the model; a problem with a model file becomes a ConfigError on its key, and a SIGTERM

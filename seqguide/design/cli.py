@@ -88,6 +88,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from seqguide.design.config_io import ConfigError
 
     campaign = Campaign.from_yaml(args.file, args.overrides, quick=args.quick)
+    args.store_path = campaign.store_path  # a failure advises --resume only where there is a store to resume
     if args.threads < 0:
         raise ConfigError("command line", [("--threads", f"must be >= 0, got {args.threads}")])
     if args.threads:
@@ -136,9 +137,13 @@ def design_main(argv: Sequence[str]) -> int:
         return err.exit_code if isinstance(err, Interrupted) else _EXIT_INTERRUPTED
     except Exception:
         traceback.print_exc()
-        if args.action == "run":
+        store = getattr(args, "store_path", None)
+        if args.action == "run" and store is not None and store.is_file():
             print(f"error: the run failed; every design scored so far is in the store. After fixing the cause, "
-                  f"continue with: seqguide design run {args.file} --resume", file=sys.stderr)
+                  f"continue with: {resume}", file=sys.stderr)
+        elif args.action == "run":
+            print(f"error: the run failed before it stored anything (no store at {store}); after fixing the cause, "
+                  f"run it again", file=sys.stderr)
         return _EXIT_FAILED
 
 

@@ -207,9 +207,23 @@ def _check_init(model: Any, init: Any, n: int, length: int | None, device: torch
     want = length if length is not None else getattr(model, "length", init.shape[1])
     if init.shape[1] != want:
         raise ValueError(f"init has length {init.shape[1]}, the model samples length {want}")
-    vocab = getattr(getattr(model, "alphabet", None), "vocab_size", None)
+    alphabet = getattr(model, "alphabet", None)
+    vocab = getattr(alphabet, "vocab_size", None)
     if vocab is not None and (int(init.min()) < 0 or int(init.max()) >= vocab):
         raise ValueError(f"init holds token ids outside the alphabet's 0..{vocab - 1}")
+    pad = getattr(alphabet, "pad_id", None)
+    if pad is not None:  # kept ids: the tokens and the mask; a pad only as trailing padding of a variable length
+        bad = init == pad
+        if not getattr(model, "fixed_length", False):
+            kept = (init != pad).long()
+            bad &= kept.flip(1).cumsum(1).flip(1) - kept > 0  # a pad that a token or a mask follows
+        where = bad.nonzero()
+        if len(where):
+            row, col = (int(v) for v in where[0])
+            why = ("the model samples a fixed length" if getattr(model, "fixed_length", False)
+                   else "a pad is only trailing padding, never followed by a token or a mask")
+            raise ValueError(f"init[{row}, {col}] is the pad id {pad}, not a token to keep or the mask id "
+                             f"{model.mask_id} ({why}; {int(bad.sum())} such position(s))")
     return init.to(device)
 
 

@@ -10,7 +10,9 @@ This module adds the rest:
 
 * ``--ckpt_path last`` resumes an interrupted run from ``<default_root_dir>/checkpoints/last.ckpt`` (weights,
   optimiser, scheduler, step counter); a path resumes from that file. With ``last`` and no checkpoint yet the
-  run starts fresh and says so, so one command both starts and resumes a job on a preemptible machine.
+  run starts fresh and says so, so one command both starts and resumes a job on a preemptible machine. A file
+  that cannot be resumed from (empty, truncated, not a training checkpoint, holding code) is refused in one line
+  naming it before Lightning reads it.
 * ``--compile true`` compiles the model's network in place with ``torch.compile`` (``--compile_backend``,
   ``--compile_mode``); checkpoint keys are unchanged, so compiled and plain runs resume from each other.
 """
@@ -20,10 +22,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from seqguide.models.compile import compile_backbone
+from seqguide.training.step_trainer import checked_resume
 
 __all__ = ["add_trainer_options", "prepare_fit", "resolve_ckpt_path"]
 
@@ -54,6 +56,7 @@ def resolve_ckpt_path(ckpt_path: str | None, trainer: Any) -> tuple[str | None, 
 
     Raises:
         FileNotFoundError: for a checkpoint path that does not exist.
+        CheckpointError: for a file that training cannot resume from (one line naming it).
     """
     if ckpt_path is None:
         return None, ""
@@ -61,21 +64,14 @@ def resolve_ckpt_path(ckpt_path: str | None, trainer: Any) -> tuple[str | None, 
         path = Path(ckpt_path)
         if not path.is_file():
             raise FileNotFoundError(f"--ckpt_path {ckpt_path}: no such checkpoint file")
-        return str(path), f"resuming from {path} (step {_global_step(path)})"
+        return str(path), f"resuming from {path} (step {checked_resume(path)[1]})"
     dirs = _checkpoint_dirs(trainer)
     for d in dirs:
         last = d / "last.ckpt"
         if last.is_file():
-            return str(last), f"resuming from {last} (step {_global_step(last)})"
+            return str(last), f"resuming from {last} (step {checked_resume(last)[1]})"
     where = ", ".join(str(d) for d in dirs) or "(no checkpoint directory)"
     return None, f"--ckpt_path last: no last.ckpt in {where} yet; starting a fresh run"
-
-
-def _global_step(path: Path) -> int | str:
-    try:
-        return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("global_step", -1))
-    except Exception:  # an unreadable file is reported by Lightning when it loads it
-        return "?"
 
 
 def prepare_fit(config: Any, model: Any, trainer: Any) -> str | None:

@@ -36,12 +36,13 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from seqguide.data import SequenceDataModule
 from seqguide.models.backbones import Backbone
+from seqguide.models.checkpoints import CheckpointError
 from seqguide.models.masked import MaskedDiffusion
 from seqguide.models.sequence_model import SequenceModel
 from seqguide.models.simplex import GumbelSoftmaxFlow
 from seqguide.training.options import add_trainer_options, prepare_fit
 from seqguide.training.quiet import QuietCLI
-from seqguide.training.step_trainer import ResumeState, last_checkpoint, step_trainer
+from seqguide.training.step_trainer import ResumeState, checked_resume, last_checkpoint, step_trainer
 
 __all__ = ["SeqguideCLI", "TrainResult", "train_cli", "train_gumbel_softmax_flow", "train_masked_diffusion",
            "train_sequence_model"]
@@ -119,9 +120,16 @@ def train_cli(argv: Sequence[str] | None = None) -> int:
     ckpt = cli.trainer.checkpoint_callback
     if isinstance(ckpt, ModelCheckpoint) and ckpt.dirpath is None:  # a predictable place: <root>/checkpoints
         ckpt.dirpath = str(Path(cli.trainer.default_root_dir) / "checkpoints")
-    ckpt_path = prepare_fit(cli.config, cli.model, cli.trainer)  # --compile, --ckpt_path last|FILE
-    if ckpt_path is None and cli.config.get("resume"):  # --resume: the same as --ckpt_path last
-        ckpt_path = last_checkpoint(cli.trainer.default_root_dir)
+    try:
+        ckpt_path = prepare_fit(cli.config, cli.model, cli.trainer)  # --compile, --ckpt_path last|FILE
+        if ckpt_path is None and cli.config.get("resume"):  # --resume: the same as --ckpt_path last
+            ckpt_path = last_checkpoint(cli.trainer.default_root_dir)
+            if ckpt_path is not None:
+                ckpt_path = checked_resume(ckpt_path, other="train without --resume in another "
+                                                            "--trainer.default_root_dir")[0]
+    except (CheckpointError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     try:
         cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt_path, weights_only=True)
     except SIGTERMException:  # Lightning stopped at a step boundary and saved last.ckpt
@@ -195,7 +203,10 @@ def train_sequence_model(
     trainer, ckpt_cb = step_trainer(out_dir, monitor=model.monitor, has_val=has_val, max_steps=max_steps,
                                     val_check_interval=val_check_interval, progress=progress, accelerator=accelerator,
                                     **dict(trainer_kwargs or {}))
-    trainer.fit(model, datamodule=data, ckpt_path=last_checkpoint(out_dir) if resume else None, weights_only=True)
+    last = last_checkpoint(out_dir) if resume else None
+    if last is not None:  # a corrupt last.ckpt: one line naming it (CheckpointError), not Lightning's traceback
+        last = checked_resume(last, other=None)[0]
+    trainer.fit(model, datamodule=data, ckpt_path=last, weights_only=True)
     path = Path(ckpt_cb.best_model_path or ckpt_cb.last_model_path)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     best = model_class.load(path, map_location=model.device) if path.is_file() else model.eval()

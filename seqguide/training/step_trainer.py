@@ -30,7 +30,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.trainer.states import RunningStage
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-__all__ = ["ResumeState", "checkpoint_callback", "last_checkpoint", "step_trainer"]
+__all__ = ["ResumeState", "checked_resume", "checkpoint_callback", "last_checkpoint", "step_trainer"]
 
 #: The name of the checkpoint a killed run resumes from.
 LAST = "last.ckpt"
@@ -105,6 +105,34 @@ def last_checkpoint(root: str | Path) -> Path | None:
     """``<root>/checkpoints/last.ckpt`` if a run under ``root`` left one (resume from it), else None."""
     path = Path(root) / "checkpoints" / LAST
     return path if path.is_file() else None
+
+
+def checked_resume(path: str | Path, *, other: str | None = "pass another --ckpt_path") -> tuple[Path, int]:
+    """Check that training can resume from ``path`` before Lightning reads it: ``(path, its global step)``.
+
+    Loaded with ``weights_only=True`` (never code), like every checkpoint seqguide reads.
+
+    Raises:
+        CheckpointError: one line naming the file, saying it is corrupt (empty, truncated, not a PyTorch
+            checkpoint, holding Python objects, not a training checkpoint) and to delete it (or ``other``).
+    """
+    from seqguide.models.checkpoints import CheckpointError, load_checkpoint
+
+    path = Path(path)
+    fix = "; it is corrupt: delete it to train afresh" + (f", or {other}" if other else "")
+    try:
+        ckpt = load_checkpoint(path, what="training checkpoint")
+    except CheckpointError as err:
+        raise CheckpointError(f"cannot resume training from {err}{fix}") from None
+    missing = [k for k in ("state_dict", "global_step") if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"cannot resume training from {path}: not a training checkpoint (no "
+                              f"{' or '.join(missing)}){fix}")
+    try:
+        return path, int(ckpt["global_step"])
+    except (TypeError, ValueError):
+        raise CheckpointError(f"cannot resume training from {path}: its global_step is "
+                              f"{ckpt['global_step']!r}, not a step count{fix}") from None
 
 
 def step_trainer(root: str | Path, *, monitor: str, has_val: bool, max_steps: int, val_check_interval: int,

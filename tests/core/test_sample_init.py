@@ -38,3 +38,21 @@ def test_bad_init_is_a_clear_error() -> None:
         sample(model, 2, steps=1, init=torch.zeros(2, 4, dtype=torch.long), progress=False)
     with pytest.raises(TypeError, match="int64"):
         sample(model, 2, steps=1, init=torch.zeros(2, 3), progress=False)
+
+
+def test_a_pad_id_in_init_is_refused_with_its_row_and_position() -> None:
+    """The pad id is no token to keep: refused with the row and position (it would shorten the sequence), except
+    as trailing padding of a variable-length model."""
+    model = _model()
+    pad, mask = model.alphabet.pad_id, model.mask_id
+    start = torch.tensor([[0, mask, 1], [1, pad, mask]])
+    with pytest.raises(ValueError, match=rf"^init\[1, 1\] is the pad id {pad}, not a token to keep or the mask id "
+                                         rf"{mask} \(a pad is only trailing padding"):
+        sample(model, 2, steps=1, init=start, progress=False)
+    trailing = torch.tensor([[0, mask, pad], [1, pad, pad]])
+    from seqguide.sampling.sampler import _check_init  # the exact toy has no shorter sequences to sample
+
+    assert torch.equal(_check_init(model, trailing, 2, 3, torch.device("cpu")), trailing)  # allowed
+    model.fixed_length = True  # every sequence has the model's length: no pad anywhere
+    with pytest.raises(ValueError, match=r"^init\[0, 2\] is the pad id .*fixed length; 3 such position"):
+        sample(model, 2, steps=1, init=trailing, progress=False)

@@ -269,3 +269,19 @@ def test_the_refused_alias_bomb_of_a_few_kb_through_the_cli(tmp_path, tally):
 
 def test_format_path_is_the_display_path():
     assert format_path(("objective", "oracles", 0, "weight")) == "objective.oracles[0].weight"
+
+
+@pytest.mark.parametrize("method", [".svdd:SVDD", "..svdd:SVDD", "../../x", ".svdd", "pkg.mod:", "a-b.c:D"])
+def test_a_relative_or_malformed_guider_class_path_is_one_line(campaign_dir, tally, method):
+    """``method: .svdd:SVDD`` in a campaign and ``seqguide guiders show ../../x``: one line, exit 2 (importlib
+    would raise TypeError for a relative name)."""
+    from seqguide.guidance.registry.cli import guiders_main
+
+    data = copy.deepcopy(BASE)
+    data["guidance"] = [{"method": method}]
+    code, _, err = call_cli(design_main, ["validate", str(_write(campaign_dir, data))])
+    assert code == 2 and one_or_two_lines(err), err
+    assert "guidance[0].method" in err and repr(method) in err and "TypeError" not in err, err
+    code, _, err = call_cli(guiders_main, ["show", method])
+    assert code == 2 and one_or_two_lines(err) and repr(method) in err and "TypeError" not in err, err
+    tally.inputs("guider class paths: relative and malformed", 2)

@@ -19,6 +19,7 @@ from seqguide import Alphabet
 from seqguide.cli import main as seqguide_main
 from seqguide.data import SequenceDataModule, read_fasta, read_smiles, read_table
 from seqguide.data.readers import MISSING_CELLS
+from seqguide.data.smiles import read_smiles_file
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -211,3 +212,28 @@ def test_seqguide_sample_refuses_bad_checkpoints_in_one_line(tmp_path, tally, co
     assert code == 2 and one_or_two_lines(err) and "not a seqguide sequence-model checkpoint" in err, err
     assert "weights_only=False" not in err
     tally.inputs("checkpoints: bad files through seqguide sample")
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_utf8_byte_order_mark_is_read_in_fasta_csv_and_smi_alike(tmp_path, tally, gz):
+    """Editors on Windows start UTF-8 files with a BOM: every reader drops it (FASTA took it for sequence data
+    before the first header), also through ``seqguide oracles score``; a BOM later in the file is still data."""
+    bom = "\ufeff"
+    files = {"a.fasta": f"{bom}>s1\nACGT\n>s2\nGGCC\n", "a.csv": f"{bom}sequence\nACGT\nGGCC\n",
+             "a.smi": f"{bom}CCO\nc1ccccc1\n"}
+    read = {"a.fasta": read_fasta, "a.csv": read_table, "a.smi": read_smiles_file}
+    for name, text in files.items():
+        path = tmp_path / (name + (".gz" if gz else ""))
+        path.write_bytes(gzip.compress(text.encode()) if gz else text.encode())
+        records = read[name](path)
+        assert list(records.sequences) == (["CCO", "c1ccccc1"] if name == "a.smi" else ["ACGT", "GGCC"]), name
+        if name == "a.fasta":
+            assert records.ids[0] == "s1"
+            code, out, err = call_cli(oracles_main, ["score", "gc", str(path)])
+            assert "ACGT" in out or "s1" in out, out
+            assert code == 0 and "Traceback" not in err, err
+    inner = tmp_path / "inner.fasta"
+    inner.write_text(f">s1\nACGT\n{bom}>s2\nGG\n")
+    with pytest.raises(ValueError, match="non-ASCII character"):
+        read_fasta(inner)
+    tally.inputs("data: a UTF-8 BOM in FASTA, CSV, SMILES", 3)

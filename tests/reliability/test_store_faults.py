@@ -213,3 +213,37 @@ def test_a_read_only_handle_refuses_writes_in_one_line(tmp_path, tally):
     with DesignStore(path, readonly=True) as ro, pytest.raises(PermissionError, match="store opened read-only"):
         ro.add_designs(run, [DesignRecord(sequence="ACGT", round=0, idx=0, objective=0.5, valid=True)])
     tally.faults("store: writes through a read-only handle", 1)
+
+
+@pytest.mark.parametrize("exists", [False, True], ids=["new run_dir in a read-only parent", "read-only run_dir"])
+def test_a_read_only_run_directory_is_refused_in_one_line_naming_it(tmp_path, monkeypatch, tally, exists):
+    """Where the user may not write (simulated: the tests may run as root, who may write anywhere), nothing is
+    created and nothing is advised about a store that does not exist."""
+    import errno
+    import os
+
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    run_dir = locked / "run"
+    if exists:
+        run_dir.mkdir()
+    (tmp_path / "model.ckpt").write_bytes(b"unused")
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"name": "ro", "run_dir": str(run_dir),
+                                    "model": {"checkpoint": str(tmp_path / "model.ckpt")},
+                                    "objective": {"oracles": [{"name": "gc"}]}, "loop": {"rounds": 1}}))
+
+    def denied(where: object) -> None:
+        if str(where).startswith(str(locked)):
+            raise PermissionError(errno.EACCES, "Permission denied", str(where))
+
+    real_mkdir, real_open = Path.mkdir, os.open
+    monkeypatch.setattr(Path, "mkdir", lambda self, *a, **k: (self.is_dir() or denied(self),
+                                                             real_mkdir(self, *a, **k))[1])
+    monkeypatch.setattr(os, "open", lambda p, *a, **k: (denied(p), real_open(p, *a, **k))[1])
+    code, _, err = call_cli(design_main, ["run", str(path), "--no-progress"])
+    assert code == 2 and one_or_two_lines(err), err
+    assert f"{run_dir if not exists else run_dir / 'campaign.lock'}: permission denied" in err, err
+    assert "--resume" not in err
+    assert sorted(p.name for p in locked.iterdir()) == (["run"] if exists else [])
+    tally.inputs("store: a read-only run directory", 1)

@@ -84,3 +84,90 @@ def test_killed_training_resumes_to_the_uninterrupted_weights(tmp_path, tally):
                     resumed["optimizer_states"][0]["state"].values()):
         assert all(torch.equal(a[k], b[k]) for k in a)
     tally.faults("training: SIGKILL then SIGTERM at random steps, resumed", 2)
+
+
+class _Evil:
+    """Pickles as a call of ``os.system`` (what weights_only loading must refuse)."""
+
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def _bad_checkpoints(tmp_path: Path, good: Path) -> dict[str, Path]:
+    """An empty file, a truncated real checkpoint, one that runs code, and a plain dict with no training state."""
+    data = good.read_bytes()
+    files = {"empty": b"", "truncated": data[: len(data) // 2]}
+    out = {}
+    for name, content in files.items():
+        out[name] = tmp_path / f"{name}.ckpt"
+        out[name].write_bytes(content)
+    out["malicious"] = tmp_path / "malicious.ckpt"
+    torch.save({"state_dict": {}, "global_step": _Evil()}, out["malicious"])
+    out["not training"] = tmp_path / "weights.ckpt"
+    torch.save({"weights": torch.zeros(2)}, out["not training"])
+    return out
+
+
+CLI_TRAIN = ["--data.preset", "crp", "--model.init_args.backbone", "seqguide.models.ConvDenoiser",
+             "--model.init_args.backbone.dim", "8", "--trainer.max_steps", "2", "--trainer.enable_progress_bar",
+             "false", "--trainer.logger", "false", "--trainer.accelerator", "cpu"]
+
+
+@pytest.mark.parametrize("kind", ["empty", "truncated", "malicious", "not training"])
+def test_a_bad_checkpoint_to_resume_from_is_one_line_naming_it(tmp_path, tiny_model, tally, capfd, kind):
+    """``seqguide train --ckpt_path FILE`` and ``--resume`` (a bad ``last.ckpt``), and a campaign's left-over
+    ``model/train/checkpoints/last.ckpt``: exit 2, one line naming the file, saying to delete it; never run."""
+    from reliability_helpers import one_or_two_lines
+
+    from seqguide.cli import main
+    from seqguide.training.step_trainer import checked_resume
+
+    bad = _bad_checkpoints(tmp_path, tiny_model)[kind]
+    root = tmp_path / "root"
+    (root / "checkpoints").mkdir(parents=True)
+    (root / "checkpoints" / "last.ckpt").write_bytes(bad.read_bytes())
+    for how in (["--ckpt_path", str(bad)], ["--resume"]):
+        capfd.readouterr()
+        code = main(["train", *CLI_TRAIN, "--trainer.default_root_dir", str(root), *how])
+        err = capfd.readouterr().err
+        assert code == 2, (how, err)
+        assert one_or_two_lines(err) and "pwned" not in err, err
+        named = bad if how[0] == "--ckpt_path" else root / "checkpoints" / "last.ckpt"
+        assert f"cannot resume training from {named}" in err and "delete it" in err, err
+    assert "pwned" not in capfd.readouterr().out
+    with pytest.raises(ValueError, match=r"cannot resume training from .*delete it"):
+        checked_resume(bad)
+    tally.inputs("training: bad checkpoints to resume from (--ckpt_path, --resume)", 2)
+
+
+def test_a_corrupt_last_checkpoint_left_in_a_campaign_is_one_line_naming_it(tmp_path, tally):
+    """A campaign killed while training left ``model/train/checkpoints/last.ckpt``; if that file is damaged,
+    ``--resume`` refuses in one line naming it (not Lightning's traceback, again and again); once it is deleted,
+    the resume trains afresh and finishes."""
+    import yaml
+    from reliability_helpers import call_cli, one_or_two_lines
+
+    from seqguide.design.cli import design_main
+
+    run_dir = tmp_path / "run"
+    cfg = {"name": "trained", "run_dir": str(run_dir), "objective": {"oracles": [{"name": "gc"}]},
+           "model": {"train": {"data": {"preset": "crp", "val_fraction": 0.1, "batch_size": 16},
+                               "backbone": {"type": "conv", "dim": 8, "depth": 1}, "steps": 2,
+                               "val_check_interval": 2}},
+           "sampling": {"steps": 4}, "loop": {"rounds": 1, "candidates": 2}}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    work = run_dir / "model" / "train"
+    code, _, err = call_cli(design_main, ["run", str(path), "--no-progress"])
+    assert code == 0, err
+    (run_dir / "model" / "model.ckpt").unlink()  # as if killed while training: only last.ckpt is left
+    last = work / "checkpoints" / "last.ckpt"
+    last.write_bytes(last.read_bytes()[:100])
+    for _ in range(2):  # the same line each time, never a traceback
+        code, _, err = call_cli(design_main, ["run", str(path), "--no-progress", "--resume"])
+        assert code == 2 and one_or_two_lines(err), err
+        assert f"cannot resume training from {last}" in err and "delete it" in err, err
+    last.unlink()
+    code, _, err = call_cli(design_main, ["run", str(path), "--no-progress", "--resume"])
+    assert code == 0, err
+    tally.inputs("campaign: a truncated last.ckpt left by training", 1)

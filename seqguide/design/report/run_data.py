@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from seqguide.alphabet import Alphabet
-from seqguide.design.lock import lock_holder
+from seqguide.design.lock import lock_holder, store_lock_path
 from seqguide.design.store import DesignStore
 from seqguide.design.store.records import DesignRecord, RoundRecord
 
@@ -121,13 +121,16 @@ def load_run(source: str | Path, run_id: int | None = None) -> RunData:
         designs = store.designs(run["id"])
         sessions = store.sessions(run["id"])
         calls = store.oracle_calls(run["id"])
+        recorded_dir = store.meta(f"run_dir.{run['id']}")
     objective = run.get("objective") or {}
     labels = [c["label"] for c in objective.get("components", [])]
     if not labels and designs:
         labels = list(designs[0].components)
     alphabet = Alphabet.from_dict(run["alphabet"]) if run.get("alphabet") else None
     run_dir = ((run.get("config") or {}).get("run_dir")) or store_path.parent
-    writing = any(lock_holder(d) is not None for d in {Path(run_dir), store_path.parent})
+    places = {Path(run_dir), store_path.parent, store_lock_path(store_path)} | ({Path(recorded_dir)} if recorded_dir
+                                                                              else set())
+    writing = any(lock_holder(d) is not None for d in places)
     if not writing:  # nobody holds the lock: what still says "running" belongs to a process that died
         for sess in sessions:
             if sess.get("status") == "running":

@@ -262,6 +262,16 @@ class DesignStore:
             c.execute("UPDATE runs SET status = 'interrupted' WHERE id = ? AND status = 'running'", [run_id])
         return int(n)
 
+    def meta(self, key: str) -> str | None:
+        """A value of the store's ``meta`` table (e.g. ``run_dir.<run id>``), None if unset."""
+        row = self._q("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a value of the ``meta`` table."""
+        with self._tx() as c:
+            c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, str(value)])
+
     def end_session(self, session_id: int, status: str) -> None:
         """Close a session with its final status (``completed``, ``failed: ...``, ``interrupted``)."""
         with self._tx() as c:

@@ -143,11 +143,15 @@ def _import(target: str, shown: str) -> type[Guider]:
         module, _, attr = target.rpartition(".")
     if not module or not attr:
         raise GuiderSpecError([("method", f"cannot import {shown!r}: give 'package.module:Class'")])
+    if not all(p.isidentifier() for p in (*module.split("."), *attr.split("."))):
+        relative = " (a relative path, starting with '.', has no package to start from)" if module[0] == "." else ""
+        raise GuiderSpecError([("method", f"cannot import {shown!r}: a class path is dotted Python names, "
+                                          f"'package.module:Class'{relative}")])
     try:
         obj: Any = importlib.import_module(module)
         for part in attr.split("."):
             obj = getattr(obj, part)
-    except (ImportError, AttributeError) as err:
+    except (ImportError, AttributeError, ValueError, TypeError) as err:
         raise GuiderSpecError([("method", f"cannot import {shown!r}: {type(err).__name__}: {err}")]) from None
     return _check_class(obj, shown)
 
