@@ -113,12 +113,15 @@ def checked_resume(path: str | Path, *, other: str | None = "pass another --ckpt
     Loaded with ``weights_only=True`` (never code), like every checkpoint seqguide reads.
 
     Raises:
+        FileNotFoundError: ``path`` is not a file.
         CheckpointError: one line naming the file, saying it is corrupt (empty, truncated, not a PyTorch
             checkpoint, holding Python objects, not a training checkpoint) and to delete it (or ``other``).
     """
     from seqguide.models.checkpoints import CheckpointError, load_checkpoint
 
     path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such checkpoint file: {path}")
     fix = "; it is corrupt: delete it to train afresh" + (f", or {other}" if other else "")
     try:
         ckpt = load_checkpoint(path, what="training checkpoint")
