@@ -285,18 +285,20 @@ METHODS: dict[str, MethodSpec] = {
                                     "feasible one (after 10 feasible designs) are not paid for; length 128 at 1e3 "
                                     "and 1e4 calls only"),
     "infill_ft": MethodSpec(lambda t, b, s, c: _infill(t, b, s, c, model=_MODEL, loop=_INFILL, finetune=_FT),
-                            {"model": _MODEL, "loop": _INFILL, "finetune": _FT}, include=_ft_cells,
+                            {"model": _MODEL, "loop": _INFILL, **SAMPLER_STREAM, "finetune": _FT}, include=_ft_cells,
                             label="infill with the model fine-tuned online between rounds (seqguide.design.finetune): "
                                   "8 AdamW steps of lr 1e-3 per round on the designs so far, rank weights "
                                   "1/(kN + rank) centred, KL anchor to the pretrained model on 256 of its samples"),
     "infill_ft_reward": MethodSpec(
         lambda t, b, s, c: _infill(t, b, s, c, model=_MODEL, loop=_INFILL, finetune={**_FT, "objective": "reward"}),
-        {"model": _MODEL, "loop": _INFILL, "finetune": {**_FT, "objective": "reward"}}, include=_ft_cells,
+        {"model": _MODEL, "loop": _INFILL, **SAMPLER_STREAM, "finetune": {**_FT, "objective": "reward"}},
+        include=_ft_cells,
         label="infill_ft with the reward-weighted ELBO (weights exp(z), z = reward in standard deviations, centred)"),
     "infill_ft_aug": MethodSpec(
         lambda t, b, s, c: _infill(t, b, s, c, model=_MODEL, loop=_INFILL,
                                    finetune={**_FT, "objective": "augmented"}),
-        {"model": _MODEL, "loop": _INFILL, "finetune": {**_FT, "objective": "augmented"}}, include=_ft_cells,
+        {"model": _MODEL, "loop": _INFILL, **SAMPLER_STREAM, "finetune": {**_FT, "objective": "augmented"}},
+        include=_ft_cells,
         label="infill_ft with REINVENT's augmented likelihood on the ELBO (sigma 2 nats per standard deviation)"),
     "best_of_n_dmp": MethodSpec(_dmp_best_of_n, {"pool_seed": "100 + seed"},
                                 label="best of N exact samples of the function's DMP (a perfect generative model of "
