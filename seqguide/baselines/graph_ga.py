@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from oracles import Oracle
-from seqguide.baselines.history import BudgetedObjective, DesignHistory
+from seqguide.baselines.history import BudgetedObjective, DesignHistory, budgeted
 from seqguide.baselines.mol_edits import SIZE_MEAN, SIZE_SD, crossover, mutate
 
 __all__ = ["GraphGA", "GraphGARun"]
@@ -125,12 +125,7 @@ class GraphGA:
         """
         from rdkit import Chem, RDLogger
 
-        if isinstance(oracle, BudgetedObjective):
-            objective = oracle
-        elif budget is None:
-            raise ValueError("GraphGA.run: give budget= (unique paid calls) for a bare oracle")
-        else:
-            objective = BudgetedObjective(oracle, budget=budget)
+        objective = budgeted(oracle, budget, "GraphGA.run")
         if len(library) < self.population:
             raise ValueError(f"GraphGA.run: the library has {len(library)} molecules, fewer than the population "
                              f"of {self.population}")

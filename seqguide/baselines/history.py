@@ -27,7 +27,7 @@ import numpy as np
 
 from oracles import Budgeted, Cached, Oracle, OracleResult, Wrapper
 
-__all__ = ["BudgetedObjective", "DesignHistory", "log_checkpoints", "top_k_auc"]
+__all__ = ["BudgetedObjective", "DesignHistory", "budgeted", "log_checkpoints", "top_k_auc"]
 
 _PMO_TOP_K = 10
 _PMO_FREQ = 100
@@ -231,6 +231,16 @@ class DesignHistory:
     def top_k_auc(self, budget: int, *, k: int = _PMO_TOP_K, freq: int = _PMO_FREQ) -> float:
         """PMO's area under the top-k-average curve over ``budget`` calls (see :func:`top_k_auc`)."""
         return top_k_auc(self.values, budget=budget, k=k, freq=freq, maximize=self.maximize)
+
+
+def budgeted(oracle: Any, budget: int | None, who: str) -> BudgetedObjective:
+    """``oracle`` itself if it is a :class:`BudgetedObjective`, else a new one of ``budget`` unique paid calls
+    (``who`` names the caller in the error when a bare oracle comes without a budget)."""
+    if isinstance(oracle, BudgetedObjective):
+        return oracle
+    if budget is None:
+        raise ValueError(f"{who}: give budget= (unique paid calls) for a bare oracle")
+    return BudgetedObjective(oracle, budget=budget)
 
 
 def top_k_auc(values: Sequence[float] | np.ndarray, *, budget: int, k: int = _PMO_TOP_K, freq: int = _PMO_FREQ,

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from oracles import Oracle
-from seqguide.baselines.history import BudgetedObjective, DesignHistory
+from seqguide.baselines.history import BudgetedObjective, DesignHistory, budgeted
 from seqguide.baselines.smiles_rnn import PAD, SmilesRNN
 
 __all__ = ["ExperienceReplay", "Reinvent", "ReinventRun", "augmented_likelihood_loss"]
@@ -168,12 +168,7 @@ class Reinvent:
         """
         from rdkit import RDLogger
 
-        if isinstance(oracle, BudgetedObjective):
-            objective = oracle
-        elif budget is None:
-            raise ValueError("Reinvent.run: give budget= (unique paid calls) for a bare oracle")
-        else:
-            objective = BudgetedObjective(oracle, budget=budget)
+        objective = budgeted(oracle, budget, "Reinvent.run")
         if not objective.maximize:
             raise ValueError("Reinvent.run: the objective must be maximised (a score in about [0, 1])")
         prior = prior.eval()

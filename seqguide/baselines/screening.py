@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from oracles import Oracle
-from seqguide.baselines.history import BudgetedObjective, DesignHistory
+from seqguide.baselines.history import BudgetedObjective, DesignHistory, budgeted
 
 __all__ = ["Proposal", "Screening", "ScreeningRun", "library_proposal", "model_proposal", "uniform_proposal"]
 
@@ -133,12 +133,7 @@ class Screening:
             seed: Seed of the generator the proposal draws from.
             callback: Called with the objective after each batch (progress).
         """
-        if isinstance(oracle, BudgetedObjective):
-            objective = oracle
-        elif budget is None:
-            raise ValueError("Screening.run: give budget= (unique paid calls) for a bare oracle")
-        else:
-            objective = BudgetedObjective(oracle, budget=budget)
+        objective = budgeted(oracle, budget, "Screening.run")
         rng = np.random.default_rng(seed)
         proposed, stalled, stopped = 0, 0, "budget"
         while not objective.exhausted:
