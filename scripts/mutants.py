@@ -367,6 +367,12 @@ MUTANTS = [
            "    return open(path, encoding=\"utf-8\")",
            ("tests/reliability/test_data_inputs.py::test_a_utf8_byte_order_mark_is_read_in_fasta_csv_and_smi_alike",),
            "a FASTA file from a Windows editor starts with a BOM"),
+    # i21c: class paths in --guidance, tensor-only model digest, retry in flight, pool rebuilt, one FineTune table
+    Mutant("guidance option: a class path's ':Class' is read as arguments", "seqguide/guidance/registry/cli.py",
+           '    if "." in name and rest:  # a class path',
+           '    if False:  # a class path',
+           ("tests/design/test_guider_registry.py::test_guidance_option_names_a_class_path",),
+           "'pkg.mod:Class' on the command line must name the class, not fail as 'expected key=value'"),
 ]
 
 

@@ -74,7 +74,9 @@ def _sample_parser() -> argparse.ArgumentParser:
     g = parser.add_argument_group("guidance (validated against each guider's constructor)")
     g.add_argument("--guidance", action="append", default=[], metavar="SPEC",
                    help="a guider: NAME, NAME:key=value,key=value (YAML values) or '{method: NAME, ...}'; repeat to "
-                        "stack guiders (see 'seqguide guiders show NAME')")
+                        "stack guiders (see 'seqguide guiders show NAME'). NAME may be a class path, pkg.mod.Class "
+                        "or pkg.mod:Class; after a dotted NAME the ':'-part without '=' is the class, so "
+                        "pkg.mod:Class:key=value")
     g.add_argument("--oracle", default=None, help="registered oracle for guiders with value: oracle (the look-ahead "
                    "reward; see 'seqguide oracles list')")
     g.add_argument("--oracle-arg", action="append", default=[], metavar="KEY=VALUE", help="an --oracle argument")

@@ -290,6 +290,26 @@ def test_guidance_option_syntax():
         parse_guidance_option("svdd:particles")
 
 
+def test_guidance_option_names_a_class_path():
+    """A dotted NAME is a class path: its ':'-part without '=' is the class, arguments follow a second ':'; the
+    dotted form ``pkg.mod.Class:args`` and every short-name form keep working; a missing class is one error."""
+    path = "seqguide.guidance.value.svdd:SVDD"
+    assert parse_guidance_option(path) == {"method": path}
+    assert parse_guidance_option(f"{path}:particles=4, alpha=0.5") == {"method": path, "particles": 4, "alpha": 0.5}
+    assert parse_guidance_option(f"{path}:") == {"method": path}
+    assert parse_guidance_option("seqguide.guidance.value.svdd.SVDD:particles=4") == {
+        "method": "seqguide.guidance.value.svdd.SVDD", "particles": 4}
+    assert parse_guidance_option("svdd:particles=8") == {"method": "svdd", "particles": 8}
+    spec = guider_spec(parse_guidance_option(f"{path}:particles=4"))
+    assert spec.info.cls is SVDD and spec.arguments()["particles"] == 4
+    with pytest.raises(GuiderSpecError, match="give the class after ':'"):
+        parse_guidance_option("seqguide.guidance.value.svdd::particles=4")
+    with pytest.raises(GuiderSpecError, match="expected key=value after the name, got 'junk'"):
+        parse_guidance_option(f"{path}:junk")
+    with pytest.raises(GuiderSpecError, match="cannot import 'no_such_pkg.mod:Guider'"):
+        guider_spec(parse_guidance_option("no_such_pkg.mod:Guider:particles=4"))
+
+
 @pytest.mark.slow
 def test_sample_command_with_guidance(tiny_checkpoint, tmp_path):
     import pandas as pd
@@ -305,6 +325,16 @@ def test_sample_command_with_guidance(tiny_checkpoint, tmp_path):
                           "--guidance", "svdd:particels=4", "--oracle", "gc"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert "--guidance[0].particels: unknown argument of svdd (did you mean 'particles'?" in bad.stderr
+    by_path = subprocess.run([sys.executable, "-m", "seqguide.cli", "sample", "--ckpt", str(tiny_checkpoint), "-n", "2",
+                              "--steps", "4", "--guidance", "seqguide.guidance.value.svdd:SVDD:particles=2",
+                              "--oracle", "gc"], capture_output=True, text=True)
+    assert by_path.returncode == 0 and len(by_path.stdout.split()) == 2 and "oracle calls=" in by_path.stderr
+    no_class = subprocess.run([sys.executable, "-m", "seqguide.cli", "sample", "--ckpt", str(tiny_checkpoint),
+                               "--guidance", "seqguide.guidance.value.svdd::particles=2"], capture_output=True, text=True)
+    assert no_class.returncode == 2 and "Traceback" not in no_class.stderr
+    assert no_class.stderr.strip().splitlines() == [
+        "seqguide sample: error: --guidance[0]: --guidance 'seqguide.guidance.value.svdd::particles=2': give the "
+        "class after ':', e.g. pkg.mod:Class"]
     missing = subprocess.run([sys.executable, "-m", "seqguide.cli", "sample", "--ckpt", str(tiny_checkpoint),
                               "--guidance", "smc"], capture_output=True, text=True)
     assert missing.returncode == 2 and "--oracle: a guider takes value: oracle" in missing.stderr

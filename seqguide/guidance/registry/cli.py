@@ -6,7 +6,11 @@
 
 ``--guidance`` (``seqguide sample``) takes ``NAME`` or ``NAME:key=value,key=value`` (values are YAML scalars,
 e.g. ``svdd:particles=8,alpha=0.5``) or an inline YAML mapping (``'{method: smc, lam: 10}'``); repeat it to
-stack guiders. Everything is validated by the registry against the guiders' own constructors.
+stack guiders. ``NAME`` is a short name or a class path: ``pkg.mod.Class`` or ``pkg.mod:Class``. The rule that
+tells a class path's ``:Class`` from arguments: a NAME with a ``.`` is a class path, and the ``:``-part after it
+that has no ``=`` is its class (``pkg.mod:Class:key=value`` or ``pkg.mod.Class:key=value``); short names have no
+``.``, so ``svdd:particles=8`` is unchanged. Everything is validated by the registry against the guiders' own
+constructors.
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ __all__ = ["guiders_main", "parse_guidance_option", "reference_markdown", "yaml_
 
 
 def parse_guidance_option(text: str) -> dict[str, Any]:
-    """``"svdd:particles=8,alpha=0.5"`` or ``"{method: svdd, particles: 8}"`` -> a guider mapping.
+    """``"svdd:particles=8,alpha=0.5"``, ``"pkg.mod:Class:alpha=1"`` or ``"{method: svdd}"`` -> a guider mapping.
+
+    A NAME with a ``.`` is a class path; the ``:``-part after it without ``=`` is its class (see the module docs).
 
     Raises:
         GuiderSpecError: for a malformed option (the guider's own arguments are checked later, by the registry).
@@ -42,9 +48,16 @@ def parse_guidance_option(text: str) -> dict[str, Any]:
             raise GuiderSpecError([("", f"--guidance {text!r} must be a mapping such as '{{method: svdd}}'")])
         return data
     name, _, rest = text.partition(":")
-    if not name.strip():
+    name = name.strip()
+    if not name:
         raise GuiderSpecError([("", f"--guidance {text!r}: give a guider name, e.g. svdd:particles=8")])
-    data: dict[str, Any] = {"method": name.strip()}
+    if "." in name and rest:  # a class path: the next ':'-part without '=' is the class, 'pkg.mod:Class:args'
+        head, _, tail = rest.partition(":")
+        if "=" not in head:
+            if not head.strip():
+                raise GuiderSpecError([("", f"--guidance {text!r}: give the class after ':', e.g. pkg.mod:Class")])
+            name, rest = f"{name}:{head.strip()}", tail
+    data: dict[str, Any] = {"method": name}
     for item in filter(None, (p.strip() for p in rest.split(","))):
         key, sep, value = item.partition("=")
         if not sep or not key.strip():

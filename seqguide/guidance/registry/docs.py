@@ -57,6 +57,11 @@ def reference_markdown(names: Sequence[str] | None = None) -> str:
         "`oracle` (the objective on the model's look-ahead), `surrogate` (an ensemble refitted on every label so far",
         "each round) or `value_model` (the SVDD-MC learned value model).",
         "",
+        "On the command line, `seqguide sample --guidance` takes `NAME`, `NAME:key=value,key=value` or an inline",
+        "mapping `'{method: NAME, key: value}'`. A `NAME` with a `.` is a class path, `pkg.mod.Class` or",
+        "`pkg.mod:Class`; the `:`-part after it that has no `=` is the class, so arguments follow a second `:`",
+        "(`pkg.mod:Class:key=value`). Short names have no `.`, so `svdd:particles=8` keeps its meaning.",
+        "",
         "| name | hooks | paper |",
         "| --- | --- | --- |",
     ]
