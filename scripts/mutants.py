@@ -373,6 +373,21 @@ MUTANTS = [
            '    if False:  # a class path',
            ("tests/design/test_guider_registry.py::test_guidance_option_names_a_class_path",),
            "'pkg.mod:Class' on the command line must name the class, not fail as 'expected key=value'"),
+    Mutant("model digest: the checkpoint file is hashed, not its tensors", "seqguide/design/model_source.py",
+           "    digest = model_digest(ckpt)",
+           "    digest = file_digest(ckpt)",
+           ("tests/design/test_model_digest.py::test_a_resume_checks_the_model_digest_and_migrates_an_old_store",),
+           "identical weights must print the same digest whatever else the file holds"),
+    Mutant("model digest: tensors hashed in the file's order", "seqguide/design/model_source.py",
+           "    for name in sorted(tensors):",
+           "    for name in tensors:",
+           ("tests/design/test_model_digest.py::test_the_digest_depends_on_tensor_contents_names_and_dtypes_only",),
+           "the digest must not depend on the order the state dict was written in"),
+    Mutant("model digest: an old store's file digest is not accepted", "seqguide/design/model_source.py",
+           "    if old == file_digest(info[\"checkpoint\"], len(old)):",
+           "    if False:",
+           ("tests/design/test_model_digest.py::test_a_resume_checks_the_model_digest_and_migrates_an_old_store",),
+           "a store written before tensor digests must stay resumable"),
 ]
 
 

@@ -54,7 +54,7 @@ from seqguide.design.interrupts import GracefulStop, Interrupted
 from seqguide.design.keys import design_key
 from seqguide.design.lock import LockError, RunLock, holder_alive
 from seqguide.design.loop import DesignLoop
-from seqguide.design.model_source import prepare_model
+from seqguide.design.model_source import prepare_model, resumed_model
 from seqguide.design.objective import Objective, build_objective
 from seqguide.design.schema import CampaignConfig
 from seqguide.design.store import DesignStore
@@ -244,6 +244,14 @@ class Campaign:
             if cfg.model.train is not None and not (self.run_dir / "model" / "model.ckpt").is_file():
                 console.print(f"training the model ({cfg.model.train.steps} steps) -> {self.run_dir / 'model'}")
             model, model_info = self._model(objective, animate)
+            if run is not None:  # the same weights as the stored run's (its digest), or an old record migrated
+                try:
+                    migrated = resumed_model(run.get("model"), model_info)
+                except ValueError as err:
+                    raise CampaignError(f"cannot resume {self.store_path}: {err}") from None
+                if migrated:
+                    console.print(migrated)
+                    store.update_run(run["id"], model=model_info)
             self._check_memory(model)
             console.print(f"model: {model_info['id']} ({model_info['kind']}, length {model_info['length']})")
             guidance = CampaignGuidance(cfg.guidance, objective, model, run_dir=self.run_dir,

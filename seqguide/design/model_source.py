@@ -35,18 +35,84 @@ from seqguide.design.schema import CampaignConfig
 from seqguide.design.schema.model import DataConfig, TrainConfig
 from seqguide.models.devices import lightning_accelerator, lightning_devices, resolve_device
 
-__all__ = ["file_digest", "prepare_model", "write_ehrlich_fasta"]
+__all__ = ["DIGEST_KIND", "file_digest", "model_digest", "prepare_model", "resumed_model", "write_ehrlich_fasta"]
 
 log = logging.getLogger(__name__)
 
 
+DIGEST_KIND = "tensors-v1"  # recorded with the digest; a model record without it holds the old file digest
+
+
 def file_digest(path: str | Path, n: int = 12) -> str:
-    """The first ``n`` hex digits of a file's SHA-256 (model provenance)."""
+    """The first ``n`` hex digits of a file's SHA-256 (the model digest stores written before
+    :data:`DIGEST_KIND` recorded; it also covers timestamps, paths and loop counters, so see :func:`model_digest`)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()[:n]
+
+
+def _tensors(obj: Any, prefix: str, out: dict[str, Any]) -> None:
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        out[prefix] = obj
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            _tensors(value, f"{prefix}/{key}", out)
+    elif isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            _tensors(value, f"{prefix}/{i}", out)
+
+
+def model_digest(path: str | Path, n: int = 12) -> str:
+    """The first ``n`` hex digits of a SHA-256 over a checkpoint's tensors only: the weights (``state_dict``) and
+    the optimiser state (``optimizer_states``), each tensor as its name, dtype, shape and bytes, in sorted name
+    order. Two checkpoints with identical weights and optimiser state have the same digest whatever else the file
+    holds (timestamps, paths, callback and loop state), so a resumed training that ends with the uninterrupted
+    run's weights prints the same digest. A checkpoint without those keys is hashed over all its tensors."""
+    import torch
+
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    parts = {k: ckpt[k] for k in ("state_dict", "optimizer_states") if isinstance(ckpt, dict) and k in ckpt}
+    tensors: dict[str, Any] = {}
+    _tensors(parts or ckpt, "", tensors)
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:n]
+
+
+def resumed_model(stored: dict[str, Any] | None, info: dict[str, Any]) -> str | None:
+    """Check that the model about to continue a stored run is the one the run recorded.
+
+    Args:
+        stored: The run's model record (``runs.model``); a record without ``digest_kind`` holds the old file digest.
+        info: The model just prepared (:func:`prepare_model`).
+
+    Returns:
+        None when the record matches; for an old record that matches the file, a line saying the record is
+        updated to the tensor digest (the caller stores ``info``).
+
+    Raises:
+        ValueError: the model differs from the stored run's (a one-line reason naming both digests).
+    """
+    if not stored or "sha256" not in stored:
+        return None  # a run recorded without a digest: nothing to compare
+    old = stored["sha256"]
+    if stored.get("digest_kind") == info["digest_kind"]:
+        if old == info["sha256"]:
+            return None
+        raise ValueError(f"the model's tensor digest is {info['sha256']}, not the stored run's {old}: a different "
+                         f"model (its weights or optimiser state differ) cannot continue this run")
+    if old == file_digest(info["checkpoint"], len(old)):
+        return (f"the store recorded the model by its file digest {old} (written before tensor digests); the record "
+                f"now holds its tensor digest {info['sha256']} (designs so far keep the id {stored.get('id')})")
+    raise ValueError(f"the model file's digest is {file_digest(info['checkpoint'], len(old))}, not the stored "
+                     f"run's {old}: a different model file cannot continue this run")
 
 
 # --------------------------------------------------------------------------------------------- Ehrlich
@@ -225,9 +291,10 @@ def prepare_model(config: CampaignConfig, run_dir: Path, objective: Objective, *
     device = resolve_device(config.devices.device)
     model = load_model(ckpt, map_location=device)
     info["device"] = str(device)
-    digest = file_digest(ckpt)
-    info.update(checkpoint=str(ckpt.resolve()), sha256=digest, id=f"{ckpt.name}@{digest}", model=type(model).__name__,
-                alphabet=model.alphabet.name, kind=model.alphabet.kind, length=model.length)
+    digest = model_digest(ckpt)
+    info.update(checkpoint=str(ckpt.resolve()), sha256=digest, digest_kind=DIGEST_KIND, id=f"{ckpt.name}@{digest}",
+                model=type(model).__name__, alphabet=model.alphabet.name, kind=model.alphabet.kind,
+                length=model.length)
     if spec.alphabet is not None and spec.alphabet.lower() not in (model.alphabet.name, model.alphabet.kind):
         raise ValueError(f"model.alphabet: the model's alphabet is {model.alphabet.name!r} (kind "
                          f"{model.alphabet.kind!r}), not {spec.alphabet!r}")

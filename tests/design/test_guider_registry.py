@@ -306,7 +306,7 @@ def test_guidance_option_names_a_class_path():
         parse_guidance_option("seqguide.guidance.value.svdd::particles=4")
     with pytest.raises(GuiderSpecError, match="expected key=value after the name, got 'junk'"):
         parse_guidance_option(f"{path}:junk")
-    with pytest.raises(GuiderSpecError, match="cannot import 'no_such_pkg.mod:Guider'"):
+    with pytest.raises(GuiderSpecError, match=r"cannot import 'no_such_pkg\.mod:Guider'"):
         guider_spec(parse_guidance_option("no_such_pkg.mod:Guider:particles=4"))
 
 
@@ -330,7 +330,8 @@ def test_sample_command_with_guidance(tiny_checkpoint, tmp_path):
                               "--oracle", "gc"], capture_output=True, text=True)
     assert by_path.returncode == 0 and len(by_path.stdout.split()) == 2 and "oracle calls=" in by_path.stderr
     no_class = subprocess.run([sys.executable, "-m", "seqguide.cli", "sample", "--ckpt", str(tiny_checkpoint),
-                               "--guidance", "seqguide.guidance.value.svdd::particles=2"], capture_output=True, text=True)
+                               "--guidance", "seqguide.guidance.value.svdd::particles=2"],
+                              capture_output=True, text=True)
     assert no_class.returncode == 2 and "Traceback" not in no_class.stderr
     assert no_class.stderr.strip().splitlines() == [
         "seqguide sample: error: --guidance[0]: --guidance 'seqguide.guidance.value.svdd::particles=2': give the "

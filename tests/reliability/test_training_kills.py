@@ -83,6 +83,11 @@ def test_killed_training_resumes_to_the_uninterrupted_weights(tmp_path, tally):
     for a, b in zip(reference["optimizer_states"][0]["state"].values(),
                     resumed["optimizer_states"][0]["state"].values()):
         assert all(torch.equal(a[k], b[k]) for k in a)
+    # ... so the printed model digest (tensors only, not the file's timestamps and loop state) is the same.
+    from seqguide.design.model_source import model_digest
+
+    last = "checkpoints/last.ckpt"
+    assert model_digest(out / last) == model_digest(tmp_path / "reference" / last)
     tally.faults("training: SIGKILL then SIGTERM at random steps, resumed", 2)
 
 
