@@ -388,6 +388,16 @@ MUTANTS = [
            "    if False:",
            ("tests/design/test_model_digest.py::test_a_resume_checks_the_model_digest_and_migrates_an_old_store",),
            "a store written before tensor digests must stay resumable"),
+    Mutant("parallel: every chunk of a broken pool is lost with it", "oracles/wrappers/parallel.py",
+           "                        suspects.extend(broken)",
+           "                        yield from ((c, self._died(len(c), err)) for c in broken)",
+           ("tests/reliability/test_oracle_faults.py::test_a_dying_worker_does_not_take_the_other_chunks_in_flight_with_it",),
+           "only the chunk that kills a worker is lost; the others in flight are run again"),
+    Mutant("parallel: the chunk that killed a worker is not charged", "oracles/wrappers/parallel.py",
+           "        _add_received(self.inner, size)  # it was handed to the worker that died: assume it was paid",
+           "        pass",
+           ("tests/reliability/test_oracle_faults.py::test_a_dying_worker_does_not_take_the_other_chunks_in_flight_with_it",),
+           "a chunk handed to a worker that died may have been paid"),
 ]
 
 

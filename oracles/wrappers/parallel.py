@@ -49,8 +49,9 @@ class Parallel(Wrapper):
     The pool starts on the first call and is reused (``close()`` or ``with`` shuts it down). Each
     worker receives the oracle once, when it starts: with the ``spawn``/``forkserver`` contexts the
     oracle must be picklable; with ``fork`` (the default on Linux) it is inherited. A worker that dies
-    (e.g. a segfault in a native library) costs only its chunk: those items come back invalid and
-    transient, and the pool is rebuilt. At most ``workers`` chunks are in flight at a time (the next one
+    (e.g. a segfault in a native library) costs only its chunk: the pool is rebuilt, the chunks it took down
+    with it are run again alone (not charged for the run that broke), and the chunk that kills a worker when
+    alone comes back invalid and transient. At most ``workers`` chunks are in flight at a time (the next one
     is submitted when one finishes), so :meth:`~oracles.base.Oracle.stream` announces a chunk only when a
     worker is free to take it; workers ignore Ctrl-C (the caller decides when to stop).
 
@@ -92,52 +93,96 @@ class Parallel(Wrapper):
         order = np.argsort(np.concatenate([np.asarray(idx, dtype=np.int64) for idx, _ in parts]), kind="stable")
         return OracleResult.concat([res for _, res in parts]).take(order)
 
-    def _collect(self, fut: Future[Any], size: int) -> tuple[OracleResult, bool]:
-        """A finished task's result (crediting the worker's receipts) and whether the pool broke."""
+    def _collect(self, fut: Future[Any], size: int) -> OracleResult:
+        """A finished task's result, crediting the worker's receipts (not for a task of a broken pool)."""
         try:
             res, received = fut.result()
         except (BudgetExhausted, OracleOutputError):
             raise
-        except BrokenProcessPool as err:
-            _add_received(self.inner, size)  # it was handed to a worker: assume it was paid
-            return OracleResult.invalid(size, f"{self.name}: worker process died ({err})", self.n_objectives,
-                                        transient=True), True
         except Exception as err:  # the inner oracle never raises; this is pickling or the pool
             return OracleResult.invalid(size, f"{self.name}: parallel evaluation failed: {type(err).__name__}: "
-                                              f"{err}", self.n_objectives, transient=True), False
+                                              f"{err}", self.n_objectives, transient=True)
         _add_received(self.inner, received)
-        return res, False
+        return res
+
+    def _died(self, size: int, err: BaseException) -> OracleResult:
+        _add_received(self.inner, size)  # it was handed to the worker that died: assume it was paid
+        return OracleResult.invalid(size, f"{self.name}: worker process died ({err})", self.n_objectives,
+                                    transient=True)
+
+    def _drop(self, pool: ProcessPoolExecutor) -> None:
+        """Forget a broken pool (the next submission starts a new one)."""
+        if self._pool is pool:
+            self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
 
     def _stream_valid(self, xs: list[Any], gate: Callable[[list[int]], bool]
                       ) -> Iterator[tuple[list[int], OracleResult]]:
+        """Yield ``(indices, result)`` per chunk as chunks finish.
+
+        A worker that dies breaks the pool, and every chunk in flight fails with it, though only one killed it.
+        The pool is rebuilt and the chunks that had not finished are run again, one at a time, each alone in the
+        pool, and charged only for that run: a chunk that breaks the pool when alone is the one that killed it
+        (its items invalid and transient, charged as paid); the others score normally.
+        """
         n = len(xs)
         size = self.chunk_size or max(1, math.ceil(n / self.workers))
         chunks = iter([list(range(i, min(n, i + size))) for i in range(0, n, size)])
-        pending: dict[Future[Any], list[int]] = {}
+        pending: dict[Future[Any], tuple[list[int], ProcessPoolExecutor]] = {}
+        suspects: list[list[int]] = []  # chunks a broken pool took down with it: re-run alone, one at a time
         sending = True
 
-        def submit_next() -> bool:
+        def submit(chunk: list[int]) -> None:
+            items = [xs[j] for j in chunk]
+            pool = self._get_pool()
+            try:
+                fut = pool.submit(_pool_score, items)
+            except BrokenProcessPool:  # it broke before a finished task said so: never sent, start a new one
+                self._drop(pool)
+                pool = self._get_pool()
+                fut = pool.submit(_pool_score, items)
+            pending[fut] = (chunk, pool)
+
+        def fill() -> None:
             nonlocal sending
-            chunk = next(chunks, None) if sending else None
-            if chunk is None or not gate(chunk):
-                sending = False
-                return False
-            pending[self._get_pool().submit(_pool_score, [xs[j] for j in chunk])] = chunk
-            return True
+            if suspects:
+                if not pending:
+                    submit(suspects.pop(0))
+                return
+            while sending and len(pending) < self.workers:
+                chunk = next(chunks, None)
+                if chunk is None or not gate(chunk):
+                    sending = False
+                    return
+                submit(chunk)
 
         try:
-            while len(pending) < self.workers and submit_next():
-                pass
+            fill()
             while pending:
                 done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
                 for fut in done:
-                    chunk = pending.pop(fut)
-                    res, broken = self._collect(fut, len(chunk))
-                    if broken:  # every task of a broken pool fails; the next submission starts a new pool
-                        self._pool = None
-                    yield chunk, res
-                while len(pending) < self.workers and submit_next():
-                    pass
+                    if fut not in pending:  # taken with a broken pool's other tasks below
+                        continue
+                    chunk, pool = pending.pop(fut)
+                    err = fut.exception()
+                    if not isinstance(err, BrokenProcessPool):
+                        yield chunk, self._collect(fut, len(chunk))
+                        continue
+                    self._drop(pool)
+                    others = [f for f, (_, p) in pending.items() if p is pool]
+                    wait(others)  # a broken pool fails all its tasks at once
+                    broken = [chunk]
+                    for other in others:
+                        other_chunk, _ = pending.pop(other)
+                        if isinstance(other.exception(), BrokenProcessPool):
+                            broken.append(other_chunk)
+                        else:
+                            yield other_chunk, self._collect(other, len(other_chunk))
+                    if len(broken) == 1:
+                        yield chunk, self._died(len(chunk), err)  # alone in its pool: it killed the worker
+                    else:
+                        suspects.extend(broken)
+                fill()
         finally:
             for fut in pending:  # the consumer stopped early (an error): drop what has not started yet
                 fut.cancel()

@@ -105,6 +105,36 @@ class _Dies(Oracle):
         return np.array(_gc(xs))
 
 
+class _DiesWhileOthersRun(Oracle):
+    """Dies on a poison item soon after it starts, while the other workers are still scoring theirs."""
+
+    name = "dies_late"
+    alphabet = DNA
+
+    def _score(self, xs):
+        if any("TTT" in x for x in xs):
+            time.sleep(0.05)
+            os._exit(13)
+        time.sleep(0.5)
+        return np.array(_gc(xs))
+
+
+def test_a_dying_worker_does_not_take_the_other_chunks_in_flight_with_it(tally):
+    """Two chunks are in flight when one kills its worker: the pool is rebuilt, both are run again alone, and only
+    the poison chunk is lost; every item is charged once (the poison one as paid, the others by their real run)."""
+    xs = ["ACGT", "ATTTA", "GGCC", "CCCC", "GCGC"]
+    oracle = Budgeted(Parallel(_DiesWhileOthersRun(), workers=2, chunk_size=1), budget=100)
+    try:
+        res = oracle(xs)
+    finally:
+        oracle.inner.close()
+    assert res.valid.tolist() == [True, False, True, True, True]
+    assert res.transient[1] and "worker process died" in res.errors[1]
+    assert np.allclose(np.asarray(res.values).reshape(len(xs), -1)[[0, 2, 3, 4], 0], _gc([xs[i] for i in (0, 2, 3, 4)]))
+    assert oracle.used == len(xs)
+    tally.faults("oracles: worker dies while another chunk is in flight", 1, lost=0)
+
+
 def test_a_worker_that_dies_mid_batch_costs_only_its_chunk(tally):
     xs = ["ACGT", "GGCC", "ATTTA", "CCCC", "GCGC", "AATT"]
     with Parallel(_Dies(), workers=2, chunk_size=1) as pool:
