@@ -236,7 +236,7 @@ def _methods(model_name: str, guide: GuideMLP) -> dict[str, list[tuple[str, Call
                              for w in (2.0, 3.0)],
         "CFG++": [(f"lam={lam}", lambda lam=lam: [CFGPlusPlus(scale=lam)]) for lam in (0.4, 0.6, 0.8)],
         "APG": [(f"w={w}", lambda w=w: [APG(scale=w, eta=0.0, momentum=-0.5)]) for w in (3.0, 5.0)],
-        "FDG": [(f"high={h},low={lo}", lambda h=h, lo=lo: [FDG(scales=(h, lo))]) for h, lo in ((1.5, 3.0), (2.0, 5.0))],
+        "FDG": [(f"high={h},low={lo}", lambda h=h, lo=lo: [FDG(scales=(h, lo))]) for h, lo in ((3.0, 1.5), (5.0, 2.0))],
         "CFG-Zero*": [(f"w={w}", lambda w=w: [CFGZeroStar(scale=w, zero_init_steps=zero_init)]) for w in (2.0, 3.0)],
         "AdaptiveGuidance": [(f"w={w},threshold={g}", lambda w=w, g=g: [AdaptiveGuidance(scale=w, threshold=g,
                                                                                           space="x0")])

@@ -398,6 +398,21 @@ MUTANTS = [
            "        pass",
            ("tests/reliability/test_oracle_faults.py::test_a_dying_worker_does_not_take_the_other_chunks_in_flight_with_it",),
            "a chunk handed to a worker that died may have been paid"),
+    Mutant("finetune settings: the dataclass keeps its own default", "seqguide/design/finetune.py",
+           '    steps: int = _D["steps"].default',
+           "    steps: int = 5",
+           ("tests/design/test_finetune_settings.py",),
+           "the FineTune dataclass and the campaign schema read one table of defaults"),
+    Mutant("finetune settings: the dataclass skips the bounds", "seqguide/design/finetune.py",
+           "        check_finetune({name: getattr(self, name) for name in _D})",
+           "        pass",
+           ("tests/design/test_finetune_settings.py",),
+           "FineTune(...) in Python refuses what the campaign schema refuses"),
+    Mutant("image benchmark: FDG's sweep with the larger scale on the low frequencies", "benchmarks/image_guidance.py",
+           "for h, lo in ((3.0, 1.5), (5.0, 2.0))],",
+           "for h, lo in ((1.5, 3.0), (2.0, 5.0))],",
+           ("tests/benchmarks/test_image_guidance_sweep.py",),
+           "FDG's scales[0] is the high-frequency level; the paper puts the larger scale there"),
 ]
 
 

@@ -39,7 +39,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqguide.design.finetune_losses import OBJECTIVES, advantages, anchor_kl, noised, sequence_nll
+from seqguide.design.finetune_losses import advantages, anchor_kl, noised, sequence_nll
+from seqguide.design.finetune_settings import FINETUNE_SETTINGS as _D
+from seqguide.design.finetune_settings import check_finetune
 from seqguide.design.loop_types import Purpose, derive_seed
 
 __all__ = ["FineTune", "FineTuner"]
@@ -71,39 +73,26 @@ class FineTune:
         keep: Round checkpoints kept on disk (older ones are deleted).
     """
 
-    objective: str = "rank"
-    steps: int = 4
-    batch_size: int = 64
-    lr: float = 1e-4
-    clip: float = 1.0
-    anchor: float = 1.0
-    replay: int = 256
-    rank_k: float = 1e-3
-    alpha: float = 1.0
-    sigma: float = 2.0
-    min_labels: int = 16
-    probe: int = 64
-    sample_steps: int | None = None
+    objective: str = _D["objective"].default
+    steps: int = _D["steps"].default
+    batch_size: int = _D["batch_size"].default
+    lr: float = _D["lr"].default
+    clip: float = _D["clip"].default
+    anchor: float = _D["anchor"].default
+    replay: int = _D["replay"].default
+    rank_k: float = _D["rank_k"].default
+    alpha: float = _D["alpha"].default
+    sigma: float = _D["sigma"].default
+    min_labels: int = _D["min_labels"].default
+    probe: int = _D["probe"].default
+    sample_steps: int | None = _D["sample_steps"].default
     directory: str | Path | None = None
     keep: int = 2
 
-    def __post_init__(self) -> None:
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"FineTune: objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
-        for name in ("steps", "batch_size", "min_labels", "keep"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v < 1:
-                raise ValueError(f"FineTune: {name} must be a positive integer, got {v!r}")
-        for name in ("replay", "probe"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v < 0:
-                raise ValueError(f"FineTune: {name} must be a non-negative integer, got {v!r}")
-        for name in ("lr", "clip", "rank_k", "alpha", "sigma"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ValueError(f"FineTune: {name} must be a positive finite number, got {v!r}")
-        if not (math.isfinite(self.anchor) and self.anchor >= 0):
-            raise ValueError(f"FineTune: anchor must be a non-negative finite number, got {self.anchor!r}")
+    def __post_init__(self) -> None:  # defaults and bounds: the table in seqguide.design.finetune_settings
+        check_finetune({name: getattr(self, name) for name in _D})
+        if not isinstance(self.keep, int) or self.keep < 1:
+            raise ValueError(f"FineTune: keep must be a positive integer, got {self.keep!r}")
 
     def attach(self, loop: Any) -> FineTuner:
         """The :class:`FineTuner` of a :class:`~seqguide.design.DesignLoop`: it updates ``loop.model`` (whose weights

@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from seqguide.design.finetune_settings import OBJECTIVES  # the fine-tuning objectives: one list, with the settings
+
 __all__ = ["OBJECTIVES", "advantages", "anchor_kl", "noised", "per_token_logp", "sequence_nll"]
 
-#: The fine-tuning objectives (see the module docstring).
-OBJECTIVES = ("rank", "reward", "augmented")
 
 _FLOOR = -1e4  # log-probabilities below this count as zero probability (keeps -inf out of the KL's gradient)
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, field_validator, model_validator
+from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, create_model, field_validator, model_validator
 
+from seqguide.design.finetune_settings import FINETUNE_SETTINGS, Setting
 from seqguide.design.schema.base import StrictConfig
 
 __all__ = [
@@ -173,10 +174,24 @@ class TrainConfig(StrictConfig):
         return out
 
 
-class FineTuneConfig(StrictConfig):
-    """Online fine-tuning of the generator between rounds (:class:`seqguide.design.finetune.FineTune`): before each
-    round the model takes ``steps`` AdamW steps on the valid designs so far, weighted by reward, anchored to the
-    pretrained model; per-round checkpoints go to ``<run_dir>/finetune/`` (a resumed run continues from them).
+def _field(setting: Setting) -> tuple[Any, Any]:
+    """A pydantic field (annotation, default) from a row of the fine-tuning settings table."""
+    if setting.choices:
+        kind: Any = Literal[setting.choices]  # type: ignore[valid-type]
+    else:
+        bound = {("ge" if setting.inclusive else "gt"): setting.low} if setting.low is not None else {}
+        kind = Annotated[(int if setting.type is int else float), Field(strict=True, **bound)]
+    return (kind | None if setting.optional else kind), setting.default
+
+
+FineTuneConfig = create_model(  # built from the one table the FineTune dataclass also reads (no second copy)
+    "FineTuneConfig", __base__=StrictConfig, __module__=__name__,
+    **{name: _field(setting) for name, setting in FINETUNE_SETTINGS.items()})
+FineTuneConfig.__doc__ = """Online fine-tuning of the generator between rounds
+    (:class:`seqguide.design.finetune.FineTune`): before each round the model takes ``steps`` AdamW steps on the
+    valid designs so far, weighted by reward, anchored to the pretrained model; per-round checkpoints go to
+    ``<run_dir>/finetune/`` (a resumed run continues from them). Defaults and bounds: the one table in
+    :mod:`seqguide.design.finetune_settings`, which the dataclass reads too.
 
     Attributes:
         objective: ``rank`` (weighted retraining, weights 1/(k N + rank), centred), ``reward`` (reward-weighted
@@ -194,20 +209,6 @@ class FineTuneConfig(StrictConfig):
         probe: Unguided samples drawn per update to report the fine-tuned model's validity and uniqueness (0: none).
         sample_steps: Reverse steps of the replay and probe samples (default: ``sampling.steps``).
     """
-
-    objective: Literal["rank", "reward", "augmented"] = "rank"
-    steps: PositiveInt = 4
-    batch_size: PositiveInt = 64
-    lr: PositiveFloat = 1e-4
-    clip: PositiveFloat = 1.0
-    anchor: float = Field(1.0, ge=0.0)
-    replay: NonNegativeInt = 256
-    rank_k: PositiveFloat = 1e-3
-    alpha: PositiveFloat = 1.0
-    sigma: PositiveFloat = 2.0
-    min_labels: PositiveInt = 16
-    probe: NonNegativeInt = 64
-    sample_steps: PositiveInt | None = None
 
 
 class ModelConfig(StrictConfig):
