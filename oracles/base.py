@@ -354,14 +354,25 @@ class Oracle:
             return self._validate_fresh(list(items))
         out = [memo.get(x, _UNSEEN) if type(x) is str else _UNSEEN for x in items]
         todo = [i for i, e in enumerate(out) if e is _UNSEEN]
-        if todo:
-            for i, reason in zip(todo, self._validate_fresh([items[i] for i in todo])):
-                out[i] = reason
-                x = items[i]
-                if type(x) is str:
-                    if len(memo) >= _VALIDATION_MEMO_SIZE:
-                        memo.clear()
-                    memo[x] = reason
+        if not todo:
+            return out
+        fresh: list[Any] = []  # each new string once
+        first: dict[str, int] = {}
+        slot = []
+        for i in todo:
+            x = items[i]
+            j = first.setdefault(x, len(fresh)) if type(x) is str else len(fresh)
+            if j == len(fresh):
+                fresh.append(x)
+            slot.append(j)
+        reasons = self._validate_fresh(fresh)
+        for i, j in zip(todo, slot):
+            out[i] = reasons[j]
+        for x, reason in zip(fresh, reasons):
+            if type(x) is str:
+                if len(memo) >= _VALIDATION_MEMO_SIZE:
+                    memo.clear()
+                memo[x] = reason
         return out
 
     def _validate_fresh(self, items: list[Any]) -> list[str | None]:
