@@ -114,10 +114,10 @@ def legacy_design_loop(*, memo: bool) -> Iterator[None]:
 
 # ------------------------------------------------------------------------------------------- measuring
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    """(wall seconds, result) of one call."""
-    start = time.perf_counter()
+    """(CPU seconds of this process, result) of one call: other processes on a shared machine do not enter."""
+    start = time.process_time()
     out = fn()
-    return time.perf_counter() - start, out
+    return time.process_time() - start, out
 
 
 def _transformer(length: int, seed: int = 0) -> Any:
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         shapes, f_rep, n, length, s_rep, budget, d_rep = [(4, 16)], 1, 4, 8, 1, 120, 1
     else:
-        shapes, f_rep, n, length, s_rep, budget, d_rep = [(b, L) for b in (64, 256) for L in (64, 256)], 3, 16, 32, \
+        shapes, f_rep, n, length, s_rep, budget, d_rep = [(b, L) for b in (64, 256) for L in (64, 256)], 5, 16, 32, \
             2, 10_000, 2
     rows = forward_rows(shapes, f_rep)
     rows += sampling_rows(n, length, s_rep)
@@ -282,13 +282,15 @@ def main(argv: list[str] | None = None) -> int:
                       transformer=f"TransformerDenoiser(dim={_DIM}, depth={_DEPTH}, heads={_HEADS}), unconditioned",
                       repeats={"forward": f_rep, "sampling": s_rep, "design loop": d_rep}, quick=args.quick)
     notes = (
-        "One process, before and after interleaved, best of the repeats. speedup = after / before for rates "
+        "One process, before and after interleaved, best of the repeats; every time is this process's CPU time "
+        "(time.process_time, torch on the threads shown above), so other work on a shared machine does not enter "
+        "(rates are per CPU second). speedup = after / before for rates "
         "(tokens/s, samples/s) and before / after for CPU per paid call, so > 1 is faster. forward: backbone logits "
         "under no_grad, before = the pre-issue-23 block patched in on the same weights (rotary embedding on strided "
         f"views, modulation by zeros and ones on unconditioned blocks), logits agree within {FORWARD_TOL:g}. "
-        "sampling: steps = length, the prediction cache on, before = the legacy forward. design loop: process CPU "
-        "(time.process_time) of the whole run, torch on the threads shown above; 'before' turns off what issue 23 "
-        "added to the loop (see the section below). No GPU was lent to this task: the GPU table of issue 23 "
+        "sampling: steps = length, the prediction cache on, before = the legacy forward. design loop: CPU of the "
+        "whole run; 'before' turns off what issue 23 added to the loop (see the section below). No GPU was lent to "
+        "this task: the GPU table of issue 23 "
         "(training tokens/s with bf16 and torch.compile, fractions of the FLOP-bound rate, FSDP/DDP) is not "
         "measured; this CPU table stands."
     )
