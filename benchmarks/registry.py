@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, str] = {
     "oracle_speed": "benchmarks.oracle_speed",
     "posterior_sampling": "benchmarks.posterior_sampling",
     "sampler_speed": "benchmarks.sampler_speed",
+    "speed": "benchmarks.speed",
     "startup": "benchmarks.startup",
     "surrogate_ranking": "benchmarks.surrogate_ranking",
     "throughput": "benchmarks.throughput",

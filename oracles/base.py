@@ -343,37 +343,56 @@ class Oracle:
         return list(xs)
 
     def _validate_items(self, items: Sequence[Any]) -> list[str | None]:
-        """:meth:`_validate_item` of each item; remembered strings are looked up in one pass."""
-        memo = self.__dict__.get("_validation_memo") if self.validation_cache else None
-        if not memo:
-            return [self._validate_item(x) for x in items]
+        """:meth:`_validate_item` of each item: remembered strings are looked up in one pass and the rest are checked
+        together (:meth:`_validate_fresh`: a wrapper hands them to the oracle it wraps as one batch)."""
+        memo = None
+        if self.validation_cache:
+            memo = self.__dict__.get("_validation_memo")
+            if memo is None:
+                memo = self._validation_memo = {}
+        if memo is None:
+            return self._validate_fresh(list(items))
         out = [memo.get(x, _UNSEEN) if type(x) is str else _UNSEEN for x in items]
-        for i, e in enumerate(out):
-            if e is _UNSEEN:
-                out[i] = self._validate_item(items[i])
+        todo = [i for i, e in enumerate(out) if e is _UNSEEN]
+        if not todo:
+            return out
+        fresh: list[Any] = []  # each new string once
+        first: dict[str, int] = {}
+        slot = []
+        for i in todo:
+            x = items[i]
+            j = first.setdefault(x, len(fresh)) if type(x) is str else len(fresh)
+            if j == len(fresh):
+                fresh.append(x)
+            slot.append(j)
+        reasons = self._validate_fresh(fresh)
+        for i, j in zip(todo, slot):
+            out[i] = reasons[j]
+        for x, reason in zip(fresh, reasons):
+            if type(x) is str:
+                if len(memo) >= _VALIDATION_MEMO_SIZE:
+                    memo.clear()
+                memo[x] = reason
         return out
+
+    def _validate_fresh(self, items: list[Any]) -> list[str | None]:
+        """The guarded :meth:`validate` of items not remembered (one by one; wrappers override it to pass the batch
+        on)."""
+        return [self._validate_guarded(x) for x in items]
+
+    def _validate_guarded(self, x: Any) -> str | None:
+        """:meth:`validate`, with None and a crashing validator turned into a reason."""
+        if x is None:
+            return "missing input (None)"
+        try:
+            return self.validate(x)
+        except Exception as err:  # a validator bug must not sink the batch either
+            return f"validation failed: {type(err).__name__}: {err}"
 
     def _validate_item(self, x: Any) -> str | None:
         """:meth:`validate` guarded (None and a crashing validator give a reason), remembered by string: a design
         passes the objective's pre-check, its stream and every wrapper's, and is validated once."""
-        if x is None:
-            return "missing input (None)"
-        memo = None
-        if type(x) is str and self.validation_cache:
-            memo = self.__dict__.get("_validation_memo")
-            if memo is None:
-                memo = self._validation_memo = {}
-            elif x in memo:
-                return memo[x]
-        try:
-            reason = self.validate(x)
-        except Exception as err:  # a validator bug must not sink the batch either
-            reason = f"validation failed: {type(err).__name__}: {err}"
-        if memo is not None:
-            if len(memo) >= _VALIDATION_MEMO_SIZE:
-                memo.clear()
-            memo[x] = reason
-        return reason
+        return self._validate_items([x])[0]
 
     def _score_isolated(self, xs: list[Any]) -> OracleResult:
         self.items_received += len(xs)

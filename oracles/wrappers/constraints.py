@@ -102,6 +102,23 @@ def check_constraints(constraints: Sequence[Constraint], xs: Sequence[Any],
     return errors
 
 
+def first_validation_errors(oracles: Iterable[Oracle], xs: Sequence[Any]) -> list[str | None]:
+    """:func:`first_validation_error` of each of ``xs``, each oracle asked once for the items still passing."""
+    out: list[str | None] = [None] * len(xs)
+    alive = list(range(len(xs)))
+    for o in oracles:
+        if not alive:
+            break
+        still = []
+        for i, err in zip(alive, o._validate_items([xs[i] for i in alive])):
+            if err is None:
+                still.append(i)
+            else:
+                out[i] = f"{o.name}: {err}"
+        alive = still
+    return out
+
+
 def first_validation_error(oracles: Iterable[Oracle], x: Any) -> str | None:
     """The first oracle's own input check that fails for ``x``, as ``"<oracle>: <reason>"``; None if all pass."""
     for o in oracles:

@@ -23,8 +23,8 @@ loses only the results still in flight. Those designs are scored again after a r
 is charged (``budget_used`` counts the ledger). A :class:`~seqguide.design.interrupts.GracefulStop` makes
 SIGTERM and Ctrl-C stop at the next item boundary instead.
 
-Kept whole: one concept, the round cycle (fine-tune, propose, dedup, score, store); its exactly-once protocol reads
-best in one file.
+The draws that fill a round live in :mod:`seqguide.design.proposing`; this module keeps the round cycle and its
+exactly-once scoring.
 """
 
 from __future__ import annotations
@@ -39,18 +39,17 @@ import torch
 
 from oracles import Oracle
 from seqguide.design.anchoring import EliteInfill
-from seqguide.design.candidates import CandidateList, draw_size, fresh_share
 from seqguide.design.feasibility import PairFeasibility
 from seqguide.design.finetune import FineTune
 from seqguide.design.interrupts import GracefulStop
 from seqguide.design.loop_types import GuidanceFactory, GuidancePlan, LoopState, Proposal, Purpose, derive_seed
 from seqguide.design.objective import Evaluation, Objective
+from seqguide.design.proposing import propose_round
 from seqguide.design.round_memory import RoundMemory
 from seqguide.design.store import DesignStore
 from seqguide.design.store.records import DesignRecord, RoundRecord, utc_now
 from seqguide.guidance.base import Guider
 from seqguide.metrics.samples import spearman
-from seqguide.sampling import sample
 
 __all__ = [
     "DesignLoop",
@@ -128,6 +127,9 @@ class DesignLoop:
             copies of the best designs so far (``sample(init=...)``, ``anchor.steps`` reverse steps) instead of
             sampling from the prior.
         finetune: A :class:`~seqguide.design.finetune.FineTune`: fine-tune the model in place before each round.
+        skip_clean_rows: While proposing, a masked model runs its network only on rows that still hold a mask (the
+            same designs; :func:`~seqguide.design.proposing.skipping_clean_rows`). None (default): on when the model
+            is on the CPU (on a GPU it costs a host sync per step); False: the model's own setting (before issue 23).
 
     The loop records a *session* (this process's work on the run) in the store; end it with :meth:`close`
     or use the loop as a context manager.
@@ -147,7 +149,7 @@ class DesignLoop:
                  key: Callable[[str], str] | None = None, stop: GracefulStop | None = None,
                  anchor: EliteInfill | None = None, charged_elsewhere: Callable[[], int] | None = None,
                  feasibility: PairFeasibility | None = None, overdraw: bool = True,
-                 finetune: FineTune | None = None) -> None:
+                 finetune: FineTune | None = None, skip_clean_rows: bool | None = None) -> None:
         for arg, value in (("budget", budget), ("candidates", candidates), ("score_batch", score_batch),
                            ("max_draws", max_draws)):
             if not isinstance(value, int) or value < 1:
@@ -173,6 +175,7 @@ class DesignLoop:
         self.anchor = anchor
         self.charged_elsewhere = charged_elsewhere
         self.overdraw = overdraw
+        self.skip_clean_rows = skip_clean_rows
         resumed = run_id is not None
         if run_id is None:
             if alphabet is None and hasattr(model, "alphabet"):
@@ -287,52 +290,7 @@ class DesignLoop:
             plan: The guidance plan (default: :meth:`plan` for the round).
         """
         r = self.round if round is None else round
-        plan = self.plan(r) if plan is None else plan
-        calls = 0
-        nfe = seconds = 0.0
-        guidance = "unguided"
-        parents = self._parents(r)
-        feasible = self._fit_feasibility(r)
-        found = CandidateList(self.candidates, self._keys_before(r), self.key, self.objective.precheck,
-                              None if feasible is None else
-                              lambda xs: feasible.allowed([self.model.alphabet.tokenize(s) for s in xs]))
-        metered = int(self.charged_elsewhere()) if self.charged_elsewhere is not None else 0
-        draw = 0
-        for draw in range(self.max_draws):
-            seed = derive_seed(self.seed, r, Purpose.SAMPLE, draw)
-            n = draw_size(self.candidates - found.accepted, fresh_share(self.store, self.run_id, r, found)
-                          ) if self.overdraw else self.candidates
-            start = time.perf_counter()
-            init, steps = None, self.steps
-            if parents is not None:
-                gen = torch.Generator(device=parents.device).manual_seed(derive_seed(self.seed, r, Purpose.ANCHOR,
-                                                                                     draw))
-                init = self.anchor.starts(parents, n, mask_id=self.model.mask_id, generator=gen,
-                                          num_tokens=self.model.alphabet.size)
-                steps = self.anchor.steps
-            samples = sample(self.model, n, steps=steps, guidance=plan.guiders, cond=self.cond,
-                             seed=seed, batch_size=self.sample_batch_size, progress=False, init=init)
-            seconds += time.perf_counter() - start
-            trace = samples.trace
-            nfe += float(trace.get("nfe", 0.0)) * n
-            calls += int(trace.get("oracle_calls", 0))
-            if trace.get("guidance"):
-                guidance = "; ".join(trace["guidance"])
-            found.add_draw(samples.sequences, seed, draw)
-            if found.full:
-                break
-        if parents is not None:
-            a = self.anchor
-            restarts = f", restart {self._memory.pool.restarts}" if self._memory.pool.restarts else ""
-            guidance = (f"{guidance} [elite infill: {parents.shape[0]} elites, {a.edits[0]}-{a.edits[1]} edits, "
-                        f"window {a.window:g}, crossover {a.crossover:g}{restarts}]")
-        if feasible is not None:
-            guidance = f"{guidance} [pair feasibility: {len(feasible.banned)} banned pairs, {found.filtered} dropped]"
-        if plan.value_state:
-            guidance = f"{guidance} [{plan.value_source}: {plan.value_state}]"
-        charged = int(self.charged_elsewhere()) - metered if self.charged_elsewhere is not None else 0
-        return Proposal(r, found.sequences, found.seeds, found.draws, found.sampled, found.duplicates, draw + 1,
-                        guidance, plan, nfe, calls, seconds, utc_now(), charged)
+        return propose_round(self, r, self.plan(r) if plan is None else plan)
 
     def _held_out_spearman(self, plan: GuidancePlan, round: int) -> float | None:
         """Spearman rho of ``plan.predict`` against the objective on the round's valid designs (None: no

@@ -27,6 +27,7 @@ import numpy as np
 from oracles import Constraint, Oracle, OracleResult, get_oracle
 from oracles.base import SendGate
 from oracles.wrappers import check_constraints, first_validation_error
+from oracles.wrappers.constraints import first_validation_errors
 from seqguide.design.schema.objective import ObjectiveConfig
 
 __all__ = ["Component", "Evaluation", "Objective", "build_objective"]
@@ -165,6 +166,23 @@ class Objective(Oracle):
         if not x:
             return "empty sequence"
         return first_validation_error([*(c.oracle for c in self.components), *(c.oracle for c in self.constraints)], x)
+
+    def _validate_fresh(self, items: list[Any]) -> list[str | None]:
+        if type(self).validate is not Objective.validate:
+            return super()._validate_fresh(items)
+        out: list[str | None] = [None] * len(items)
+        todo = []
+        for i, x in enumerate(items):
+            if not isinstance(x, str):
+                out[i] = f"expected a string, got {type(x).__name__}"
+            elif not x:
+                out[i] = "empty sequence"
+            else:
+                todo.append(i)
+        oracles = [*(c.oracle for c in self.components), *(c.oracle for c in self.constraints)]
+        for i, err in zip(todo, first_validation_errors(oracles, [items[i] for i in todo])):
+            out[i] = err
+        return out
 
     def precheck(self, xs: Sequence[str]) -> list[str | None]:
         """The free checks of :meth:`evaluate`: input validation and hard constraints, no component oracle.

@@ -60,7 +60,7 @@ class RoundMemory:
         if round < self.upto:  # an earlier round again: start over
             self.reset()
         for k in range(self.upto, round):
-            designs = self.store.designs(self.run_id, round=k)
+            designs = self.store.designs(self.run_id, round=k, components=False)  # keys, values, flags only
             self.keys.update(d.key for d in designs)
             if self.pool is not None:
                 self.pool.add_round(designs)

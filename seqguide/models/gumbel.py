@@ -18,14 +18,19 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["gumbel_argmax", "gumbel_noise"]
+__all__ = ["gumbel_argmax", "gumbel_from_uniform", "gumbel_noise"]
 
 
 def gumbel_noise(shape: tuple[int, ...] | torch.Size, generator: torch.Generator | None = None,
                  device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """I.i.d. standard Gumbel noise ``-log(-log u)`` of ``shape`` (``u ~ U(0, 1)`` from ``generator``)."""
-    u = torch.rand(tuple(shape), generator=generator, device=device, dtype=dtype)
-    tiny = torch.finfo(dtype).tiny
+    return gumbel_from_uniform(torch.rand(tuple(shape), generator=generator, device=device, dtype=dtype))
+
+
+def gumbel_from_uniform(u: torch.Tensor) -> torch.Tensor:
+    """``-log(-log u)`` elementwise, with :func:`gumbel_noise`'s clamps: the noise of any subset of a uniform draw
+    (e.g. the positions a step reveals) without transforming the rest."""
+    tiny = torch.finfo(u.dtype).tiny
     return -torch.log((-torch.log(u.clamp_min(tiny))).clamp_min(tiny))
 
 

@@ -28,7 +28,7 @@ import torch
 
 from seqguide.alphabet import Alphabet, get_alphabet
 from seqguide.models.backbones import Backbone, TransformerDenoiser, resolve_backbone
-from seqguide.models.gumbel import gumbel_argmax
+from seqguide.models.gumbel import gumbel_argmax, gumbel_from_uniform
 from seqguide.models.protocol import Cond, predict_branches
 from seqguide.models.schedules import get_schedule
 from seqguide.models.sequence_model import SequenceModel
@@ -215,7 +215,14 @@ class MaskedDiffusion(SequenceModel):
         for those positions only, in row-major order; ``noise_everywhere`` draws it for every position, the random
         stream of seqguide up to commit 67c259c (before issue 23), to reproduce earlier samples."""
         if self.noise_everywhere:
-            return torch.where(where, gumbel_argmax(pred, generator), state)
+            if state.device.type != "cpu":
+                return torch.where(where, gumbel_argmax(pred, generator), state)
+            # The same uniform draw for every position (the recorded stream), transformed and compared only where
+            # a token is revealed: the same tokens, without the logarithms and argmax of the other positions.
+            u = torch.rand(pred.shape, generator=generator, device=pred.device, dtype=torch.float32)
+            out = state.clone()
+            out[where] = (pred[where] + gumbel_from_uniform(u[where])).argmax(dim=-1)
+            return out
         out = state.clone()
         out[where] = gumbel_argmax(pred[where], generator)
         return out

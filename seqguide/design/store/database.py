@@ -418,8 +418,9 @@ class DesignStore:
         return [dict(r) for r in rows]
 
     def designs(self, run_id: int, *, round: int | None = None, before_round: int | None = None,
-                valid_only: bool = False) -> list[DesignRecord]:
-        """Stored designs in scoring order (optionally one round, rounds before one, valid ones)."""
+                valid_only: bool = False, components: bool = True) -> list[DesignRecord]:
+        """Stored designs in scoring order (optionally one round, rounds before one, valid ones; ``components=False``
+        leaves each record's ``components`` empty instead of decoding them)."""
         sql, args = "SELECT * FROM designs WHERE run_id = ?", [run_id]
         if round is not None:
             sql, args = sql + " AND round = ?", [*args, round]
@@ -428,7 +429,7 @@ class DesignStore:
         if valid_only:
             sql += " AND valid = 1"
         rows = self._q(sql + " ORDER BY round, idx", args).fetchall()
-        return [design_from_row(r) for r in rows]
+        return [design_from_row(r, components=components) for r in rows]
 
     def sequences(self, run_id: int, *, before_round: int | None = None) -> set[str]:
         """The set of stored sequences (optionally only those of rounds before ``before_round``)."""

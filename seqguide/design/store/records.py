@@ -140,12 +140,12 @@ def round_from_row(row: sqlite3.Row) -> RoundRecord:
     return RoundRecord(**data)
 
 
-def design_from_row(row: sqlite3.Row) -> DesignRecord:
-    """A ``designs`` row as a :class:`DesignRecord`."""
+def design_from_row(row: sqlite3.Row, *, components: bool = True) -> DesignRecord:
+    """A ``designs`` row as a :class:`DesignRecord` (``components=False``: its components left empty)."""
     data = dict(row)
     data.pop("run_id", None)
     data["valid"] = bool(data["valid"])
     data["charged"] = bool(data["charged"])
     data["transient"] = bool(data["transient"])
-    data["components"] = json.loads(data["components"])
+    data["components"] = json.loads(data["components"]) if components else {}
     return DesignRecord(**data)
