@@ -50,6 +50,7 @@ from seqguide.design.console import ConsoleObserver, make_console, print_top
 from seqguide.design.feasibility import PairFeasibility
 from seqguide.design.finetune import FineTune
 from seqguide.design.guidance_stack import CampaignGuidance
+from seqguide.design.initial import InitialData
 from seqguide.design.interrupts import GracefulStop, Interrupted
 from seqguide.design.keys import design_key
 from seqguide.design.lock import LockError, RunLock, holder_alive
@@ -250,7 +251,7 @@ class Campaign:
                                         store_path=self.store_path, surrogate=cfg.surrogate,
                                         value_model=cfg.value_model, progress=animate, device=cfg.devices.device)
             observer = ConsoleObserver(cfg.loop.rounds, console, progress=animate)
-            loop = DesignLoop(
+            loop = self._loop(
                 model, objective, guidance, store, budget=cfg.budget, candidates=cfg.loop.candidates,
                 steps=cfg.sampling.steps, seed=cfg.seed, score_batch=cfg.loop.score_batch,
                 max_draws=cfg.loop.max_draws, sample_batch_size=cfg.sampling.batch_size, cond=cfg.sampling.cond,
@@ -260,7 +261,8 @@ class Campaign:
                 charged_elsewhere=guidance.lookahead_calls if guidance.uses_objective else None,
                 feasibility=None if cfg.loop.feasibility is None else PairFeasibility(cfg.loop.feasibility),
                 finetune=None if cfg.model.finetune is None else FineTune(**cfg.model.finetune.model_dump(),
-                                                                          directory=self.run_dir / "finetune"))
+                                                                          directory=self.run_dir / "finetune"),
+                initial=None if cfg.data.initial is None else InitialData(**cfg.data.initial.model_dump()))
             if run is not None:
                 store.update_run(loop.run_id, config=self.resolved(), budget=cfg.budget, status="running",
                                  ended_at=None)
@@ -280,7 +282,7 @@ class Campaign:
                 loop.close(f"failed: {type(err).__name__}: {err}")
                 store.update_run(loop.run_id, status="failed")
                 raise
-            if loop.round >= cfg.loop.rounds:
+            if loop.rounds_done >= cfg.loop.rounds:
                 status = "completed"
             elif loop.budget_remaining == 0:
                 status = "budget exhausted"
@@ -306,6 +308,16 @@ class Campaign:
             if store is not None:
                 store.close()
             lock.release()
+
+    def _loop(self, *args: Any, **kwargs: Any) -> DesignLoop:
+        """The :class:`DesignLoop`; a bad ``data.initial`` file (it is imported when the loop starts) becomes a
+        :class:`ConfigError` on that key."""
+        try:
+            return DesignLoop(*args, **kwargs)
+        except (ValueError, FileNotFoundError) as err:
+            if kwargs.get("initial") is None:
+                raise
+            raise ConfigError(str(self.loaded.source), [("data.initial", str(err))]) from None
 
     def _lock(self, argv: Sequence[str]) -> RunLock:
         """Create the run directory and take its lock and the store's; an unwritable directory is a

@@ -8,6 +8,7 @@ import re
 from pydantic import Field, field_validator
 
 from seqguide.design.schema.base import StrictConfig
+from seqguide.design.schema.data import DataSection
 from seqguide.design.schema.guidance import GuidanceEntry
 from seqguide.design.schema.loop import DeviceConfig, LoopConfig, ReportConfig, SurrogateConfig, ValueModelConfig
 from seqguide.design.schema.model import (
@@ -33,6 +34,7 @@ class CampaignConfig(StrictConfig):
     model: ModelConfig
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     objective: ObjectiveConfig
+    data: DataSection = Field(default_factory=DataSection)
     guidance: list[GuidanceEntry] = Field(default_factory=list)
     loop: LoopConfig = Field(default_factory=LoopConfig)
     surrogate: SurrogateConfig = Field(default_factory=SurrogateConfig)
