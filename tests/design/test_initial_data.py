@@ -270,3 +270,76 @@ def test_a_yaml_campaign_starts_from_its_data_and_its_surrogate_learns_from_it(t
     with pytest.raises(ConfigError) as err:
         Campaign.from_yaml(bad).run(progress=False)
     assert "data.initial" in str(err.value) and "illegal character 'U'" in str(err.value)
+
+
+TRACKED = """
+name: tracked
+seed: 2
+run_dir: {run_dir}
+model: {{checkpoint: {ckpt}, alphabet: dna, length: 26}}
+objective:
+  oracles: [{{name: gc}}]
+data:
+  initial: {{path: {data}}}
+sampling: {{steps: 6}}
+loop: {{rounds: 2, candidates: 4, score_batch: 4}}
+loggers: [csv, {{name: tensorboard}}]
+"""
+
+
+@pytest.mark.slow
+def test_round_metrics_read_back_from_the_csv_and_tensorboard_logs(tiny_checkpoint, tmp_path, write_yaml):
+    import csv
+
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from seqguide.design import Campaign
+
+    data = tmp_path / "lab.csv"
+    data.write_text("sequence,value\nACGTACGTACGTACGTACGTACGTAC,0.5\nGGGGCCCCGGGGCCCCGGGGCCCCGG,1.0\n"
+                    "ATATATATATATATATATATATATAT,\n")
+    path = write_yaml(TRACKED.format(run_dir=tmp_path / "run", ckpt=tiny_checkpoint, data=data))
+    result = Campaign.from_yaml(path).run(progress=False)
+    logs = tmp_path / "run" / "logs"
+    with open(logs / "csv" / "session_1" / "metrics.csv") as fh:
+        rows = [row for row in csv.DictReader(fh) if row.get("best")]
+    by_step = {int(r["step"]): r for r in rows}
+    assert sorted(by_step) == [0, 1, 2]  # the import round and the two design rounds
+    assert float(by_step[0]["imported"]) == 1.0 and float(by_step[0]["best"]) == 1.0
+    assert float(by_step[0]["calls"]) == 0.0 and float(by_step[0]["validity"]) == pytest.approx(2 / 3)
+    for r in result.rounds:
+        got = by_step[r.round]
+        assert float(got["best"]) == pytest.approx(r.best) and float(got["round_calls"]) == r.n_charged
+    assert float(by_step[2]["calls"]) == result.budget_used == 8
+    assert float(by_step[1]["validity"]) == pytest.approx(result.rounds[1].n_valid / result.rounds[1].n_scored)
+    assert float(by_step[1]["diversity"]) > 0
+    (events,) = list((logs / "tensorboard" / "session_1").glob("events.out.tfevents.*"))
+    acc = EventAccumulator(str(events))
+    acc.Reload()
+    best = acc.Scalars("best")
+    assert [e.step for e in best] == [0, 1, 2]
+    assert [e.value for e in best] == pytest.approx([float(by_step[s]["best"]) for s in (0, 1, 2)])
+    assert [e.value for e in acc.Scalars("calls")] == [0.0, 4.0, 8.0]
+
+
+def test_loggers_are_validated_and_the_trackers_module_stays_light(monkeypatch):
+    import subprocess
+    import sys
+
+    from seqguide.design import logger_names
+    from seqguide.design.schema import CampaignConfig
+
+    base = {"name": "x", "model": {"checkpoint": "m.ckpt"}, "objective": {"oracles": [{"name": "gc"}]}}
+    assert [s.name for s in CampaignConfig.model_validate(base).loggers] == ["csv"]
+    assert CampaignConfig.model_validate({**base, "loggers": ["csv", {"name": "csv", "args": {"prefix": "p"}}]}
+                                         ).loggers[1].args == {"prefix": "p"}
+    with pytest.raises(ValueError, match=r"loggers\.0\.name"):
+        CampaignConfig.model_validate({**base, "loggers": ["neptune"]})
+    monkeypatch.setattr(logger_names.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ValueError, match="needs the mlflow package, which is not installed"):
+        CampaignConfig.model_validate({**base, "loggers": ["mlflow"]})
+    script = ("import sys\nimport seqguide.design.trackers, seqguide.design.schema\n"
+              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning')))")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "[]", run.stderr

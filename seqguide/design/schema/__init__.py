@@ -33,6 +33,8 @@ Top-level keys::
     report:      report options (top-k)
     devices:     where it computes (device auto|cpu|cuda[:N]|mps, training precision, gradient accumulation);
                  the resolved device is recorded with the run's model and may change on --resume
+    loggers:     experiment trackers each round's metrics go to (default [csv]; tensorboard, mlflow, wandb offline
+                 when installed; a name or {name: ..., args: {...}}), under <run_dir>/logs/; may change on --resume
     quick:       overrides applied by --quick (consumed when the file is read, see config_io)
 
 Every number meant to be finite is: NaN and +-inf are refused for every float key (the base model sets
@@ -64,7 +66,14 @@ round's look-ahead can take the budget past its end by at most that round's look
 from seqguide.design.schema.campaign import CampaignConfig
 from seqguide.design.schema.data import DataSection, InitialDataConfig
 from seqguide.design.schema.guidance import CAMPAIGN_SOURCES, GuidanceEntry
-from seqguide.design.schema.loop import DeviceConfig, LoopConfig, ReportConfig, SurrogateConfig, ValueModelConfig
+from seqguide.design.schema.loop import (
+    DeviceConfig,
+    LoggerSpec,
+    LoopConfig,
+    ReportConfig,
+    SurrogateConfig,
+    ValueModelConfig,
+)
 from seqguide.design.schema.model import (
     AnchorConfig,
     BackboneConfig,
@@ -93,6 +102,7 @@ __all__ = [
     "FlowConfig",
     "GuidanceEntry",
     "InitialDataConfig",
+    "LoggerSpec",
     "LoopConfig",
     "ModelConfig",
     "ObjectiveConfig",

@@ -10,7 +10,14 @@ from pydantic import Field, field_validator
 from seqguide.design.schema.base import StrictConfig
 from seqguide.design.schema.data import DataSection
 from seqguide.design.schema.guidance import GuidanceEntry
-from seqguide.design.schema.loop import DeviceConfig, LoopConfig, ReportConfig, SurrogateConfig, ValueModelConfig
+from seqguide.design.schema.loop import (
+    DeviceConfig,
+    LoggerSpec,
+    LoopConfig,
+    ReportConfig,
+    SurrogateConfig,
+    ValueModelConfig,
+)
 from seqguide.design.schema.model import (
     ModelConfig,
     SamplingConfig,
@@ -41,6 +48,14 @@ class CampaignConfig(StrictConfig):
     value_model: ValueModelConfig = Field(default_factory=ValueModelConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     devices: DeviceConfig = Field(default_factory=DeviceConfig)
+    loggers: list[LoggerSpec] = Field(default_factory=lambda: [LoggerSpec(name="csv")])
+
+    @field_validator("loggers", mode="before")
+    @classmethod
+    def _bare_names(cls, v: object) -> object:
+        if isinstance(v, list):
+            return [{"name": x} if isinstance(x, str) else x for x in v]
+        return v
 
     @field_validator("name")
     @classmethod
