@@ -343,3 +343,17 @@ def test_loggers_are_validated_and_the_trackers_module_stays_light(monkeypatch):
               "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning')))")
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and run.stdout.strip() == "[]", run.stderr
+
+
+def test_the_store_writes_an_import_of_the_same_bytes_once_and_refuses_charged_rows(table):
+    data = read_labelled(table, alphabet=DNA)
+    with DesignStore(None) as store:
+        run = store.create_run(name="r", config={}, seed=0, budget=4)
+        source = {"path": str(table), "sha256": data.sha256}
+        assert store.import_round(run, 0, 0, data.records(0), source).kind == "import"
+        assert store.import_round(run, 1, 0, data.records(1, skip=set(data.keys)), source) is None  # a second writer
+        assert len(store.rounds(run)) == 1 and store.count(run) == 5 and store.budget_used(run) == 0
+        charged = data.records(1)
+        charged[0].charged = True
+        with pytest.raises(ValueError, match="never charged"):
+            store.import_round(run, 1, 0, charged, {"sha256": "other"})
