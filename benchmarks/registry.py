@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, str] = {
     "gradient_guidance": "benchmarks.gradient_guidance",
     "holo_fidelity": "benchmarks.holo_fidelity",
     "image_guidance": "benchmarks.image_guidance",
+    "initial_data": "benchmarks.initial_data",
     "moses_metrics": "benchmarks.moses_metrics",
     "oracle_speed": "benchmarks.oracle_speed",
     "posterior_sampling": "benchmarks.posterior_sampling",

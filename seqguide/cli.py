@@ -8,6 +8,7 @@
     seqguide train-value --ckpt model.ckpt --oracle qed --out value.ckpt
     seqguide design run CAMPAIGN.yaml [--quick] [--resume] [key=value ...]
     seqguide design validate CAMPAIGN.yaml
+    seqguide design import RUN_DIR_OR_STORE labelled.csv
     seqguide report RUN_DIR_OR_STORE
     seqguide oracles list
     seqguide oracles score NAME designs.fasta
@@ -34,7 +35,7 @@ commands:
   sample        sample sequences from a trained checkpoint (optionally guided: --guidance NAME:key=value,...)
   guiders       list the guidance methods, or show one's arguments (guiders list | guiders show NAME)
   train-value   train a learned value model (SVDD-MC) for a checkpoint and an oracle
-  design        run or validate a YAML design campaign (design run | design validate)
+  design        run, validate or import into a YAML design campaign (design run | validate | import)
   report        write tables and plots for a campaign run
   oracles       list oracles or score a FASTA/CSV file (oracles list | oracles score)
 

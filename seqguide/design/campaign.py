@@ -14,6 +14,8 @@ A run lives in ``run_dir`` (default ``runs/campaigns/<name>/``)::
                              last rounds' round_NNNN.safetensors + round_NNNN.optim.pt (a resume continues from them)
     data/ehrlich_dmp.fasta   training data drawn from an Ehrlich function (ehrlich_samples only)
     surrogates/round_NNN/    each round's surrogate (value: surrogate only)
+    logs/<logger>/session_N/ each round's metrics through Lightning's loggers (``loggers:``, default csv:
+                             logs/csv/session_N/metrics.csv; :mod:`seqguide.design.trackers`)
     report/                  written by ``seqguide report``
 
 One process writes a run at a time: a second ``run`` on a run directory or a store whose lock is held (both
@@ -50,6 +52,7 @@ from seqguide.design.console import ConsoleObserver, make_console, print_top
 from seqguide.design.feasibility import PairFeasibility
 from seqguide.design.finetune import FineTune
 from seqguide.design.guidance_stack import CampaignGuidance
+from seqguide.design.initial import InitialData
 from seqguide.design.interrupts import GracefulStop, Interrupted
 from seqguide.design.keys import design_key
 from seqguide.design.lock import LockError, RunLock, holder_alive
@@ -59,11 +62,12 @@ from seqguide.design.objective import Objective, build_objective
 from seqguide.design.schema import CampaignConfig
 from seqguide.design.store import DesignStore
 from seqguide.design.store.records import DesignRecord, RoundRecord, utc_now
+from seqguide.design.trackers import TrackerObserver
 
 __all__ = ["Campaign", "CampaignError", "CampaignResult", "code_version"]
 
 #: Keys whose value may differ between the stored run and a --resume.
-_MAY_CHANGE = ("loop.rounds", "loop.budget", "description", "report", "devices")
+_MAY_CHANGE = ("loop.rounds", "loop.budget", "description", "report", "devices", "loggers")
 
 
 class CampaignError(RuntimeError):
@@ -198,7 +202,8 @@ class Campaign:
         if changes:
             raise CampaignError(
                 f"cannot resume {self.store_path}: the configuration differs from the stored run (use the same file, "
-                "--quick and overrides; only loop.rounds, loop.budget, description, report and devices may change):\n  "
+                "--quick and overrides; only loop.rounds, loop.budget, description, report, devices and loggers may "
+                "change):\n  "
                 + "\n  ".join(changes))
         return run
 
@@ -257,8 +262,9 @@ class Campaign:
             guidance = CampaignGuidance(cfg.guidance, objective, model, run_dir=self.run_dir,
                                         store_path=self.store_path, surrogate=cfg.surrogate,
                                         value_model=cfg.value_model, progress=animate, device=cfg.devices.device)
-            observer = ConsoleObserver(cfg.loop.rounds, console, progress=animate)
-            loop = DesignLoop(
+            observer = TrackerObserver(inner=ConsoleObserver(cfg.loop.rounds, console, progress=animate),
+                                       top_k=cfg.report.top_k)
+            loop = self._loop(
                 model, objective, guidance, store, budget=cfg.budget, candidates=cfg.loop.candidates,
                 steps=cfg.sampling.steps, seed=cfg.seed, score_batch=cfg.loop.score_batch,
                 max_draws=cfg.loop.max_draws, sample_batch_size=cfg.sampling.batch_size, cond=cfg.sampling.cond,
@@ -268,16 +274,18 @@ class Campaign:
                 charged_elsewhere=guidance.lookahead_calls if guidance.uses_objective else None,
                 feasibility=None if cfg.loop.feasibility is None else PairFeasibility(cfg.loop.feasibility),
                 finetune=None if cfg.model.finetune is None else FineTune(**cfg.model.finetune.model_dump(),
-                                                                          directory=self.run_dir / "finetune"))
+                                                                          directory=self.run_dir / "finetune"),
+                initial=None if cfg.data.initial is None else InitialData(**cfg.data.initial.model_dump()))
             if run is not None:
                 store.update_run(loop.run_id, config=self.resolved(), budget=cfg.budget, status="running",
                                  ended_at=None)
             store.set_meta(f"run_dir.{loop.run_id}", str(self.run_dir.resolve()))
+            self._trackers(observer, loop)
             try:
                 with loop.stop:
                     loop.run(cfg.loop.rounds)
             except BaseException as err:
-                observer.close()
+                observer.close("failed")
                 if isinstance(err, KeyboardInterrupt) or loop.stop.requested is not None:
                     # Ctrl-C / SIGTERM; also when Lightning (fitting a surrogate) turned the signal into SystemExit.
                     loop.close("interrupted")
@@ -288,13 +296,14 @@ class Campaign:
                 loop.close(f"failed: {type(err).__name__}: {err}")
                 store.update_run(loop.run_id, status="failed")
                 raise
-            if loop.round >= cfg.loop.rounds:
+            if loop.rounds_done >= cfg.loop.rounds:
                 status = "completed"
             elif loop.budget_remaining == 0:
                 status = "budget exhausted"
             else:
                 status = "stopped: the model proposed no new designs"
             loop.close(status)
+            observer.close("success")
             store.update_run(loop.run_id, status=status, ended_at=utc_now())
             best = loop.best(cfg.report.top_k)
             result = CampaignResult(cfg.name, self.run_dir, self.store_path, loop.run_id, status, loop.budget,
@@ -314,6 +323,32 @@ class Campaign:
             if store is not None:
                 store.close()
             lock.release()
+
+    def _loop(self, *args: Any, **kwargs: Any) -> DesignLoop:
+        """The :class:`DesignLoop`; a bad ``data.initial`` file (it is imported when the loop starts) becomes a
+        :class:`ConfigError` on that key."""
+        try:
+            return DesignLoop(*args, **kwargs)
+        except (ValueError, FileNotFoundError) as err:
+            if kwargs.get("initial") is None:
+                raise
+            raise ConfigError(str(self.loaded.source), [("data.initial", str(err))]) from None
+
+    def _trackers(self, observer: TrackerObserver, loop: DesignLoop) -> None:
+        """Attach the ``loggers:`` (a version per session under ``<run_dir>/logs/``) and log the import rounds."""
+        if not self.config.loggers:
+            return
+        from seqguide.design.trackers import make_loggers
+
+        specs = [(spec.name, spec.args) for spec in self.config.loggers]
+        try:
+            loggers = make_loggers(specs, self.run_dir / "logs", run_name=self.config.name,
+                                   version=f"session_{loop.session_id}")
+        except (ValueError, TypeError) as err:
+            raise ConfigError(str(self.loaded.source), [("loggers", str(err))]) from None
+        observer.attach(loggers, {"campaign": self.config.name, "seed": self.config.seed,
+                                  "budget": self.config.budget, "rounds": self.config.loop.rounds})
+        observer.log_imports(loop)
 
     def _lock(self, argv: Sequence[str]) -> RunLock:
         """Create the run directory and take its lock and the store's; an unwritable directory is a

@@ -2,6 +2,7 @@
 
     seqguide design run CAMPAIGN.yaml [--quick] [--resume] [--no-progress] [--threads N] [key=value ...]
     seqguide design validate CAMPAIGN.yaml [--quick] [--print-config] [key=value ...]
+    seqguide design import RUN_DIR_OR_STORE FILE [--sequence-column C] [--value-column V] [--missing error|drop]
     seqguide report RUN_DIR_OR_STORE [--top-k K] [--out DIR]
 
 Exit codes: 0 success, 1 the run failed, 2 a configuration problem (the message names file, key and
@@ -24,9 +25,11 @@ _EXIT_FAILED, _EXIT_CONFIG, _EXIT_INTERRUPTED = 1, 2, 130
 
 
 _DESIGN_USAGE = """usage: seqguide design {run,validate} CAMPAIGN.yaml [options] [key=value ...]
+       seqguide design import RUN_DIR_OR_STORE FILE [options]
 
   run        run a campaign (or continue it with --resume)
   validate   check a campaign file and print what it resolves to
+  import     store a labelled file (a wet-lab batch) in a stopped run as a new round, never charged
 
 Run 'seqguide design run --help' for the options of an action.
 """
@@ -50,6 +53,47 @@ def _action_parser(action: str) -> argparse.ArgumentParser:
     else:
         p.add_argument("--print-config", action="store_true", help="print the resolved configuration as JSON")
     return p
+
+
+def _import_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="seqguide design import",
+                                description="Store a labelled file (CSV/TSV/parquet, or FASTA with 'value=' in its "
+                                            "headers) in a stopped run as a new import round, never charged to the "
+                                            "budget; continue with 'seqguide design run ... --resume'.")
+    p.add_argument("run", help="a run directory (runs/campaigns/<name>) or its campaign.sqlite")
+    p.add_argument("file", help="the labelled file")
+    p.add_argument("--sequence-column", default="sequence", help="the sequence column (default: sequence)")
+    p.add_argument("--value-column", default="value", help="the value column, or the FASTA header key (default: "
+                   "value)")
+    p.add_argument("--missing", choices=("error", "drop"), default="error",
+                   help="a row with a missing sequence cell: error (default) or drop")
+    return p
+
+
+def _import(argv: Sequence[str]) -> int:
+    from seqguide.design.batch_import import import_batch
+    from seqguide.design.initial import InitialData
+    from seqguide.design.lock import LockError
+    from seqguide.design.store import StoreError
+
+    args = _import_parser().parse_args(list(argv))
+    spec = InitialData(args.file, sequence_column=args.sequence_column, value_column=args.value_column,
+                       missing=args.missing)
+    try:
+        out = import_batch(args.run, spec, argv=["seqguide", "design", "import", *argv])
+    except (ValueError, FileNotFoundError, LockError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return _EXIT_CONFIG
+    except StoreError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return _EXIT_FAILED
+    if not out["imported"]:
+        print(f"{args.file}: already imported as round {out['round'] + 1} (sha256 {out['sha256'][:12]}); nothing to do")
+        return 0
+    print(f"{args.file}: imported {out['designs']} designs as round {out['round'] + 1} ({out['rows']} rows, "
+          f"{out['duplicates']} replicate rows merged, {out['missing_values']} without a value, "
+          f"{out['already_stored']} already in the run), not charged to the budget")
+    return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -106,6 +150,8 @@ def design_main(argv: Sequence[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(_DESIGN_USAGE)
         return 0 if argv else _EXIT_CONFIG
+    if argv[0] == "import":
+        return _import(argv[1:])
     if argv[0] not in ("run", "validate"):
         print(f"seqguide design: unknown action {argv[0]!r}\n\n{_DESIGN_USAGE}", file=sys.stderr)
         return _EXIT_CONFIG

@@ -41,6 +41,7 @@ from oracles import Oracle
 from seqguide.design.anchoring import EliteInfill
 from seqguide.design.feasibility import PairFeasibility
 from seqguide.design.finetune import FineTune
+from seqguide.design.initial import InitialData, file_sha256, import_into
 from seqguide.design.interrupts import GracefulStop
 from seqguide.design.loop_types import GuidanceFactory, GuidancePlan, LoopState, Proposal, Purpose, derive_seed
 from seqguide.design.objective import Evaluation, Objective
@@ -130,6 +131,10 @@ class DesignLoop:
         skip_clean_rows: While proposing, a masked model runs its network only on rows that still hold a mask (the
             same designs; :func:`~seqguide.design.proposing.skipping_clean_rows`). None (default): on when the model
             is on the CPU (on a GPU it costs a host sync per step); False: the model's own setting (before issue 23).
+        initial: A labelled file (:class:`~seqguide.design.initial.InitialData` or a path with columns ``sequence``
+            and ``value``) imported as round 0 of a new run, never charged; the paid rounds follow it and learn from
+            it like from paid designs. A resumed run keeps the import it made (a file whose bytes changed since is
+            refused).
 
     The loop records a *session* (this process's work on the run) in the store; end it with :meth:`close`
     or use the loop as a context manager.
@@ -149,7 +154,8 @@ class DesignLoop:
                  key: Callable[[str], str] | None = None, stop: GracefulStop | None = None,
                  anchor: EliteInfill | None = None, charged_elsewhere: Callable[[], int] | None = None,
                  feasibility: PairFeasibility | None = None, overdraw: bool = True,
-                 finetune: FineTune | None = None, skip_clean_rows: bool | None = None) -> None:
+                 finetune: FineTune | None = None, skip_clean_rows: bool | None = None,
+                 initial: InitialData | str | None = None) -> None:
         for arg, value in (("budget", budget), ("candidates", candidates), ("score_batch", score_batch),
                            ("max_draws", max_draws)):
             if not isinstance(value, int) or value < 1:
@@ -192,6 +198,37 @@ class DesignLoop:
         self.session_id = self.store.start_session(run_id, argv=argv, resumed=resumed)
         self.round = self._next_round()
         self._tuner = None if finetune is None else finetune.attach(self)
+        if initial is not None:
+            self._import_initial(initial)
+
+    def _import_initial(self, initial: InitialData | str) -> None:
+        """Import ``initial`` as round 0, unless this run imported it before (a resume)."""
+        rounds = self.store.rounds(self.run_id)
+        if rounds and rounds[0].kind == "import":
+            path = initial.path if isinstance(initial, InitialData) else str(initial)
+            if rounds[0].source and rounds[0].source.get("sha256") != file_sha256(path):
+                raise ValueError(f"{path}: the initial data file changed since this run imported it as round 0 "
+                                 f"(sha256 {rounds[0].source.get('sha256')}); restore it or start a new run")
+            return
+        if any(r.kind == "design" for r in rounds):
+            raise ValueError("initial data can only start a run: this run already has design rounds (import a later "
+                             "batch with DesignLoop.import_file / seqguide design import)")
+        import_into(self, initial)
+
+    def import_file(self, data: InitialData | str) -> dict[str, Any]:
+        """Import a labelled file (a wet-lab batch) as a new, uncharged round between rounds; see
+        :func:`seqguide.design.initial.import_into` for what it returns."""
+        return import_into(self, data)
+
+    def imported(self, round: int) -> None:
+        """An import round ``round`` was stored: the next round follows it, and the round memory rereads."""
+        self.round = round + 1
+        self._memory.reset()
+
+    @property
+    def rounds_done(self) -> int:
+        """Design rounds (proposed and paid by the loop; import rounds not counted) before the current round."""
+        return sum(r.kind == "design" and r.round < self.round for r in self.store.rounds(self.run_id))
 
     def close(self, status: str = "completed") -> None:
         """End this process's session in the store with ``status`` (the loop stays usable)."""
@@ -451,7 +488,7 @@ class DesignLoop:
         return record
 
     def run(self, rounds: int) -> list[RoundRecord]:
-        """Run rounds until ``rounds`` are done or the budget is spent.
+        """Run rounds until ``rounds`` design rounds are done (import rounds not counted) or the budget is spent.
 
         A round whose candidate list comes back empty (the model keeps proposing known designs) ends the
         loop early rather than spinning.
@@ -459,7 +496,7 @@ class DesignLoop:
         Returns:
             :attr:`history`.
         """
-        while self.round < rounds and self.budget_remaining > 0:
+        while self.rounds_done < rounds and self.budget_remaining > 0:
             self.stop.check()
             record = self.step()
             if record.n_candidates == 0:

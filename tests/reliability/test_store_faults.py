@@ -130,7 +130,7 @@ def test_a_version_1_store_still_opens_and_is_upgraded_when_written(tmp_path, ta
         assert store.budget_used(1) == 2 and [c["design"] for c in store.oracle_calls(1)] == [1, 2]
         assert store.sessions(1)[0]["host"] is None
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "4"
+        assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "5"
     tally.inputs("store: a version-1 store (read, then upgraded)")
 
 

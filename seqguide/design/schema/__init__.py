@@ -3,9 +3,10 @@
 A campaign file is validated into :class:`CampaignConfig` (pydantic v2, ``extra="forbid"``: an unknown or
 misspelled key is an error, never silently ignored). Reading the file, interpolation, command-line
 overrides and error formatting live in :mod:`seqguide.design.config_io`; this module only says what a
-valid campaign is. Its sections are in :mod:`.model` (``model``, ``sampling``), :mod:`.objective`, :mod:`.guidance`
-and :mod:`.loop` (``loop``, ``surrogate``, ``value_model``, ``report``, ``devices``), on the strict base of
-:mod:`.base`; :mod:`.campaign` holds the top level (:class:`CampaignConfig`). Every name is importable from here.
+valid campaign is. Its sections are in :mod:`.model` (``model``, ``sampling``), :mod:`.objective`, :mod:`.data`,
+:mod:`.guidance` and :mod:`.loop` (``loop``, ``surrogate``, ``value_model``, ``report``, ``devices``), on the
+strict base of :mod:`.base`; :mod:`.campaign` holds the top level (:class:`CampaignConfig`).
+Every name is importable from here.
 
 Top-level keys::
 
@@ -21,6 +22,8 @@ Top-level keys::
     sampling:    reverse steps, batch size and class label used to draw candidates; ``anchor`` refills masked
                  copies of the best designs so far instead of sampling the prior (EliteInfill)
     objective:   the "assay": oracles with weights, how they combine, hard constraints
+    data:        ``initial``: a labelled file (CSV/FASTA with measured values) imported as round 0, never charged
+                 to the budget; the paid rounds learn from it like from paid designs
     guidance:    the guidance stack: registered guiders (``seqguide guiders list``) with their arguments and
                  value sources (``value: oracle | surrogate | value_model``)
     loop:        rounds, new designs per round, the oracle budget, scoring batch size, the learned pair-feasibility
@@ -30,6 +33,8 @@ Top-level keys::
     report:      report options (top-k)
     devices:     where it computes (device auto|cpu|cuda[:N]|mps, training precision, gradient accumulation);
                  the resolved device is recorded with the run's model and may change on --resume
+    loggers:     experiment trackers each round's metrics go to (default [csv]; tensorboard, mlflow, wandb offline
+                 when installed; a name or {name: ..., args: {...}}), under <run_dir>/logs/; may change on --resume
     quick:       overrides applied by --quick (consumed when the file is read, see config_io)
 
 Every number meant to be finite is: NaN and +-inf are refused for every float key (the base model sets
@@ -59,8 +64,16 @@ round's look-ahead can take the budget past its end by at most that round's look
 """
 
 from seqguide.design.schema.campaign import CampaignConfig
+from seqguide.design.schema.data import DataSection, InitialDataConfig
 from seqguide.design.schema.guidance import CAMPAIGN_SOURCES, GuidanceEntry
-from seqguide.design.schema.loop import DeviceConfig, LoopConfig, ReportConfig, SurrogateConfig, ValueModelConfig
+from seqguide.design.schema.loop import (
+    DeviceConfig,
+    LoggerSpec,
+    LoopConfig,
+    ReportConfig,
+    SurrogateConfig,
+    ValueModelConfig,
+)
 from seqguide.design.schema.model import (
     AnchorConfig,
     BackboneConfig,
@@ -83,10 +96,13 @@ __all__ = [
     "ConstraintSpec",
     "ConvBackboneConfig",
     "DataConfig",
+    "DataSection",
     "DeviceConfig",
     "FineTuneConfig",
     "FlowConfig",
     "GuidanceEntry",
+    "InitialDataConfig",
+    "LoggerSpec",
     "LoopConfig",
     "ModelConfig",
     "ObjectiveConfig",

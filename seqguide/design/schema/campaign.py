@@ -8,8 +8,16 @@ import re
 from pydantic import Field, field_validator
 
 from seqguide.design.schema.base import StrictConfig
+from seqguide.design.schema.data import DataSection
 from seqguide.design.schema.guidance import GuidanceEntry
-from seqguide.design.schema.loop import DeviceConfig, LoopConfig, ReportConfig, SurrogateConfig, ValueModelConfig
+from seqguide.design.schema.loop import (
+    DeviceConfig,
+    LoggerSpec,
+    LoopConfig,
+    ReportConfig,
+    SurrogateConfig,
+    ValueModelConfig,
+)
 from seqguide.design.schema.model import (
     ModelConfig,
     SamplingConfig,
@@ -33,12 +41,21 @@ class CampaignConfig(StrictConfig):
     model: ModelConfig
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     objective: ObjectiveConfig
+    data: DataSection = Field(default_factory=DataSection)
     guidance: list[GuidanceEntry] = Field(default_factory=list)
     loop: LoopConfig = Field(default_factory=LoopConfig)
     surrogate: SurrogateConfig = Field(default_factory=SurrogateConfig)
     value_model: ValueModelConfig = Field(default_factory=ValueModelConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     devices: DeviceConfig = Field(default_factory=DeviceConfig)
+    loggers: list[LoggerSpec] = Field(default_factory=lambda: [LoggerSpec(name="csv")])
+
+    @field_validator("loggers", mode="before")
+    @classmethod
+    def _bare_names(cls, v: object) -> object:
+        if isinstance(v, list):
+            return [{"name": x} if isinstance(x, str) else x for x in v]
+        return v
 
     @field_validator("name")
     @classmethod

@@ -1,16 +1,17 @@
-"""The ``loop:``, ``surrogate:``, ``value_model:``, ``report:`` and ``devices:`` sections of a campaign: rounds and
-budget, the value sources refitted before each round, report options, and where the campaign computes."""
+"""The ``loop:``, ``surrogate:``, ``value_model:``, ``report:``, ``devices:`` and ``loggers:`` sections of a campaign:
+rounds and budget, the value sources refitted before each round, report options, where the campaign computes and
+the experiment trackers its rounds are logged to."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 
 from seqguide.design.schema.base import StrictConfig
 
-__all__ = ["DeviceConfig", "LoopConfig", "ReportConfig", "SurrogateConfig", "ValueModelConfig"]
+__all__ = ["DeviceConfig", "LoggerSpec", "LoopConfig", "ReportConfig", "SurrogateConfig", "ValueModelConfig"]
 
 
 class LoopConfig(StrictConfig):
@@ -122,3 +123,26 @@ class DeviceConfig(StrictConfig):
         if not re.fullmatch(r"auto|gpu|cpu|mps|cuda(:\d+)?", v.strip().lower()):
             raise ValueError(f"unknown device {v!r}: use auto, cpu, cuda, cuda:N or mps")
         return v.strip().lower()
+
+
+class LoggerSpec(StrictConfig):
+    """One experiment tracker of ``loggers:`` (:mod:`seqguide.design.trackers`); a bare name is ``{name: NAME}``.
+
+    Attributes:
+        name: ``csv``, ``tensorboard``, ``mlflow`` or ``wandb`` (offline); all but ``csv`` need their package.
+        args: Keyword arguments of Lightning's logger class (e.g. ``{flush_logs_every_n_steps: 1}``).
+    """
+
+    name: Literal["csv", "tensorboard", "mlflow", "wandb"]
+    args: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _installed(cls, v: str) -> str:
+        from seqguide.design.logger_names import missing_package
+
+        missing = missing_package(v)
+        if missing is not None:
+            raise ValueError(f"the {v} logger needs the {missing} package, which is not installed (pip install "
+                             f"{missing}), or leave it out of loggers")
+        return v

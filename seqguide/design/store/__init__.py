@@ -2,6 +2,7 @@
 
 - :mod:`.database`: :class:`DesignStore`, which reads and writes a store (its tables are described there);
 - :mod:`.records`: what it reads and writes (:class:`DesignRecord`, :class:`RoundRecord`) and their row form;
+- :mod:`.ledger`: chunked queries and the linking of stored designs to their ledger rows;
 - :mod:`.schema`: the SQL schema, its upgrades from older versions and the one-line :class:`StoreError`.
 """
 

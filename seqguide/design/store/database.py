@@ -12,11 +12,14 @@ Tables:
   host, command line, status (``running``, ``completed``, ``interrupted``, ``failed: ...``). A session left
   ``running`` by a process that died is marked ``interrupted`` by the next writer.
 * ``rounds``: per round: seed, status, counts (sampled, duplicates, candidates, scored, valid, charged),
-  guidance oracle calls, network evaluations (NFE), value model used, timings.
+  guidance oracle calls, network evaluations (NFE), value model used, timings; its ``kind``: ``design`` (proposed
+  and paid by the loop) or ``import`` (labelled designs read from a file, with the file's provenance in
+  ``source``: :meth:`DesignStore.import_round`).
 * ``designs``: one row per design: round, position in the round's candidate list, sequence and its *key*
   (unique per run: the sequence itself, or e.g. the canonical SMILES of a SELFIES molecule), combined
   objective, every component's value (JSON), validity and reason, whether it was charged to the budget,
-  guidance and model provenance, the sampling seed, the session that scored it, timestamps.
+  guidance and model provenance, the sampling seed, the session that scored it, timestamps; an imported design's
+  ``provenance`` (file, sha256, rows, values); imported designs are never charged and have no ledger row.
 * ``oracle_calls``: the ledger of real objective calls, one row per design sent to the objective's oracles:
   written (committed) by :meth:`DesignStore.record_sent` just before the design is sent, and linked to its
   ``designs`` row when the result is stored. A row with no design is a call whose result was lost (the
@@ -47,12 +50,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from seqguide.design.store.ledger import link_calls, select_in
 from seqguide.design.store.records import (
     DesignRecord,
     RoundRecord,
-    design_from_row,
     finite_or_none,
-    round_from_row,
+    record_from_row,
     run_from_row,
     to_json,
     utc_now,
@@ -65,9 +68,6 @@ from seqguide.design.store.schema import (
     StoreError,
     explain_sqlite_error,
 )
-
-#: Values per ``IN (...)`` query (below SQLite's smallest variable limit, 999).
-_IN_CHUNK = 500
 
 __all__ = ["DesignStore"]
 
@@ -295,8 +295,9 @@ class DesignStore:
         unknown = set(fields) - set(_ROUND_FIELDS) - {"status"}
         if unknown:
             raise ValueError(f"unknown round fields {sorted(unknown)}")
-        if "finetune" in fields:
-            fields["finetune"] = to_json(fields["finetune"])
+        for key in RoundRecord.JSON_COLUMNS:
+            if key in fields:
+                fields[key] = to_json(fields[key])
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self._tx() as c:
             c.execute(f"UPDATE rounds SET {sets} WHERE run_id = ? AND round = ?", [*fields.values(), run_id, round])
@@ -306,12 +307,12 @@ class DesignStore:
         row = self._q("SELECT * FROM rounds WHERE run_id = ? AND round = ?", [run_id, round]).fetchone()
         if row is None:
             raise KeyError(f"run {run_id} has no round {round}")
-        return round_from_row(row)
+        return record_from_row(RoundRecord, row)
 
     def rounds(self, run_id: int) -> list[RoundRecord]:
         """Every round row of a run, in order."""
         rows = self._q("SELECT * FROM rounds WHERE run_id = ? ORDER BY round", [run_id]).fetchall()
-        return [round_from_row(r) for r in rows]
+        return [record_from_row(RoundRecord, r) for r in rows]
 
     # --------------------------------------------------------------------------------- designs
     def add_designs(self, run_id: int, records: Iterable[DesignRecord], *, score_seconds: float = 0.0) -> int:
@@ -333,64 +334,72 @@ class DesignStore:
             return 0
         now = utc_now()
         with self._tx("store scored designs") as c:
-            for r in recs:
-                r.scored_at = r.scored_at or now
-            c.executemany(
-                "INSERT INTO designs (run_id, session, round, idx, sequence, key, objective, valid, reason, "
-                "charged, transient, components, guidance, model, sample_seed, draw, proposed_at, scored_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(run_id, r.session, r.round, r.idx, r.sequence, r.key, finite_or_none(r.objective), int(r.valid),
-                  r.reason, int(r.charged), int(r.transient),
-                  json.dumps({k: finite_or_none(v) for k, v in r.components.items()}), r.guidance, r.model,
-                  r.sample_seed, r.draw, r.proposed_at, r.scored_at) for r in recs])
-            ids = dict(self._select_in(c, "SELECT key, id FROM designs WHERE run_id = ? AND key IN ({})", [run_id],
-                                       [r.key for r in recs]))
-            for r in recs:
-                r.id = int(ids[r.key])
-            self._link_calls(c, run_id, [r for r in recs if r.charged], now)
-            by_round: dict[int, list[DesignRecord]] = {}
-            for r in recs:
-                by_round.setdefault(r.round, []).append(r)
-            for rnd, group in by_round.items():
-                c.execute(
-                    "UPDATE rounds SET n_scored = n_scored + ?, n_valid = n_valid + ?, n_charged = n_charged + ?, "
-                    "score_seconds = score_seconds + ? WHERE run_id = ? AND round = ?",
-                    [len(group), sum(r.valid for r in group), sum(r.charged for r in group),
-                     score_seconds * len(group) / len(recs), run_id, rnd])
+            self._insert(c, run_id, recs, now, score_seconds)
         return len(recs)
 
-    @staticmethod
-    def _select_in(c: sqlite3.Connection, sql: str, args: list[Any], values: list[Any]) -> list[tuple[Any, ...]]:
-        """Rows of ``sql`` (one ``IN ({})`` placeholder) for ``values``, queried in chunks (SQLite's variable limit)."""
-        rows: list[tuple[Any, ...]] = []
-        for start in range(0, len(values), _IN_CHUNK):
-            part = values[start : start + _IN_CHUNK]
-            rows.extend(c.execute(sql.format(", ".join("?" * len(part))), [*args, *part]).fetchall())
-        return rows
+    def import_round(self, run_id: int, round: int, seed: int, records: Sequence[DesignRecord],
+                     source: dict[str, Any], *, maximize: bool = True) -> RoundRecord | None:
+        """Store labelled designs read from a file as one ``import`` round, never charged, in one transaction (a
+        kill leaves the round whole or absent, so running the import again finishes it).
 
-    def _link_calls(self, c: sqlite3.Connection, run_id: int, recs: list[DesignRecord], now: str) -> None:
-        """Attach charged designs to their ledger rows (per design, the newest unanswered call of its session for its
-        key), or record the call now for a design never announced (written without :meth:`record_sent`); a few
-        statements for the whole batch."""
-        if not recs:
-            return
-        open_calls: dict[tuple[str, int | None], int] = {}
-        for session in {r.session for r in recs}:
-            keys = sorted({r.key for r in recs if r.session == session})
-            for key, call in self._select_in(
-                    c, "SELECT key, id FROM oracle_calls WHERE run_id = ? AND session IS ? AND design IS NULL "
-                       "AND key IN ({}) ORDER BY id", [run_id, session], keys):
-                open_calls[(key, session)] = call  # ascending ids: the newest wins
-        linked, unannounced = [], []
+        Args:
+            run_id: The run.
+            round: The new round's number (after every round of the run).
+            seed: Its seed (recorded only).
+            records: The designs (``charged`` False; keys not stored yet).
+            source: The file's provenance (``path``, ``sha256``, counts), stored as the round's ``source``.
+            maximize: Direction of the objective (the round's ``best``).
+
+        Returns:
+            The new round, or None when a round of the run already imported a file with ``source["sha256"]``
+            (nothing is written: importing a file twice is a no-op).
+        """
+        if any(r.charged for r in records):
+            raise ValueError("import_round: imported designs are never charged to the budget")
+        now = utc_now()
+        with self._tx("import designs") as c:
+            for (text,) in c.execute("SELECT source FROM rounds WHERE run_id = ? AND kind = 'import'", [run_id]):
+                if text is not None and json.loads(text).get("sha256") == source.get("sha256"):
+                    return None
+            c.execute("INSERT INTO rounds (run_id, round, seed, status, started_at, ended_at, kind, source) "
+                      "VALUES (?, ?, ?, 'done', ?, ?, 'import', ?)", [run_id, round, seed, now, now, to_json(source)])
+            self._insert(c, run_id, list(records), now, 0.0)
+            best = c.execute(f"SELECT {'MAX' if maximize else 'MIN'}(objective) FROM designs WHERE run_id = ? "
+                             "AND valid = 1", [run_id]).fetchone()[0]
+            c.execute("UPDATE rounds SET best = ? WHERE run_id = ? AND round = ?", [best, run_id, round])
+        return self.round(run_id, round)
+
+    def imported_files(self, run_id: int) -> list[dict[str, Any]]:
+        """The ``source`` of each import round of a run, oldest first, with its ``round``."""
+        return [{**r.source, "round": r.round} for r in self.rounds(run_id) if r.kind == "import" and r.source]
+
+    def _insert(self, c: sqlite3.Connection, run_id: int, recs: list[DesignRecord], now: str,
+                score_seconds: float) -> None:
+        """Insert designs, link the charged ones to the ledger, bump their rounds' counters (inside a transaction)."""
         for r in recs:
-            call = open_calls.pop((r.key, r.session), None)
-            if call is not None:
-                linked.append((r.id, now, call))
-            else:
-                unannounced.append((run_id, r.session, r.round, r.key, r.sequence, r.scored_at or now, r.id, now))
-        c.executemany("UPDATE oracle_calls SET design = ?, returned_at = ? WHERE id = ?", linked)
-        c.executemany("INSERT INTO oracle_calls (run_id, session, round, key, sequence, sent_at, design, returned_at) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", unannounced)
+            r.scored_at = r.scored_at or now
+        c.executemany(
+            "INSERT INTO designs (run_id, session, round, idx, sequence, key, objective, valid, reason, "
+            "charged, transient, components, guidance, model, sample_seed, draw, proposed_at, scored_at, "
+            "provenance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(run_id, r.session, r.round, r.idx, r.sequence, r.key, finite_or_none(r.objective), int(r.valid),
+              r.reason, int(r.charged), int(r.transient),
+              json.dumps({k: finite_or_none(v) for k, v in r.components.items()}), r.guidance, r.model,
+              r.sample_seed, r.draw, r.proposed_at, r.scored_at, to_json(r.provenance)) for r in recs])
+        ids = dict(select_in(c, "SELECT key, id FROM designs WHERE run_id = ? AND key IN ({})", [run_id],
+                                   [r.key for r in recs]))
+        for r in recs:
+            r.id = int(ids[r.key])
+        link_calls(c, run_id, [r for r in recs if r.charged], now)
+        by_round: dict[int, list[DesignRecord]] = {}
+        for r in recs:
+            by_round.setdefault(r.round, []).append(r)
+        for rnd, group in by_round.items():
+            c.execute(
+                "UPDATE rounds SET n_scored = n_scored + ?, n_valid = n_valid + ?, n_charged = n_charged + ?, "
+                "score_seconds = score_seconds + ? WHERE run_id = ? AND round = ?",
+                [len(group), sum(r.valid for r in group), sum(r.charged for r in group),
+                 score_seconds * len(group) / len(recs), run_id, rnd])
 
     def record_sent(self, run_id: int, round: int, session: int | None, items: Sequence[tuple[str, str]]) -> None:
         """Ledger rows for designs about to be sent to the objective's oracles, committed before they are sent.
@@ -429,7 +438,7 @@ class DesignStore:
         if valid_only:
             sql += " AND valid = 1"
         rows = self._q(sql + " ORDER BY round, idx", args).fetchall()
-        return [design_from_row(r, components=components) for r in rows]
+        return [record_from_row(DesignRecord, r, components=components) for r in rows]
 
     def sequences(self, run_id: int, *, before_round: int | None = None) -> set[str]:
         """The set of stored sequences (optionally only those of rounds before ``before_round``)."""
@@ -453,7 +462,7 @@ class DesignStore:
         order = "DESC" if maximize else "ASC"
         rows = self._q(f"SELECT * FROM designs WHERE run_id = ? AND valid = 1 ORDER BY objective {order}, round, "
                        "idx LIMIT ?", [run_id, int(k)]).fetchall()
-        return [design_from_row(r) for r in rows]
+        return [record_from_row(DesignRecord, r) for r in rows]
 
     def budget_used(self, run_id: int) -> int:
         """Real objective calls so far: the ledger's rows (each charged design once, plus every call whose result

@@ -8,18 +8,20 @@ import math
 import sqlite3
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
     "DesignRecord",
     "RoundRecord",
-    "design_from_row",
     "finite_or_none",
-    "round_from_row",
+    "record_from_row",
     "run_from_row",
     "to_json",
     "utc_now",
 ]
+
+
+R = TypeVar("R", "DesignRecord", "RoundRecord")
 
 
 def utc_now() -> str:
@@ -54,6 +56,9 @@ class DesignRecord:
         session: The session (process) that scored it.
         proposed_at: When the candidate list was made.
         scored_at: When it was scored (set by the store if empty).
+        key: Its identity for deduplication (see above).
+        provenance: Where an imported design's value came from (``file``, ``sha256``, ``rows``: the line or record
+            of each of its rows in the file, ``values``: their values); None for a design the loop scored.
         id: Row id (set by the store).
     """
 
@@ -74,7 +79,12 @@ class DesignRecord:
     proposed_at: str | None = None
     scored_at: str = ""
     key: str = ""
+    provenance: dict[str, Any] | None = None
     id: int | None = None
+
+    #: Columns stored as JSON text and as 0/1 integers (see :func:`record_from_row`).
+    JSON_COLUMNS = ("components", "provenance")
+    BOOL_COLUMNS = ("valid", "charged", "transient")
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -115,6 +125,15 @@ class RoundRecord:
     #: The generator's fine-tuning before this round (:mod:`seqguide.design.finetune`): optimizer steps, rows,
     #: seconds, losses and the fine-tuned model's sample validity/uniqueness; None when the loop does not fine-tune.
     finetune: dict[str, Any] | None = None
+    #: ``design`` (the loop proposed and paid for its designs) or ``import`` (labelled designs read from a file,
+    #: never charged: :mod:`seqguide.design.initial`).
+    kind: str = "design"
+    #: An import round's file: ``path``, ``sha256``, ``rows`` read, ``imported``, ``duplicates``, ``already_stored``,
+    #: ``missing_values``; None for a design round.
+    source: dict[str, Any] | None = None
+
+    JSON_COLUMNS = ("finetune", "source")
+    BOOL_COLUMNS = ()
 
 
 def to_json(value: Any) -> str | None:
@@ -131,21 +150,18 @@ def run_from_row(row: sqlite3.Row) -> dict[str, Any]:
     return out
 
 
-def round_from_row(row: sqlite3.Row) -> RoundRecord:
-    """A ``rounds`` row as a :class:`RoundRecord`."""
+def record_from_row(cls: type[R], row: sqlite3.Row, *, components: bool = True) -> R:
+    """A ``rounds`` or ``designs`` row as a :class:`RoundRecord` or :class:`DesignRecord`: the ``run_id`` column
+    dropped, the class's ``JSON_COLUMNS`` decoded and its ``BOOL_COLUMNS`` made booleans. Columns a store of an
+    older schema lacks take the record's defaults. ``components=False`` leaves a design's ``components`` empty
+    instead of decoding them (the loop's memory reads thousands of designs and never looks at them)."""
     data = dict(row)
     data.pop("run_id", None)
-    if data.get("finetune") is not None:
-        data["finetune"] = json.loads(data["finetune"])
-    return RoundRecord(**data)
-
-
-def design_from_row(row: sqlite3.Row, *, components: bool = True) -> DesignRecord:
-    """A ``designs`` row as a :class:`DesignRecord` (``components=False``: its components left empty)."""
-    data = dict(row)
-    data.pop("run_id", None)
-    data["valid"] = bool(data["valid"])
-    data["charged"] = bool(data["charged"])
-    data["transient"] = bool(data["transient"])
-    data["components"] = json.loads(data["components"]) if components else {}
-    return DesignRecord(**data)
+    if not components and "components" in data:
+        data["components"] = {}
+    for key in cls.JSON_COLUMNS:
+        if isinstance(data.get(key), str):
+            data[key] = json.loads(data[key])
+    for key in cls.BOOL_COLUMNS:
+        data[key] = bool(data[key])
+    return cls(**data)

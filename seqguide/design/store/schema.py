@@ -14,8 +14,10 @@ from typing import Any
 __all__ = ["MIGRATIONS", "SCHEMA_SQL", "SCHEMA_VERSION", "SQLITE_HEADER", "StoreError", "explain_sqlite_error"]
 
 #: 2 added the ``oracle_calls`` ledger and ``sessions.host``; 3 added ``rounds.guidance_charged`` and
-#: ``rounds.value_spearman``; 4 added ``rounds.finetune`` (the round's generator fine-tuning, JSON).
-SCHEMA_VERSION = 4
+#: ``rounds.value_spearman``; 4 added ``rounds.finetune`` (the round's generator fine-tuning, JSON); 5 added
+#: ``rounds.kind`` (``design`` or ``import``), ``rounds.source`` (an imported file's provenance, JSON) and
+#: ``designs.provenance`` (where an imported design's value came from, JSON).
+SCHEMA_VERSION = 5
 
 
 class StoreError(RuntimeError):
@@ -75,6 +77,8 @@ CREATE TABLE IF NOT EXISTS rounds (
     started_at TEXT NOT NULL,
     ended_at TEXT,
     finetune TEXT,
+    kind TEXT NOT NULL DEFAULT 'design',
+    source TEXT,
     PRIMARY KEY (run_id, round)
 );
 CREATE TABLE IF NOT EXISTS designs (
@@ -97,6 +101,7 @@ CREATE TABLE IF NOT EXISTS designs (
     draw INTEGER,
     proposed_at TEXT,
     scored_at TEXT NOT NULL,
+    provenance TEXT,
     UNIQUE (run_id, key)
 );
 CREATE INDEX IF NOT EXISTS designs_by_round ON designs (run_id, round, idx);
@@ -125,6 +130,9 @@ MIGRATIONS: dict[int, list[str]] = {
     2: ["ALTER TABLE rounds ADD COLUMN guidance_charged INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE rounds ADD COLUMN value_spearman REAL"],
     3: ["ALTER TABLE rounds ADD COLUMN finetune TEXT"],
+    4: ["ALTER TABLE rounds ADD COLUMN kind TEXT NOT NULL DEFAULT 'design'",
+        "ALTER TABLE rounds ADD COLUMN source TEXT",
+        "ALTER TABLE designs ADD COLUMN provenance TEXT"],
 }
 
 SQLITE_HEADER = b"SQLite format 3\x00"
