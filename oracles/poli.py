@@ -180,12 +180,33 @@ class PoliOracle(Oracle):
         """poli's input array: ``(b, L)`` tokens for aligned problems, ``(b, 1)`` whole strings otherwise."""
         if not self.aligned:
             return np.array(xs).reshape(-1, 1)
-        rows = [self.alphabet.tokenize(s) if self.alphabet is not None else list(s) for s in xs]
-        if len({len(r) for r in rows}) != 1:  # only reachable without a fixed length: score row by row
-            raise ValueError("an aligned poli problem needs inputs of one length")
-        return np.array(rows)
+        return np.array([self.alphabet.tokenize(s) if self.alphabet is not None else list(s) for s in xs])
 
     def _score(self, xs: list[str]) -> OracleResult:
+        if not self.aligned or self.length is not None:
+            return self._score_batch(xs)
+        # An aligned problem without a declared length takes one length per array: one call per length.
+        groups: dict[int, list[int]] = {}
+        for i, s in enumerate(xs):
+            groups.setdefault(len(self.alphabet.tokenize(s)) if self.alphabet is not None else len(s), []).append(i)
+        if len(groups) == 1:
+            return self._score_batch(xs)
+        order = [i for idx in groups.values() for i in idx]
+        parts = OracleResult.concat([self._score_group([xs[i] for i in idx]) for idx in groups.values()])
+        return parts.take(np.argsort(np.asarray(order)))
+
+    def _score_group(self, xs: list[str]) -> OracleResult:
+        """One length group; if poli refuses it, every item of it is invalid with poli's reason (not retried:
+        the refusal is about the length they share)."""
+        try:
+            return self._score_batch(xs)
+        except OracleOutputError:
+            raise
+        except Exception as err:
+            return OracleResult.invalid(len(xs), f"{self.name} failed: {type(err).__name__}: {err}",
+                                        self.n_objectives)
+
+    def _score_batch(self, xs: list[str]) -> OracleResult:
         y = np.asarray(self.black_box(self._inputs(xs)), dtype=np.float64)
         n, k = len(xs), self.n_objectives
         if y.ndim == 1:
