@@ -75,6 +75,9 @@ _BUILTINS: dict[str, _Entry] = {
                        "an external program run without a shell: sequences in, JSON/CSV scores out"),
     "surrogate": _Entry("oracles.surrogate:load_surrogate",
                         "a trained ensemble surrogate loaded from a safetensors file (path=...)"),
+    "poli": _Entry("oracles.poli:PoliOracle",
+                   "a problem of poli's repository by name (problem=aloha, ehrlich_holo, rdkit_qed, ...; other "
+                   'args go to poli) (pip install "seqguide[poli]")'),
     "ray": _Entry("oracles.ray:ray_oracle",
                   "another registered oracle (oracle=NAME, oracle_kwargs={...}) scored on a Ray cluster "
                   '(pip install "seqguide[ray]")'),

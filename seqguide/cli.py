@@ -10,6 +10,7 @@
     seqguide design validate CAMPAIGN.yaml
     seqguide design import RUN_DIR_OR_STORE labelled.csv
     seqguide report RUN_DIR_OR_STORE
+    seqguide export RUN_DIR_OR_STORE --format fasta|csv|sdf|parquet [--top K] [--out FILE]
     seqguide oracles list
     seqguide oracles score NAME designs.fasta
 
@@ -37,6 +38,7 @@ commands:
   train-value   train a learned value model (SVDD-MC) for a checkpoint and an oracle
   design        run, validate or import into a YAML design campaign (design run | validate | import)
   report        write tables and plots for a campaign run
+  export        write a run's designs as FASTA, CSV, SDF or parquet (scores, round, provenance, digest)
   oracles       list oracles or score a FASTA/CSV file (oracles list | oracles score)
 
 Run 'seqguide <command> --help' for a command's options.
@@ -234,6 +236,7 @@ _COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "guiders": _lazy("seqguide.guidance.registry.cli", "guiders_main"),
     "design": _lazy("seqguide.design.cli", "design_main"),
     "report": _lazy("seqguide.design.cli", "report_main"),
+    "export": _lazy("seqguide.design.export", "export_main"),
     "oracles": _lazy("oracles.cli", "main"),
 }
 
