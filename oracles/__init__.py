@@ -6,7 +6,7 @@
     array([ True, False])
 
 Built-ins (``list_oracles()``): gc, window_gc, tm, restriction_sites, homopolymer, jaspar, protparam,
-hydrophobic_moment, amp, qed, logp, sa, similarity, pains, brenk, radicals, mpo, ehrlich, external, surrogate, and
+hydrophobic_moment, amp, amp_design, enhancer, qed, logp, sa, similarity, pains, brenk, radicals, mpo, ehrlich, external, surrogate, and
 ``ray`` (another oracle scored on a Ray cluster, :class:`oracles.ray.RayOracle`: ``pip install "seqguide[ray]"``);
 third-party oracles join through the ``seqguide.oracles`` entry-point group.
 """

@@ -58,6 +58,11 @@ _BUILTINS: dict[str, _Entry] = {
                                  "Eisenberg mean hydrophobic moment of a peptide as an ideal helix"),
     "amp": _Entry("oracles.amp:AMPClassifier",
                   "probability that a peptide is antimicrobial (MLP trained on modlAMP AMPvsUniProt)"),
+    "amp_design": _Entry("oracles.peptide_design:AMPDesign",
+                         "held-out AMP classifier credit x charge/GRAVY/moment windows x complexity; optimum 1.0"),
+    "enhancer": _Entry("oracles.enhancer:EnhancerGrammar",
+                       "DNA enhancer grammar: JASPAR sites at fixed spacings/strands, no repressor site, GC window; "
+                       "optimum 1.0"),
     "qed": _Entry("oracles.molecule:QED", "RDKit QED drug-likeness of a SMILES/SELFIES molecule, in [0, 1]"),
     "logp": _Entry("oracles.molecule:LogP", "RDKit Wildman-Crippen logP of a SMILES/SELFIES molecule"),
     "sa": _Entry("oracles.molecule:SAScore", "synthetic accessibility score, 1 (easy) to 10 (hard)"),

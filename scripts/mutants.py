@@ -501,6 +501,33 @@ MUTANTS = [
            "            if False:",
            ("tests/design/test_initial_data.py::test_round_metrics_read_back_from_the_csv_and_tensorboard_logs",),
            "round 0 from a file is a round of the run"),
+    # i20bio: sequence tasks that discriminate (enhancer grammar, held-out-classifier peptides)
+    Mutant("enhancer: the spacing of the sites is ignored", "oracles/enhancer.py",
+           "            self.offsets.append(self.offsets[-1] + self.widths[i - 1] + self.sites[i].gap)",
+           "            self.offsets.append(self.offsets[-1] + self.widths[i - 1])",
+           ("tests/oracles/test_oracles_enhancer.py",), "the grammar is the spacing"),
+    Mutant("enhancer: the strand of a site is ignored", "oracles/enhancer.py",
+           '            channel = i if site.strand == "+" else M + i',
+           "            channel = i",
+           ("tests/oracles/test_oracles_enhancer.py",), "orientation is part of the grammar"),
+    Mutant("enhancer: the repressor never silences", "oracles/enhancer.py",
+           "            rep_ok = (rep < self.repressor_threshold).to(norm.dtype)",
+           "            rep_ok = torch.ones(B, dtype=norm.dtype)",
+           ("tests/oracles/test_oracles_enhancer.py",), "a repressor site must cost"),
+    Mutant("enhancer: GC outside the window is free", "oracles/enhancer.py",
+           "        gc = torch.clamp(1.0 - outside / self.gc_tolerance, min=0.0)",
+           "        gc = torch.ones_like(outside)",
+           ("tests/oracles/test_oracles_enhancer.py",), "the GC window is a constraint"),
+    Mutant("peptide design: the classifier trains on the design half", "oracles/peptide_design.py",
+           '    seqs, labels = halves["oracle"]',
+           '    seqs, labels = halves["design"]',
+           ("tests/oracles/test_oracles_peptide_design.py::test_the_classifier_never_sees_the_design_half",),
+           "the scorer must be trained on rows the design methods never see"),
+    Mutant("peptide design: repeats are free", "oracles/peptide_design.py",
+           '        out["complexity"] = np.clip(1.0 - (top - self.max_fraction) / 0.15, 0.0, 1.0)',
+           '        out["complexity"] = np.ones(len(xs))',
+           ("tests/oracles/test_oracles_peptide_design.py",), "the complexity limit is a constraint"),
+
 ]
 
 
