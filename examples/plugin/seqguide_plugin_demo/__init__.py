@@ -1,0 +1,1 @@
+"""An example seqguide plugin: a guider (``guiders.GCBias``) and an oracle (``scorers.CpGCount``)."""
