@@ -6,8 +6,11 @@
     array([ True, False])
 
 Built-ins (``list_oracles()``): gc, window_gc, tm, restriction_sites, homopolymer, jaspar, protparam,
-hydrophobic_moment, amp, amp_design, enhancer, qed, logp, sa, similarity, pains, brenk, radicals, mpo, ehrlich, external, surrogate, and
-``ray`` (another oracle scored on a Ray cluster, :class:`oracles.ray.RayOracle`: ``pip install "seqguide[ray]"``);
+hydrophobic_moment, amp, amp_design, enhancer, qed, logp, sa, similarity, pains, brenk, radicals, mpo, ehrlich,
+external, surrogate, and
+``ray`` (another oracle scored on a Ray cluster, :class:`oracles.ray.RayOracle`: ``pip install "seqguide[ray]"``),
+``poli`` (a problem of poli's repository, :class:`oracles.poli.PoliOracle`; :mod:`oracles.to_poli` is the reverse:
+``pip install "seqguide[poli]"``);
 third-party oracles join through the ``seqguide.oracles`` entry-point group.
 """
 

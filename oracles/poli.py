@@ -73,12 +73,13 @@ def require_poli() -> Any:
 def _create_problem(problem: str, kwargs: dict[str, Any]) -> Any:
     """``objective_factory.create(name=problem, **kwargs)`` with the global random generators left as they were."""
     factory = require_poli()
-    py_state, np_state, torch_state = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    # poli reseeds NumPy's legacy global generator (np.random.seed): save and restore exactly that one.
+    py_state, np_state, torch_state = random.getstate(), np.random.get_state(), torch.get_rng_state()  # noqa: NPY002
     try:
         return factory.create(name=problem, quiet=True, **kwargs)
     finally:
         random.setstate(py_state)
-        np.random.set_state(np_state)
+        np.random.set_state(np_state)  # noqa: NPY002
         torch.set_rng_state(torch_state)
 
 

@@ -132,7 +132,8 @@ def _parquet(exp: Export, path: Path) -> int:
     data = {c: [row.get(c) for row in exp.rows] for c in columns}
     if pa is not None:
         table = pa.table(data)
-        meta = {b"seqguide.campaign": str(exp.run.get("name")).encode(), b"seqguide.campaign_digest": exp.digest.encode()}
+        meta = {b"seqguide.campaign": str(exp.run.get("name")).encode(),
+                b"seqguide.campaign_digest": exp.digest.encode()}
         pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **meta}), path)
         return len(exp.rows)
     try:

@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("poli", reason='poli is not installed (pip install "seqguide[poli]" or poli-core --no-deps)')
 
-from seqguide.design import Campaign  # noqa: E402
-from seqguide.design.export import export_main  # noqa: E402
+from seqguide.design import Campaign
+from seqguide.design.export import export_main
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 CAMPAIGN = """

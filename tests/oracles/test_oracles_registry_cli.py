@@ -17,7 +17,7 @@ from oracles.cli import main, parse_kwargs
 
 REQUIRED = ["gc", "jaspar", "tm", "protparam", "amp", "qed", "logp", "sa", "similarity", "mpo", "ehrlich",
             "external"]
-NEEDS_ARGUMENTS = {"external", "surrogate", "ray"}
+NEEDS_ARGUMENTS = {"external", "surrogate", "ray", "poli"}
 
 
 @pytest.mark.slow
