@@ -181,7 +181,8 @@ class FineTuneConfig(StrictConfig):
     Attributes:
         objective: ``rank`` (weighted retraining, weights 1/(k N + rank), centred), ``reward`` (reward-weighted
             ELBO, weights exp(z / alpha), centred) or ``augmented`` (REINVENT's augmented likelihood on the ELBO).
-        steps: Optimizer steps per round.
+        steps: Optimizer steps per update.
+        every: Update before every ``every``-th round only (1: every round); the cost falls by that factor.
         batch_size: Designs (and replay samples) per step.
         lr: Learning rate (no weight decay).
         clip: Gradient-norm clip.
@@ -197,6 +198,7 @@ class FineTuneConfig(StrictConfig):
 
     objective: Literal["rank", "reward", "augmented"] = "rank"
     steps: PositiveInt = 4
+    every: PositiveInt = 1
     batch_size: PositiveInt = 64
     lr: PositiveFloat = 1e-4
     clip: PositiveFloat = 1.0
