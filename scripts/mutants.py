@@ -579,6 +579,16 @@ MUTANTS = [
            "    text = json.dumps(sorted(config), sort_keys=True, separators=(\",\", \":\"), default=str)",
            ("tests/design/test_export.py::test_the_digest_follows_the_config",),
            "equal digests must mean equal campaigns"),
+    # issue 20 part 5 (i20ehr): fine-tuning every k rounds (FineTune.every)
+    Mutant("i20ehr: FineTune.every ignored (an update every round)", "seqguide/design/finetune.py",
+           "        if j % s.every:", "        if False:",
+           ("tests/design/test_finetune.py::test_updating_every_second_round_trains_only_then_and_a_kill_resumes_to_the_same_weights",),
+           "every=k must update only before rounds k, 2k, ..."),
+    Mutant("i20ehr: checkpoints pruned by rounds, not by updates", "seqguide/design/finetune.py",
+           "            if old <= j - self.settings.keep * self.settings.every:",
+           "            if old <= j - self.settings.keep:",
+           ("tests/design/test_finetune.py::test_updating_every_second_round_trains_only_then_and_a_kill_resumes_to_the_same_weights",),
+           "keep counts the updates kept on disk"),
 ]
 
 

@@ -49,6 +49,7 @@ class Setting:
 FINETUNE_SETTINGS: dict[str, Setting] = {
     "objective": Setting("rank", str, choices=OBJECTIVES),
     "steps": Setting(4, int, 0),
+    "every": Setting(1, int, 0),
     "batch_size": Setting(64, int, 0),
     "lr": Setting(1e-4, float, 0),
     "clip": Setting(1.0, float, 0),

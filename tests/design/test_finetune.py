@@ -174,8 +174,9 @@ def _ehr_model() -> MaskedDiffusion:
                            fixed_length=True).eval()
 
 
-def _loop(model, store, directory, run_id=None, anchor=None):
-    settings = FineTune(steps=3, lr=5e-3, batch_size=16, min_labels=4, replay=16, probe=8, directory=directory)
+def _loop(model, store, directory, run_id=None, anchor=None, every=1):
+    settings = FineTune(steps=3, lr=5e-3, batch_size=16, min_labels=4, replay=16, probe=8, directory=directory,
+                        every=every)
     return DesignLoop(model, _CountA(), None, store, budget=40, candidates=8, steps=4, seed=7, score_batch=8,
                       run_id=run_id, finetune=settings, anchor=anchor)
 
@@ -249,6 +250,38 @@ def test_a_kill_while_writing_a_checkpoint_leaves_the_previous_one_whole(tmp_pat
     assert _same_weights(straight, resumed)
 
 
+def test_updating_every_second_round_trains_only_then_and_a_kill_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    model = _ehr_model()
+    with _loop(model, DesignStore(tmp_path / "s.sqlite"), tmp_path / "ft", every=2) as loop:
+        history = loop.run(5)
+    assert [r.finetune is not None for r in history] == [False, False, True, False, True]
+    for rec in (history[2], history[4]):
+        assert rec.finetune["optimizer_steps"] == 3
+        assert rec.finetune["designs"] == sum(r.n_scored for r in history if r.round < rec.round)
+    assert sorted(p.name for p in (tmp_path / "ft").glob("round_*.safetensors")) == ["round_0002.safetensors",
+                                                                                      "round_0004.safetensors"]
+    steps = {"n": 0}
+    real = torch.optim.AdamW.step
+
+    def step_then_die(self, *args, **kwargs):
+        steps["n"] += 1
+        if steps["n"] == 5:  # the second step of round 4's update
+            raise RuntimeError("killed")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step_then_die)
+    store_path = tmp_path / "k.sqlite"
+    killed = _ehr_model()
+    with pytest.raises(RuntimeError, match="killed"), _loop(killed, DesignStore(store_path), tmp_path / "k",
+                                                             every=2) as loop:
+        loop.run(5)
+    resumed = _ehr_model()
+    store = DesignStore(store_path)
+    with _loop(resumed, store, tmp_path / "k", run_id=store.latest_run()["id"], every=2) as loop:
+        loop.run(5)
+    assert steps["n"] > 5 and _same_weights(model, resumed)
+
+
 def test_fine_tuned_molecule_samples_have_their_validity_in_the_round_record(tmp_path):
     pytest.importorskip("rdkit")
     pytest.importorskip("selfies")
@@ -284,6 +317,8 @@ def test_bad_settings_are_refused_with_the_name_of_the_setting():
         FineTune(lr=float("nan"))
     with pytest.raises(ValueError, match="FineTune: steps must be a positive integer"):
         FineTune(steps=0)
+    with pytest.raises(ValueError, match="FineTune: every must be a positive integer"):
+        FineTune(every=0)
 
 
 # ------------------------------------------------------------------------------------------------- campaigns

@@ -196,7 +196,8 @@ FineTuneConfig.__doc__ = """Online fine-tuning of the generator between rounds
     Attributes:
         objective: ``rank`` (weighted retraining, weights 1/(k N + rank), centred), ``reward`` (reward-weighted
             ELBO, weights exp(z / alpha), centred) or ``augmented`` (REINVENT's augmented likelihood on the ELBO).
-        steps: Optimizer steps per round.
+        steps: Optimizer steps per update.
+        every: Update before every ``every``-th round only (1: every round); the cost falls by that factor.
         batch_size: Designs (and replay samples) per step.
         lr: Learning rate (no weight decay).
         clip: Gradient-norm clip.
