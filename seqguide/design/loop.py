@@ -25,6 +25,9 @@ SIGTERM and Ctrl-C stop at the next item boundary instead.
 
 The draws that fill a round live in :mod:`seqguide.design.proposing`; this module keeps the round cycle and its
 exactly-once scoring.
+
+Kept whole: the round cycle and its exactly-once scoring share the loop's state; round 0 from a file (issue 24)
+pushed it just past 500 lines, and the next split (the session bookkeeping) is planned with the in-flight retry.
 """
 
 from __future__ import annotations

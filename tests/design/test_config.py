@@ -111,7 +111,7 @@ def test_unknown_key_suggests_the_closest(here, write_yaml):
 def test_unknown_top_level_key(here, write_yaml):
     msg = _error(BASE + "rounds: 4\n", write_yaml)
     assert msg.startswith("campaign.yaml: rounds: unknown key (did you mean 'loop.rounds'? allowed: name, "
-                          "description, seed, run_dir, store, model, sampling, objective, guidance, loop,")
+                          "description, seed, run_dir, store, model, sampling, objective, data, guidance, loop,")
     assert msg.endswith(", quick)")
 
 
