@@ -65,6 +65,9 @@ class MaskedDiffusion(SequenceModel):
     #: seed, less work on CPU; it selects positions with a boolean mask, a host sync per step on CUDA). Set on an
     #: instance; not saved in checkpoints.
     noise_everywhere: bool = True
+    #: With ``noise_everywhere`` on the CPU, transform the recorded uniforms only where a token is revealed (the
+    #: same tokens, less work); False runs the full transform, the path a GPU takes. Set on an instance.
+    cpu_shortcuts: bool = True
     #: :meth:`predict` runs the network only on rows that hold a mask (the others' prediction is their own tokens,
     #: exactly). Off by default: finding those rows is a host sync per step, which stalls a CUDA stream; turn it on
     #: for CPU design loops whose refills leave most rows clean.
@@ -215,7 +218,7 @@ class MaskedDiffusion(SequenceModel):
         for those positions only, in row-major order; ``noise_everywhere`` draws it for every position, the random
         stream of seqguide up to commit 67c259c (before issue 23), to reproduce earlier samples."""
         if self.noise_everywhere:
-            if state.device.type != "cpu":
+            if state.device.type != "cpu" or not self.cpu_shortcuts:
                 return torch.where(where, gumbel_argmax(pred, generator), state)
             # The same uniform draw for every position (the recorded stream), transformed and compared only where
             # a token is revealed: the same tokens, without the logarithms and argmax of the other positions.
