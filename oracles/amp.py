@@ -23,6 +23,7 @@ import json
 import math
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,42 @@ def _split(labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return train_idx, test_idx
 
 
+def fit_early_stopped_mlp(Z: torch.Tensor, y: torch.Tensor, fit_idx: np.ndarray, val_idx: np.ndarray, *, seed: int,
+                          hidden: int, epochs: int, lr: float, weight_decay: float,
+                          on_eval: Callable[[int, float, float], None] | None = None) -> tuple[torch.nn.Module, int]:
+    """A one-hidden-layer GELU classifier of standardised features ``Z`` (logits for labels ``y``), trained full-batch
+    with AdamW on the rows ``fit_idx`` and kept at the epoch (checked every ``_EVAL_EVERY``) of lowest validation loss
+    on ``val_idx``; returns the network (eval mode) and that epoch. Initialised from ``seed`` without touching the
+    global random state; one thread (a tiny model: threads only add overhead). ``on_eval(epoch, train, val)`` sees
+    each check's losses."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = torch.nn.Sequential(torch.nn.Linear(Z.shape[1], hidden), torch.nn.GELU(), torch.nn.Linear(hidden, 1))
+        opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+        loss_fn = torch.nn.BCEWithLogitsLoss()
+        zt, yt = Z[fit_idx], y[fit_idx]
+        best = (float("inf"), 0, copy.deepcopy(net.state_dict()))
+        for epoch in range(1, epochs + 1):
+            opt.zero_grad()
+            loss = loss_fn(net(zt)[:, 0], yt)
+            loss.backward()
+            opt.step()
+            if epoch % _EVAL_EVERY == 0:
+                with torch.no_grad():
+                    val = loss_fn(net(Z[val_idx])[:, 0], y[val_idx]).item()
+                if val < best[0]:
+                    best = (val, epoch, copy.deepcopy(net.state_dict()))
+                if on_eval is not None:
+                    on_eval(epoch, loss.item(), val)
+        net.load_state_dict(best[2])
+    finally:
+        torch.set_num_threads(threads)
+    return net.eval(), best[1]
+
+
 def train_amp_classifier(*, seed: int = 0, epochs: int = _EPOCHS, verbose: bool = False) -> AMPModel:
     """Train the classifier on AMPvsUniProt and measure it on the held-out 20 %.
 
@@ -181,35 +218,13 @@ def train_amp_classifier(*, seed: int = 0, epochs: int = _EPOCHS, verbose: bool 
     std = X[fit_idx].std(axis=0) + 1e-8
     Z = torch.tensor((X - mean) / std, dtype=torch.float32)
     y = torch.tensor(labels, dtype=torch.float32)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny model: threads only add overhead (restored below)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            net = torch.nn.Sequential(torch.nn.Linear(N_FEATURES, _HIDDEN), torch.nn.GELU(),
-                                      torch.nn.Linear(_HIDDEN, 1))
-        opt = torch.optim.AdamW(net.parameters(), lr=_LR, weight_decay=_WEIGHT_DECAY)
-        loss_fn = torch.nn.BCEWithLogitsLoss()
-        zt, yt = Z[fit_idx], y[fit_idx]
-        best = (float("inf"), 0, copy.deepcopy(net.state_dict()))
-        for epoch in range(1, epochs + 1):
-            opt.zero_grad()
-            loss = loss_fn(net(zt)[:, 0], yt)
-            loss.backward()
-            opt.step()
-            if epoch % _EVAL_EVERY == 0:
-                with torch.no_grad():
-                    val = loss_fn(net(Z[val_idx])[:, 0], y[val_idx]).item()
-                if val < best[0]:
-                    best = (val, epoch, copy.deepcopy(net.state_dict()))
-                if verbose:
-                    print(f"epoch {epoch}: train loss {loss.item():.4f}, validation loss {val:.4f}")
-        net.load_state_dict(best[2])
-        with torch.no_grad():
-            p_test = torch.sigmoid(net(Z[test_idx])[:, 0]).numpy()
-            p_train = torch.sigmoid(net(Z[train_idx])[:, 0]).numpy()
-    finally:
-        torch.set_num_threads(threads)
+    on_eval = (lambda epoch, train, val: print(f"epoch {epoch}: train loss {train:.4f}, validation loss {val:.4f}")) \
+        if verbose else None
+    net, best_epoch = fit_early_stopped_mlp(Z, y, fit_idx, val_idx, seed=seed, hidden=_HIDDEN, epochs=epochs, lr=_LR,
+                                            weight_decay=_WEIGHT_DECAY, on_eval=on_eval)
+    with torch.no_grad():
+        p_test = torch.sigmoid(net(Z[test_idx])[:, 0]).numpy()
+        p_train = torch.sigmoid(net(Z[train_idx])[:, 0]).numpy()
     digest = hashlib.sha256("\n".join(f"{s},{c}" for s, c in zip(sequences, labels)).encode()).hexdigest()
     metrics = {
         "dataset": "modlamp AMPvsUniProt.csv (deduplicated, conflicting labels dropped)",
@@ -223,7 +238,7 @@ def train_amp_classifier(*, seed: int = 0, epochs: int = _EPOCHS, verbose: bool 
         "train_accuracy": round(float(accuracy_score(labels[train_idx], p_train > 0.5)), 4),
         "features": FEATURE_VERSION,
         "model": f"standardise -> Linear({N_FEATURES}, {_HIDDEN}) -> GELU -> Linear({_HIDDEN}, 1)",
-        "training": {"seed": seed, "max_epochs": epochs, "best_epoch": best[1], "optimizer": "AdamW", "lr": _LR,
+        "training": {"seed": seed, "max_epochs": epochs, "best_epoch": best_epoch, "optimizer": "AdamW", "lr": _LR,
                      "weight_decay": _WEIGHT_DECAY, "full_batch": True, "test_fraction": _TEST_FRACTION},
     }
     lin1, lin2 = net[0], net[2]

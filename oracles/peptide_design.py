@@ -27,7 +27,6 @@ window are invalid (a GA's gap tokens make any length below its particle length)
 
 from __future__ import annotations
 
-import copy
 import functools
 import hashlib
 from collections.abc import Mapping, Sequence
@@ -36,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from oracles.amp import amp_features, load_amp_dataset
+from oracles.amp import amp_features, fit_early_stopped_mlp, load_amp_dataset
 from oracles.base import Oracle
 from oracles.peptide import hydrophobic_moment
 from seqguide.alphabet import PROTEIN
@@ -49,7 +48,7 @@ _CLASS_OF = {a: i for i, group in enumerate(_CLASSES) for a in group}
 #: Property -> (low, high, tolerance): the windows of :class:`AMPDesign`.
 DEFAULT_WINDOWS: dict[str, tuple[float, float, float]] = {
     "charge": (2.0, 4.0, 2.0), "gravy": (-0.4, 0.1, 0.4), "moment": (0.45, 1.5, 0.25)}
-_HIDDEN, _EPOCHS, _LR, _WD, _EVAL_EVERY = 64, 600, 3e-3, 1e-2, 25
+_HIDDEN, _EPOCHS, _LR, _WD = 64, 600, 3e-3, 1e-2  # validation loss checked every 25 epochs (amp's _EVAL_EVERY)
 
 
 def amp_halves() -> dict[str, tuple[list[str], np.ndarray]]:
@@ -108,36 +107,15 @@ def train_holdout_classifier(seed: int = 0) -> HoldoutClassifier:
     mean, std = X[fit_idx].mean(axis=0), X[fit_idx].std(axis=0) + 1e-8
     Z = torch.tensor((X - mean) / std, dtype=torch.float32)
     y = torch.tensor(labels, dtype=torch.float32)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            net = torch.nn.Sequential(torch.nn.Linear(X.shape[1], _HIDDEN), torch.nn.GELU(),
-                                      torch.nn.Linear(_HIDDEN, 1))
-        opt = torch.optim.AdamW(net.parameters(), lr=_LR, weight_decay=_WD)
-        loss_fn = torch.nn.BCEWithLogitsLoss()
-        best = (float("inf"), 0, copy.deepcopy(net.state_dict()))
-        for epoch in range(1, _EPOCHS + 1):
-            opt.zero_grad()
-            loss_fn(net(Z[fit_idx])[:, 0], y[fit_idx]).backward()
-            opt.step()
-            if epoch % _EVAL_EVERY == 0:
-                with torch.no_grad():
-                    val = loss_fn(net(Z[val_idx])[:, 0], y[val_idx]).item()
-                if val < best[0]:
-                    best = (val, epoch, copy.deepcopy(net.state_dict()))
-        net.load_state_dict(best[2])
-        net.eval()
-    finally:
-        torch.set_num_threads(threads)
+    net, best_epoch = fit_early_stopped_mlp(Z, y, fit_idx, val_idx, seed=seed, hidden=_HIDDEN, epochs=_EPOCHS, lr=_LR,
+                                            weight_decay=_WD)
     train_set = frozenset(seqs[i] for i in np.concatenate([fit_idx, val_idx]))
     model = HoldoutClassifier(net, mean, std, {}, train_set)
     d_seqs, d_labels = halves["design"]
     p_test, p_design = model.predict_proba([seqs[i] for i in test_idx]), model.predict_proba(d_seqs)
     model.metrics = {
         "n_train": len(fit_idx), "n_validation": len(val_idx), "n_test": len(test_idx), "n_design_half": len(d_seqs),
-        "best_epoch": best[1],
+        "best_epoch": best_epoch,
         "test_accuracy": round(float(accuracy_score(labels[test_idx], p_test > 0.5)), 4),
         "test_auroc": round(float(roc_auc_score(labels[test_idx], p_test)), 4),
         "design_half_accuracy": round(float(accuracy_score(d_labels, p_design > 0.5)), 4),
